@@ -64,6 +64,16 @@ export interface BaseContext<C> {
   readonly dataDir: string;
   /** Host name stamped on events. */
   readonly hostName: string;
+  /**
+   * Resolve a path from the plugin's config: relative paths are relative to the config
+   * file's folder (for the embedded default config, to Vigil's install folder).
+   */
+  resolvePath(path: string): string;
+  /**
+   * Report a runtime failure outside a core callback (e.g. a sensor's read loop died).
+   * The core counts it and restarts the plugin with backoff, then detaches it.
+   */
+  fail(err: unknown): void;
 }
 
 export interface SensorContext<C = Record<string, unknown>> extends BaseContext<C> {
@@ -115,6 +125,8 @@ export interface ResponderInstance extends PluginInstance {
   onDetections?(batch: readonly Detection[]): void | Promise<void>;
   onActions?(batch: readonly ActionRequest[]): void | Promise<void>;
   onEvents?(batch: readonly VigilEvent[]): void | Promise<void>;
+  /** Outcomes of actions (for stores that keep them with the detection). */
+  onActionResults?(batch: readonly ActionResult[]): void | Promise<void>;
   /** Flush buffered output (called before stop and on demand). */
   flush?(): Promise<void>;
 }
@@ -130,6 +142,21 @@ export interface AnalyzerPlugin<C = Record<string, unknown>> {
 export interface ResponderPlugin<C = Record<string, unknown>> {
   readonly manifest: PluginManifest & { readonly kind: 'responder' };
   create(ctx: ResponderContext<C>): ResponderInstance;
+}
+
+/**
+ * Optional export `cli` of a plugin module: adds subcommands to the `vigil` CLI
+ * (e.g. `vigil rules lint`). Called with the commander program before parsing.
+ */
+export type PluginCliRegistrar = (program: import('commander').Command, host: CliHost) => void;
+
+/** What the CLI offers a plugin's commands: its config block as the agent would see it. */
+export interface CliHost {
+  /**
+   * The plugin's config (schema defaults applied) from `configFile` or the default config,
+   * with a resolver for relative paths in it.
+   */
+  pluginConfig(id: string, configFile?: string): { config: Readonly<Record<string, unknown>>; resolvePath(path: string): string };
 }
 
 /** What a plugin module's `index.ts` exports as `plugin` (or default). */

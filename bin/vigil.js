@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The `vigil` command. The TypeScript sources are compiled to dist/ by `npm ci` (prepare).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/core/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('vigil: not built yet: run `npm run build` (npm ci does it for you)\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+const code = await main(process.argv);
+process.exitCode = code;
+// Nothing should keep the process alive after a command finished; if something does
+// (a plugin leaking a handle), do not hang the operator's shell.
+setTimeout(() => process.exit(code), 3000).unref();

@@ -1,0 +1,19 @@
+/**
+ * Vigil's public SDK: the only module plugins import from the core.
+ * Third-party plugins list `vigil` as a peer dependency and import from `vigil/sdk`.
+ */
+import 'reflect-metadata';
+
+export type * from './events/event.js';
+export type * from './events/detection.js';
+export { SEVERITIES } from './events/detection.js';
+export { EVENT_TYPES, isKnownEventType, type KnownEventType } from './events/event-types.js';
+export type * from './plugin/types.js';
+export { PLUGIN_API_VERSION } from './plugin/types.js';
+export { PluginCounters, type CountersSnapshot } from './telemetry/counters.js';
+export { createLogger, silentLogger, type Logger } from './telemetry/logger.js';
+export { VigilError, ERROR_CODES, describeError, errorKind, isVigilError, type ErrorCode } from './errors/index.js';
+export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG, inject, injectable } from './di/index.js';
+export type { WorkerPool, RunOptions } from './workers/index.js';
+export type { ProcessTable, ProcessRecord } from './process-table/index.js';
+export { projectRoot, datasetsDir } from './paths.js';

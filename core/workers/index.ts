@@ -1,0 +1,1 @@
+export { WorkerPool, type WorkerPoolOptions, type RunOptions } from './worker-pool.js';
