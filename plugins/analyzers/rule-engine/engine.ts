@@ -1,0 +1,65 @@
+/** Loads native (and imported Sigma) rules into one compiled RuleSet, swapped atomically. */
+import { resolve } from 'node:path';
+import { compileRuleSet, loadRuleFiles, type LoadIssue, type NamedLists, type NamedMacros, type RuleDoc, type RuleSet } from '../../shared/rules/index.js';
+
+export interface RuleEngineConfig {
+  rule_paths: string[];
+  sigma_paths: string[];
+  sigma_placeholders: Record<string, string[]>;
+  watch: boolean;
+  max_regex_input_chars: number;
+}
+
+export interface SigmaSkip {
+  file: string;
+  id?: string;
+  reason: string;
+}
+
+export interface BuiltSet {
+  set: RuleSet;
+  issues: LoadIssue[];
+  sigmaSkipped: SigmaSkip[];
+  files: string[];
+}
+
+type SigmaLoader = (paths: string[], opts: { placeholders?: Record<string, string[]> }) => Promise<{ rules: RuleDoc[]; skipped: SigmaSkip[] }>;
+
+/** The Sigma importer is optional: import it only when Sigma paths are configured. */
+async function sigmaLoader(): Promise<SigmaLoader> {
+  const spec = '../../shared/sigma/index.js';
+  let mod: unknown;
+  try {
+    mod = await import(spec);
+  } catch (err) {
+    throw new Error(`sigma_paths is set but the Sigma importer (plugins/shared/sigma) cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const fn = typeof mod === 'object' && mod !== null ? (mod as Record<string, unknown>)['loadSigmaRules'] : undefined;
+  if (typeof fn !== 'function') throw new Error('plugins/shared/sigma does not export loadSigmaRules()');
+  return fn as SigmaLoader;
+}
+
+/** Relative paths are resolved with `resolver` (default: against the working directory). */
+export function resolvePaths(paths: readonly string[], resolver: (p: string) => string = (p) => resolve(process.cwd(), p)): string[] {
+  return paths.map(resolver);
+}
+
+/** Load and compile the whole configured set; nothing is swapped here. */
+export async function buildRuleSet(cfg: RuleEngineConfig, resolver?: (p: string) => string): Promise<BuiltSet> {
+  const loaded = await loadRuleFiles(resolvePaths(cfg.rule_paths, resolver), { maxRegexInputChars: cfg.max_regex_input_chars });
+  const rules: RuleDoc[] = [...loaded.rules];
+  const fileOf = new Map(loaded.fileOf);
+  const issues: LoadIssue[] = [...loaded.issues];
+  let sigmaSkipped: SigmaSkip[] = [];
+  if (cfg.sigma_paths.length > 0) {
+    const load = await sigmaLoader();
+    const sigma = await load(resolvePaths(cfg.sigma_paths, resolver), { placeholders: cfg.sigma_placeholders });
+    sigmaSkipped = sigma.skipped;
+    for (const r of sigma.rules) rules.push(r.origin === undefined ? { ...r, origin: 'sigma' } : r);
+  }
+  const lists: NamedLists = loaded.lists;
+  const macros: NamedMacros = loaded.macros;
+  const set = compileRuleSet(rules, lists, macros, { fileOf, maxRegexInputChars: cfg.max_regex_input_chars });
+  issues.push(...set.issues);
+  return { set, issues, sigmaSkipped, files: loaded.files };
+}

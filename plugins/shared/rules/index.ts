@@ -1,0 +1,34 @@
+/** Vigil rule library: format, schema, compiler, indexed rule sets, lint, fixtures, explain. */
+export { RULE_SCHEMA, RULE_SCHEMA_ID } from './schema.js';
+export { validateRuleFile, validateRuleEnvelope, validatePackEnvelope, atPointer, type SchemaError } from './validate.js';
+export { compileCondition, ConditionError, OPERATORS, type Operator } from './compile.js';
+export { compileRuleSet, compileRule, matchedPredicates, type RuleSetOptions } from './rule-set.js';
+export { loadRuleFiles, listRuleFiles, formatIssue, ENGINE_VERSION, type LoadOptions } from './loader.js';
+export { lintRules, formatFinding, issueCode } from './lint.js';
+export { testRules } from './test-rules.js';
+export { explainRule, UnknownRuleError, type ExplainResult } from './explain.js';
+export { compileGetter, checkFieldPath, FIELD_GROUPS, FieldPathError, type Getter } from './fields.js';
+export { toNumber, parseIp, parseCidr } from './values.js';
+export { AhoCorasick } from './aho-corasick.js';
+export type {
+  Anchor,
+  CompileEnv,
+  CompiledCondition,
+  CompiledRule,
+  FindingSeverity,
+  FixtureFailure,
+  Literal,
+  LintFinding,
+  LintReport,
+  LoadIssue,
+  LoadResult,
+  NamedLists,
+  NamedMacros,
+  PredicateTrace,
+  RuleDoc,
+  RuleHit,
+  RuleOrigin,
+  RuleSet,
+  RuleSetStats,
+  TestReport,
+} from './types.js';
