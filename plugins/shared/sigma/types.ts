@@ -1,0 +1,155 @@
+/**
+ * Types produced by the Sigma importer. They mirror the native rule format (docs/rule-format)
+ * structurally so that this folder does not depend on the engine's own code.
+ */
+
+export type Severity = 'informational' | 'low' | 'medium' | 'high' | 'critical';
+
+export type Scalar = string | number | boolean;
+
+/** A predicate: one field, exactly one operator key, optional modifiers. */
+export interface Predicate {
+  field: string;
+  equals_any?: Scalar[];
+  contains_any?: string[];
+  contains_all?: string[];
+  startswith_any?: string[];
+  endswith_any?: string[];
+  regex_any?: string[];
+  regex_flags?: string;
+  glob_any?: string[];
+  cidr_any?: string[];
+  lt?: number;
+  lte?: number;
+  gt?: number;
+  gte?: number;
+  exists?: boolean;
+  equals_field?: string;
+  not_equals_field?: string;
+  cased?: boolean;
+}
+
+export type Condition =
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition }
+  | { n_of: { n: number; of: Condition[] } }
+  | { macro: string }
+  | Predicate;
+
+/** Sigma-only metadata kept beside the rule (the engine accepts `x_`-prefixed properties). */
+export interface SigmaExtension {
+  status?: string;
+  falsepositives?: string[];
+  logsource: Record<string, string>;
+  /** Sigma `name`, the handle correlation rules may use instead of the id. */
+  name?: string;
+  author?: string;
+  date?: string;
+  modified?: string;
+  file: string;
+}
+
+/** A native rule produced from a Sigma detection rule. */
+export interface RuleDoc {
+  id: string;
+  title: string;
+  description: string;
+  version: string;
+  severity: Severity;
+  tags: string[];
+  references: string[];
+  origin: 'sigma';
+  event: string[];
+  match: Condition;
+  enabled?: boolean;
+  x_sigma: SigmaExtension;
+  /** Extension properties (`x_*`) are carried as written; the engine ignores them. */
+  [extension: `x_${string}`]: unknown;
+}
+
+export type CorrelationType = 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered';
+
+/** Count condition of a correlation: every given bound must hold. */
+export interface CorrelationCondition {
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+  eq?: number;
+}
+
+/** A parsed and validated Sigma correlation rule, handed to the correlation engine as is. */
+export interface SigmaCorrelationDoc {
+  id: string;
+  title: string;
+  description?: string;
+  name?: string;
+  severity?: Severity;
+  tags: string[];
+  references: string[];
+  status?: string;
+  type: CorrelationType;
+  /** Referenced rules, by Sigma id or `name`, in the order given (matters for temporal_ordered). */
+  rules: string[];
+  group_by: string[];
+  timespan_ms: number;
+  /** Absent for temporal types that did not state one (then all referenced rules must match). */
+  condition?: CorrelationCondition;
+  /** value_count: the field whose distinct values are counted. */
+  field?: string;
+  /** alias → (rule id or name → field name). */
+  aliases: Record<string, Record<string, string>>;
+  /** When true, the referenced rules also alert on their own. */
+  generate: boolean;
+  file: string;
+}
+
+export interface SigmaOptions {
+  /** Values for `|expand` placeholders, keyed by name (`known_cdcs` or `%known_cdcs%`). */
+  placeholders?: Record<string, string[]>;
+}
+
+export interface SkippedSigma {
+  file: string;
+  id?: string;
+  title?: string;
+  /** logsource.product of the skipped rule, when it has one. */
+  product?: string;
+  /** `<kind>: <detail>`; the kind is counted in stats.skipped_by_kind. */
+  reason: string;
+}
+
+export interface SigmaLoadStats {
+  files: number;
+  /** Files that could not be read or parsed as YAML at all. */
+  file_errors: number;
+  /** YAML documents seen (after multi-document merging). */
+  documents: number;
+  rules: number;
+  correlations: number;
+  skipped: number;
+  skipped_by_kind: Record<string, number>;
+  /** Converted rules per `product/category-or-service`. */
+  rules_by_logsource: Record<string, number>;
+}
+
+export interface SigmaLoadResult {
+  rules: RuleDoc[];
+  correlations: SigmaCorrelationDoc[];
+  skipped: SkippedSigma[];
+  stats: SigmaLoadStats;
+}
+
+/** Raised inside the converter; caught per rule and turned into a skip reason. */
+export class SigmaConversionError extends Error {
+  readonly kind: string;
+  constructor(kind: string, message: string) {
+    super(message);
+    this.name = 'SigmaConversionError';
+    this.kind = kind;
+  }
+  get reason(): string {
+    return `${this.kind}: ${this.message}`;
+  }
+}
