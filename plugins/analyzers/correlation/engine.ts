@@ -1,0 +1,694 @@
+/**
+ * The stateful correlation engine: sequences ("A then B by the same key within a span",
+ * with absent steps and `until`) and counts (events or distinct values per group within a
+ * timespan), fed by events and by other analyzers' detections.
+ */
+import { performance } from 'node:perf_hooks';
+import type { VigilEvent } from '../../../core/events/event.js';
+import type { DetectionDraft, MatchedPredicate } from '../../../core/events/detection.js';
+import type { Clock } from './clock.js';
+import type { BoundLookup } from './condition.js';
+import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditionDoc } from './model.js';
+import { processIdentity, KEY_SEP } from './paths.js';
+import { CountGroup, PartialNode, RuleState, type DetectionLike, type Entry, type Evidence, type ShardedMap } from './state-store.js';
+
+/** The subset of PluginCounters the engine writes. */
+export interface EngineCounters {
+  discard(reason: string, n?: number, intended?: boolean): void;
+  set(name: string, value: number): void;
+  add(name: string, n?: number): void;
+}
+
+export interface EngineOptions {
+  clock: Clock;
+  /** Receives every correlation detection. */
+  onDetection: (d: DetectionDraft) => void;
+  counters?: EngineCounters;
+  /** Live partial matches (or count groups) per rule; the oldest is evicted beyond it. */
+  maxPartialPerRule?: number;
+  /** Live partial matches over all rules. */
+  maxPartialTotal?: number;
+  /** Expiry work per tick: at most this many entries … */
+  sliceEntries?: number;
+  /** … and at most this long (ms). */
+  sliceBudgetMs?: number;
+  /** Correlation rules may consume correlation detections up to this depth. */
+  maxChainDepth?: number;
+}
+
+export interface LoadReport {
+  /** Rules whose state was kept (same id and content hash). */
+  kept: number;
+  fresh: number;
+  /** Rules removed or changed; their partial matches were dropped. */
+  dropped: number;
+  droppedPartials: number;
+}
+
+export interface EngineStats {
+  rules: number;
+  live: number;
+  liveByRule: Record<string, number>;
+  fired: number;
+  evicted: number;
+  expired: number;
+}
+
+interface Runtime {
+  readonly rule: CompiledCorrelation;
+  readonly state: RuleState;
+  readonly order: number;
+  /** Slots whose whole key is one process identity (released by a direct lookup). */
+  readonly singleIdentitySlots: readonly number[];
+  /** Identity positions per slot for composite keys (released through the index). */
+  readonly compositeParts: ReadonlyMap<number, readonly number[]>;
+  visit: (e: Entry) => void;
+}
+
+/** step ≥ 0: a sequence step; -1: a count rule; -2: a sequence's `until`. */
+interface Handler {
+  readonly rt: Runtime;
+  readonly step: number;
+}
+
+const MAX_EVIDENCE = 100;
+const MAX_DISTINCT = 10_000;
+
+function timeOf(subj: object): number {
+  const t = (subj as { time?: unknown }).time;
+  return typeof t === 'number' ? t : Number.NaN;
+}
+
+function satisfies(c: CountConditionDoc, n: number): boolean {
+  return (
+    (c.gt === undefined || n > c.gt) &&
+    (c.gte === undefined || n >= c.gte) &&
+    (c.lt === undefined || n < c.lt) &&
+    (c.lte === undefined || n <= c.lte) &&
+    (c.eq === undefined || n === c.eq)
+  );
+}
+
+function pushEvidence(out: VigilEvent[], seen: Set<VigilEvent>, ev: Evidence): void {
+  if (Array.isArray(ev)) {
+    for (const e of ev as readonly VigilEvent[]) pushEvidence(out, seen, e);
+    return;
+  }
+  const e = ev as VigilEvent;
+  if (!seen.has(e)) {
+    seen.add(e);
+    out.push(e);
+  }
+}
+
+export class CorrelationEngine {
+  private readonly clock: Clock;
+  private readonly sink: (d: DetectionDraft) => void;
+  private readonly counters: EngineCounters | undefined;
+  private readonly maxPerRule: number;
+  private readonly maxTotal: number;
+  private readonly sliceEntries: number;
+  private readonly sliceBudgetMs: number;
+  private readonly maxChainDepth: number;
+
+  private runtimes: Runtime[] = [];
+  private typeIdx = new Map<string, Handler[]>();
+  private anyType: Handler[] = [];
+  private merged = new Map<string, Handler[]>();
+  private detIdx = new Map<string, Handler[]>();
+  private total = 0;
+  private depth = 0;
+  // Counted locally on the hot path; flushed to the plugin counters once per batch.
+  private n = { fired: 0, evicted: 0, expired: 0, missingKey: 0, superseded: 0, cancelled: 0, released: 0, chainDepth: 0, reloadDropped: 0 };
+  private flushed = { ...this.n };
+
+  constructor(opts: EngineOptions) {
+    this.clock = opts.clock;
+    this.sink = opts.onDetection;
+    this.counters = opts.counters;
+    this.maxPerRule = opts.maxPartialPerRule ?? 200_000;
+    this.maxTotal = opts.maxPartialTotal ?? 1_000_000;
+    this.sliceEntries = opts.sliceEntries ?? 8192;
+    this.sliceBudgetMs = opts.sliceBudgetMs ?? 4;
+    this.maxChainDepth = opts.maxChainDepth ?? 4;
+  }
+
+  /** Live partial matches over all rules. */
+  get liveKeys(): number {
+    return this.total;
+  }
+
+  get now(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Install a rule set. A rule with the same id and content hash as before keeps its live
+   * state (a hot reload does not forget half-seen attacks); others start empty.
+   */
+  load(rules: readonly CompiledCorrelation[]): LoadReport {
+    const old = new Map(this.runtimes.map((r) => [r.rule.doc.id, r]));
+    const report: LoadReport = { kept: 0, fresh: 0, dropped: 0, droppedPartials: 0 };
+    const next: Runtime[] = [];
+    rules.forEach((rule, order) => {
+      const prev = old.get(rule.doc.id);
+      if (prev && prev.rule.hash === rule.hash) {
+        old.delete(rule.doc.id);
+        next.push(this.runtime(rule, order, prev.state));
+        report.kept++;
+      } else {
+        next.push(this.runtime(rule, order, null));
+        report.fresh++;
+      }
+    });
+    for (const r of old.values()) {
+      report.dropped++;
+      report.droppedPartials += r.state.live;
+      this.total -= r.state.live;
+    }
+    this.n.reloadDropped += report.droppedPartials;
+    this.runtimes = next;
+    this.buildIndex();
+    this.flushCounters();
+    return report;
+  }
+
+  private runtime(rule: CompiledCorrelation, order: number, state: RuleState | null): Runtime {
+    const singles: number[] = [];
+    const composite = new Map<number, readonly number[]>();
+    const slotInfo: Array<[number, readonly number[], number]> =
+      rule.kind === 'count'
+        ? [[0, rule.identityParts, rule.keyArity]]
+        : rule.steps.slice(1).map((s) => [s.index, s.identityParts, s.keyArity]);
+    for (const [slot, parts, arity] of slotInfo) {
+      if (parts.length === 0) continue;
+      if (arity === 1) singles.push(slot);
+      else composite.set(slot, parts);
+    }
+    const slotCount = rule.kind === 'count' ? 1 : rule.steps.length;
+    const rt: Runtime = {
+      rule,
+      state: state ?? new RuleState(slotCount, rule.spanMs, composite.size > 0),
+      order,
+      singleIdentitySlots: singles,
+      compositeParts: composite,
+      visit: () => undefined,
+    };
+    rt.visit = (e) => this.visitExpired(rt, e);
+    return rt;
+  }
+
+  private buildIndex(): void {
+    this.typeIdx = new Map();
+    this.anyType = [];
+    this.merged = new Map();
+    this.detIdx = new Map();
+    const addType = (types: ReadonlySet<string> | null, h: Handler): void => {
+      if (types === null) this.anyType.push(h);
+      else for (const t of types) this.typeIdx.set(t, [...(this.typeIdx.get(t) ?? []), h]);
+    };
+    const addDet = (ids: readonly string[], h: Handler): void => {
+      for (const id of ids) this.detIdx.set(id, [...(this.detIdx.get(id) ?? []), h]);
+    };
+    for (const rt of this.runtimes) {
+      const r = rt.rule;
+      if (r.kind === 'count') {
+        const h = { rt, step: -1 };
+        if (r.ruleIds) addDet(r.ruleIds, h);
+        else addType(r.types, h);
+        continue;
+      }
+      if (r.until) addType(r.until.types, { rt, step: -2 });
+      // Later steps first, so that one event cannot advance a match by two steps at once.
+      for (let k = r.steps.length - 1; k >= 0; k--) {
+        const s = r.steps[k];
+        if (s === undefined) continue;
+        const h = { rt, step: k };
+        if (s.ruleIds) addDet(s.ruleIds, h);
+        else addType(s.types, h);
+      }
+    }
+  }
+
+  /** Handlers for an event type: typed and untyped, in rule order then handler order. */
+  private handlersFor(type: string): Handler[] {
+    let hs = this.merged.get(type);
+    if (hs === undefined) {
+      const typed = this.typeIdx.get(type) ?? [];
+      hs = [...typed, ...this.anyType].sort((a, b) => a.rt.order - b.rt.order || b.step - a.step);
+      // An `until` (-2) must run before the steps of its rule.
+      hs.sort((a, b) => a.rt.order - b.rt.order || (a.step === -2 ? -1 : b.step === -2 ? 1 : b.step - a.step));
+      this.merged.set(type, hs);
+    }
+    return hs;
+  }
+
+  /** Feed a batch of events (bus order). */
+  onEvents(batch: readonly VigilEvent[]): void {
+    for (const e of batch) this.processEvent(e);
+    this.flushCounters();
+  }
+
+  processEvent(e: VigilEvent): void {
+    const time = e.time;
+    this.clock.observe(time);
+    const hs = this.handlersFor(e.type);
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i] as Handler;
+      this.dispatch(h, e, null, time, null);
+    }
+    if (e.type === 'process.stop') {
+      const id = processIdentity(e.proc);
+      if (id !== undefined) this.releaseProcess(id);
+    }
+  }
+
+  /** Feed detections of other analyzers (correlation detections are chained internally). */
+  onDetections(batch: readonly DetectionLike[]): void {
+    for (const d of batch) {
+      if ((d.rule as { source?: string }).source === 'correlation') continue;
+      this.processDetection(d);
+    }
+    this.flushCounters();
+  }
+
+  processDetection(d: DetectionLike): void {
+    const hs = this.detIdx.get(d.rule.id);
+    this.clock.observe(d.time);
+    if (hs === undefined) return;
+    const subj: object = d.evidence[d.evidence.length - 1] ?? { type: 'detection', time: d.time };
+    for (const h of hs) this.dispatch(h, subj, d, d.time, d.rule.id);
+  }
+
+  private dispatch(h: Handler, subj: object, det: DetectionLike | null, time: number, ruleId: string | null): void {
+    const r = h.rt.rule;
+    if (r.kind === 'count') this.countItem(h.rt, r, subj, det, time, ruleId);
+    else if (h.step === -2) this.untilItem(h.rt, r, subj, det);
+    else this.stepItem(h.rt, r, h.step, subj, det, time);
+  }
+
+  // ---- sequences ---------------------------------------------------------------------
+
+  private stepItem(rt: Runtime, r: CompiledSequence, k: number, subj: object, det: DetectionLike | null, time: number): void {
+    const st = r.steps[k];
+    if (st === undefined) return;
+    if (st.cond !== null && !st.cond.usesBound && !st.cond.test(subj, null)) return;
+    const key = st.key(subj, det);
+    if (key === undefined) {
+      this.n.missingKey++;
+      return;
+    }
+    if (k === 0) {
+      const next = r.steps[1];
+      if (next === undefined) return;
+      const waitKey = next.defaultJoin ? key : next.join?.((i) => (i === 0 ? subj : undefined), (i) => (i === 0 ? det : null));
+      if (waitKey === undefined) {
+        this.n.missingKey++;
+        return;
+      }
+      this.insert(rt, new PartialNode(waitKey, subj, det, null, time + r.spanMs, 1));
+      return;
+    }
+    const node = rt.state.slots[k]?.get(key) as PartialNode | undefined;
+    if (node === undefined) return;
+    if (time > node.expires) {
+      // Past the span: the match is over (an absent step is thereby satisfied).
+      this.expireEntry(rt, node);
+      return;
+    }
+    if (time < timeOf(node.subj)) return;
+    if (st.cond !== null && st.cond.usesBound && !st.cond.test(subj, this.boundLookup(node))) return;
+    this.remove(rt, node);
+    if (st.absent) {
+      this.n.cancelled++;
+      return;
+    }
+    if (k === r.steps.length - 1) {
+      this.fireSequence(rt, r, node, subj, det);
+      return;
+    }
+    const next = r.steps[k + 1];
+    if (next === undefined) return;
+    let waitKey: string | undefined = key;
+    if (!next.defaultJoin) {
+      const look = this.boundLookup(node);
+      waitKey = next.join?.(
+        (i) => (i === k ? subj : look(i)),
+        (i) => (i === k ? det : this.detAt(node, i)),
+      );
+    }
+    if (waitKey === undefined) {
+      this.n.missingKey++;
+      return;
+    }
+    this.insert(rt, new PartialNode(waitKey, subj, det, node, node.expires, k + 1));
+  }
+
+  /** Subject of step i (0-based) in the chain ending at `node`. */
+  private boundLookup(node: PartialNode): BoundLookup {
+    return (i) => {
+      let n: PartialNode | null = node;
+      while (n !== null && n.slot - 1 > i) n = n.prev;
+      return n !== null && n.slot - 1 === i ? n.subj : undefined;
+    };
+  }
+
+  private detAt(node: PartialNode, i: number): object | null {
+    let n: PartialNode | null = node;
+    while (n !== null && n.slot - 1 > i) n = n.prev;
+    return n !== null && n.slot - 1 === i ? n.det : null;
+  }
+
+  private untilItem(rt: Runtime, r: CompiledSequence, subj: object, det: DetectionLike | null): void {
+    const u = r.until;
+    if (u === null || !u.cond.test(subj, null)) return;
+    const key = u.key(subj, det);
+    if (key === undefined) return;
+    for (let s = 1; s < rt.state.slots.length; s++) {
+      const e = rt.state.slots[s]?.get(key);
+      if (e !== undefined) {
+        this.remove(rt, e);
+        this.n.cancelled++;
+      }
+    }
+  }
+
+  private fireSequence(rt: Runtime, r: CompiledSequence, last: PartialNode, subj: object | null, det: DetectionLike | null): void {
+    const chain: PartialNode[] = [];
+    for (let n: PartialNode | null = last; n !== null; n = n.prev) chain.push(n);
+    chain.reverse();
+    const evidence: VigilEvent[] = [];
+    const seen = new Set<VigilEvent>();
+    const matched: MatchedPredicate[] = [];
+    for (const n of chain) {
+      pushEvidence(evidence, seen, n.det ? n.det.evidence : (n.subj as VigilEvent));
+      const i = n.slot - 1;
+      matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: n.key });
+    }
+    if (subj !== null) {
+      pushEvidence(evidence, seen, det ? det.evidence : (subj as VigilEvent));
+      const i = chain.length;
+      matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: last.key });
+    } else {
+      const i = last.slot;
+      matched.push({ path: `/steps/${i}`, op: 'absent', field: r.doc.steps[i]?.by.join(',') ?? '', value: last.key });
+    }
+    this.fire(rt, evidence, matched, `${r.doc.title} (${last.key.split(KEY_SEP).join(', ')})`);
+  }
+
+  // ---- counts ------------------------------------------------------------------------
+
+  private countItem(rt: Runtime, r: CompiledCount, subj: object, det: DetectionLike | null, time: number, ruleId: string | null): void {
+    if (r.cond !== null && !r.cond.test(subj, null)) return;
+    const keyFn = (ruleId !== null ? r.keyByRule.get(ruleId) : undefined) ?? r.key;
+    const key = keyFn(subj, det);
+    let dv: string | undefined;
+    if (r.distinct !== null) dv = r.distinct(subj, det);
+    if (key === undefined || (r.distinct !== null && dv === undefined)) {
+      this.n.missingKey++;
+      return;
+    }
+    const map = rt.state.slots[0] as ShardedMap<Entry>;
+    let g = map.get(key) as CountGroup | undefined;
+    if (g !== undefined && time > g.expires) {
+      this.expireEntry(rt, g);
+      g = undefined;
+    }
+    if (g === undefined) {
+      g = new CountGroup(key, time, time + r.spanMs);
+      this.insert(rt, g);
+    }
+    const ev: Evidence = det ? det.evidence : (subj as VigilEvent);
+    g.count++;
+    if (dv !== undefined) {
+      g.distinct ??= new Map();
+      g.distinct.delete(dv);
+      if (g.distinct.size < MAX_DISTINCT) g.distinct.set(dv, { t: time, ev });
+      else this.counters?.discard('distinct_overflow', 1, false);
+    } else if (r.threshold !== null || g.evs.length < MAX_EVIDENCE) {
+      g.times.push(time);
+      g.evs.push(ev);
+    }
+    if (r.threshold === null) return; // evaluated when the window closes
+    const cutoff = time - r.spanMs;
+    let n: number;
+    if (g.distinct !== null) {
+      for (const [k, v] of g.distinct) {
+        if (v.t < cutoff) g.distinct.delete(k);
+        else break;
+      }
+      n = g.distinct.size;
+    } else {
+      while (g.times.length > 0 && ((g.times[0] as number) < cutoff || g.times.length > r.threshold)) {
+        g.times.shift();
+        g.evs.shift();
+      }
+      n = g.times.length;
+    }
+    if (n >= r.threshold) {
+      this.remove(rt, g);
+      this.fireCount(rt, r, g, n);
+      return;
+    }
+    // Sliding window: the group lives until its newest event leaves the window. The wheel
+    // entry is not moved here; the sweep re-queues a group it finds extended.
+    g.expires = time + r.spanMs;
+  }
+
+  private fireCount(rt: Runtime, r: CompiledCount, g: CountGroup, n: number): void {
+    const evidence: VigilEvent[] = [];
+    const seen = new Set<VigilEvent>();
+    if (g.distinct !== null) for (const v of g.distinct.values()) pushEvidence(evidence, seen, v.ev);
+    else for (const ev of g.evs) pushEvidence(evidence, seen, ev);
+    evidence.sort((a, b) => a.time - b.time);
+    const what = r.doc.value_count !== undefined ? `${n} distinct ${r.doc.value_count}` : `${n} events`;
+    this.fire(rt, evidence, [{ path: '/condition', op: 'count', field: r.doc.value_count ?? r.doc.group_by.join(','), value: n }], `${r.doc.title}: ${what} for ${g.key.split(KEY_SEP).join(', ')}`);
+  }
+
+  // ---- shared ------------------------------------------------------------------------
+
+  private fire(rt: Runtime, evidence: VigilEvent[], matched: MatchedPredicate[], summary: string): void {
+    const doc = rt.rule.doc;
+    const draft: DetectionDraft = {
+      rule: {
+        id: doc.id,
+        title: doc.title,
+        source: 'correlation',
+        ...(doc.version !== undefined ? { version: doc.version } : {}),
+        ...(doc.description !== undefined ? { description: doc.description } : {}),
+      },
+      severity: doc.severity,
+      tags: doc.tags ?? [],
+      evidence,
+      matched,
+      summary,
+      ...(doc.response !== undefined ? { actions: doc.response } : {}),
+    };
+    this.n.fired++;
+    this.sink(draft);
+    // Correlation rules may build on other correlation rules (Sigma chains them by name).
+    const hs = this.detIdx.get(doc.id);
+    if (hs === undefined) return;
+    if (this.depth >= this.maxChainDepth) {
+      this.n.chainDepth++;
+      return;
+    }
+    const newest = evidence[evidence.length - 1];
+    const det: DetectionLike = { rule: { id: doc.id, title: doc.title }, evidence, time: newest?.time ?? this.clock.now() };
+    this.depth++;
+    try {
+      const subj: object = newest ?? { type: 'detection', time: det.time };
+      for (const h of hs) this.dispatch(h, subj, det, det.time, doc.id);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private insert(rt: Runtime, e: Entry): void {
+    const st = rt.state;
+    const map = st.slots[e.slot] as ShardedMap<Entry>;
+    const old = map.get(e.key);
+    if (old !== undefined) {
+      // The newer partial replaces the older one under the same key: it expires later.
+      map.delete(e.key);
+      this.unindex(rt, old);
+      this.n.superseded++;
+    } else {
+      st.live++;
+      this.total++;
+    }
+    map.set(e.key, e);
+    if (st.byIdentity !== null) this.index(rt, e);
+    st.wheel.add(e);
+    if (st.live > this.maxPerRule) this.evictOldest(rt);
+    while (this.total > this.maxTotal) {
+      let victim = rt;
+      if (st.live === 0) for (const o of this.runtimes) if (o.state.live > victim.state.live) victim = o;
+      if (victim.state.live === 0) break;
+      this.evictOldest(victim);
+    }
+  }
+
+  private evictOldest(rt: Runtime): void {
+    let best: ShardedMap<Entry> | undefined;
+    for (const m of rt.state.slots) if (best === undefined || m.size > best.size) best = m;
+    const first = best?.oldest((e) => e.expires);
+    if (first === undefined) return;
+    this.remove(rt, first);
+    this.n.evicted++;
+  }
+
+  private remove(rt: Runtime, e: Entry): void {
+    const map = rt.state.slots[e.slot] as ShardedMap<Entry>;
+    if (map.get(e.key) !== e) return;
+    map.delete(e.key);
+    rt.state.live--;
+    this.total--;
+    this.unindex(rt, e);
+  }
+
+  private index(rt: Runtime, e: Entry): void {
+    const parts = rt.compositeParts.get(e.slot);
+    const idx = rt.state.byIdentity;
+    if (parts === undefined || idx === null) return;
+    const ks = e.key.split(KEY_SEP);
+    for (const p of parts) {
+      const id = ks[p];
+      if (id === undefined) continue;
+      let set = idx.get(id);
+      if (set === undefined) idx.set(id, (set = new Set()));
+      set.add(e);
+    }
+  }
+
+  private unindex(rt: Runtime, e: Entry): void {
+    const parts = rt.compositeParts.get(e.slot);
+    const idx = rt.state.byIdentity;
+    if (parts === undefined || idx === null) return;
+    const ks = e.key.split(KEY_SEP);
+    for (const p of parts) {
+      const id = ks[p];
+      const set = id === undefined ? undefined : idx.get(id);
+      if (set === undefined || id === undefined) continue;
+      set.delete(e);
+      if (set.size === 0) idx.delete(id);
+    }
+  }
+
+  /** A process ended: its partial matches cannot progress (absent steps are thereby met). */
+  releaseProcess(identity: string): void {
+    for (const rt of this.runtimes) {
+      for (const s of rt.singleIdentitySlots) {
+        const e = rt.state.slots[s]?.get(identity);
+        if (e !== undefined) this.release(rt, e);
+      }
+      const set = rt.state.byIdentity?.get(identity);
+      if (set !== undefined) for (const e of [...set]) this.release(rt, e);
+    }
+  }
+
+  private release(rt: Runtime, e: Entry): void {
+    const r = rt.rule;
+    if (r.kind === 'sequence' && r.steps[e.slot]?.absent === true && e instanceof PartialNode) {
+      this.remove(rt, e);
+      this.fireSequence(rt, r, e, null, null);
+      return;
+    }
+    if (r.kind === 'count' && r.threshold === null && e instanceof CountGroup) {
+      this.expireEntry(rt, e);
+      return;
+    }
+    this.remove(rt, e);
+    this.n.released++;
+  }
+
+  private visitExpired(rt: Runtime, e: Entry): void {
+    const map = rt.state.slots[e.slot];
+    if (map === undefined || map.get(e.key) !== e) return; // consumed or replaced since
+    if (e.expires > this.clock.now()) {
+      rt.state.wheel.add(e); // extended since it was queued (count groups): queue it again
+      return;
+    }
+    this.expireEntry(rt, e);
+  }
+
+  /** End of an entry's span: absent steps fire, closing count windows are evaluated. */
+  private expireEntry(rt: Runtime, e: Entry): void {
+    this.remove(rt, e);
+    this.n.expired++;
+    const r = rt.rule;
+    if (r.kind === 'sequence') {
+      if (e instanceof PartialNode && r.steps[e.slot]?.absent === true) this.fireSequence(rt, r, e, null, null);
+      return;
+    }
+    if (r.threshold === null && e instanceof CountGroup) {
+      const n = e.distinct !== null ? e.distinct.size : e.count;
+      if (satisfies(r.condition, n)) this.fireCount(rt, r, e, n);
+    }
+  }
+
+  /**
+   * One slice of expiry work, bounded by entries and time so that the event loop never
+   * stalls. Returns true when every due entry has been handled.
+   */
+  tick(): boolean {
+    const now = this.clock.now();
+    if (!Number.isFinite(now)) return true;
+    const deadline = performance.now() + this.sliceBudgetMs;
+    let budget = this.sliceEntries;
+    let caughtUp = true;
+    for (const rt of this.runtimes) {
+      for (;;) {
+        const ask = Math.min(budget, 1024);
+        if (ask <= 0) break;
+        const done = rt.state.wheel.sweep(now, ask, rt.visit);
+        budget -= done;
+        if (done < ask) break;
+        if (performance.now() >= deadline) {
+          budget = 0;
+          break;
+        }
+      }
+      if (budget <= 0) {
+        caughtUp = false;
+        break;
+      }
+    }
+    this.flushCounters();
+    return caughtUp;
+  }
+
+  /** Run expiry until caught up (tests and shutdown; not for the event loop's hot path). */
+  drain(): void {
+    while (!this.tick()) {
+      // keep going
+    }
+  }
+
+  stats(): EngineStats {
+    const liveByRule: Record<string, number> = {};
+    for (const rt of this.runtimes) liveByRule[rt.rule.doc.id] = rt.state.live;
+    return { rules: this.runtimes.length, live: this.total, liveByRule, fired: this.n.fired, evicted: this.n.evicted, expired: this.n.expired };
+  }
+
+  private flushCounters(): void {
+    const c = this.counters;
+    if (c === undefined) return;
+    const n = this.n;
+    const f = this.flushed;
+    const d = (reason: string, cur: number, prev: number, intended: boolean): void => {
+      if (cur > prev) c.discard(reason, cur - prev, intended);
+    };
+    d('evicted', n.evicted, f.evicted, false);
+    d('expired', n.expired, f.expired, true);
+    d('missing_key', n.missingKey, f.missingKey, true);
+    d('superseded', n.superseded, f.superseded, true);
+    d('cancelled', n.cancelled, f.cancelled, true);
+    d('released', n.released, f.released, true);
+    d('chain_depth', n.chainDepth, f.chainDepth, false);
+    d('reload_dropped', n.reloadDropped, f.reloadDropped, true);
+    if (n.fired > f.fired) c.add('fired', n.fired - f.fired);
+    c.set('live_keys', this.total);
+    this.flushed = { ...n };
+  }
+}

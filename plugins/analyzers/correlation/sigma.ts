@@ -1,0 +1,308 @@
+/**
+ * Sigma correlation rules (specification v2: event_count, value_count, temporal,
+ * temporal_ordered, with aliases, group-by, timespan, generate) converted to native
+ * correlation rules. Input is either what the shared Sigma importer returns as
+ * `correlations`, or Sigma YAML read here (multi-document files included).
+ *
+ * Field names in group-by / value_count / aliases are the source's own names, reached as
+ * `raw.<Name>` in the newest evidence event of each referenced rule's detection.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import type { Severity } from '../../../core/events/detection.js';
+import { listRuleFiles, type CorrelationIssue } from './loader.js';
+import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
+import { parseDuration } from './duration.js';
+
+export type SigmaCorrelationType = 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered';
+
+/** Structurally the shared importer's SigmaCorrelationDoc. */
+export interface SigmaCorrelationInput {
+  id: string;
+  title: string;
+  description?: string;
+  name?: string;
+  severity?: Severity;
+  tags: string[];
+  references: string[];
+  type: SigmaCorrelationType;
+  rules: string[];
+  group_by: string[];
+  timespan_ms: number;
+  condition?: { gt?: number; gte?: number; lt?: number; lte?: number; eq?: number };
+  field?: string;
+  aliases: Record<string, Record<string, string>>;
+  generate: boolean;
+  file: string;
+}
+
+export interface SigmaSkip {
+  file: string;
+  id?: string;
+  title?: string;
+  reason: string;
+}
+
+export interface SigmaConversion {
+  docs: Array<{ doc: CorrelationRuleDoc; file: string }>;
+  skipped: SigmaSkip[];
+  /** References that named no known rule (kept as written; they match a detection with that rule id). */
+  unresolved: Array<{ file: string; id: string; ref: string }>;
+}
+
+const SEVERITIES = new Set(['informational', 'low', 'medium', 'high', 'critical']);
+const ID_RE = /^[a-z0-9_.-]+$/;
+
+function nativeId(c: SigmaCorrelationInput): string {
+  const id = c.id.toLowerCase();
+  if (ID_RE.test(id)) return id;
+  return `sigma-corr-${createHash('sha256').update(c.file + c.title + c.id).digest('hex').slice(0, 12)}`;
+}
+
+function rawPath(field: string): string {
+  return `raw.${field}`;
+}
+
+/**
+ * Convert Sigma correlations. `resolve` maps a Sigma rule reference (id or name) to the
+ * rule id its detections carry (names of correlations resolve to their converted ids).
+ */
+export function convertSigmaCorrelations(correlations: readonly SigmaCorrelationInput[], names: ReadonlyMap<string, string> = new Map()): SigmaConversion {
+  const out: SigmaConversion = { docs: [], skipped: [], unresolved: [] };
+  const nameToId = new Map(names);
+  for (const c of correlations) if (c.name !== undefined) nameToId.set(c.name, nativeId(c));
+  const ids = new Set([...nameToId.values(), ...correlations.map(nativeId)]);
+  for (const c of correlations) {
+    const skip = (reason: string): void => {
+      out.skipped.push({ file: c.file, id: c.id, title: c.title, reason });
+    };
+    const id = nativeId(c);
+    const resolve = (ref: string): string => {
+      const byName = nameToId.get(ref);
+      if (byName !== undefined) return byName;
+      const lower = ref.toLowerCase();
+      if (!ids.has(lower) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(lower)) out.unresolved.push({ file: c.file, id, ref });
+      return lower;
+    };
+    if (c.rules.length === 0) {
+      skip('invalid: no referenced rules');
+      continue;
+    }
+    if (!(c.timespan_ms > 0)) {
+      skip('invalid: timespan');
+      continue;
+    }
+    const refs = c.rules.map(resolve);
+    // group-by entries that are aliases resolve per referenced rule; others are plain fields.
+    const pathsFor = (ref: string): string[] =>
+      c.group_by.map((g) => {
+        const alias = c.aliases[g];
+        if (alias === undefined) return rawPath(g);
+        const field = alias[ref] ?? Object.entries(alias).find(([k]) => resolve(k) === resolve(ref))?.[1];
+        return rawPath(field ?? g);
+      });
+    const missingAlias = c.group_by.flatMap((g) => {
+      const alias = c.aliases[g];
+      if (alias === undefined) return [];
+      return c.rules.filter((r) => alias[r] === undefined && !Object.keys(alias).some((k) => resolve(k) === resolve(r))).map((r) => `${g}/${r}`);
+    });
+    if (missingAlias.length > 0) {
+      skip(`invalid: alias without a field for ${missingAlias.join(', ')}`);
+      continue;
+    }
+    const common = {
+      id,
+      title: c.title,
+      ...(c.description !== undefined ? { description: c.description } : {}),
+      version: '1.0.0',
+      severity: c.severity !== undefined && SEVERITIES.has(c.severity) ? c.severity : ('medium' as Severity),
+      tags: c.tags,
+      references: c.references,
+    };
+    const hasAliases = c.group_by.some((g) => c.aliases[g] !== undefined);
+    const groupByRule = (): Record<string, string[]> => Object.fromEntries(c.rules.map((r) => [resolve(r), pathsFor(r)]));
+    if (c.type === 'event_count' || c.type === 'value_count' || c.type === 'temporal') {
+      let condition = c.condition ?? {};
+      if (c.type === 'temporal' && Object.keys(condition).length === 0) condition = { gte: new Set(refs).size };
+      if (Object.keys(condition).length === 0) {
+        skip(`invalid: ${c.type} needs a condition`);
+        continue;
+      }
+      if (c.type === 'value_count' && c.field === undefined) {
+        skip('invalid: value_count needs condition.field');
+        continue;
+      }
+      const doc: CountDoc = {
+        ...common,
+        kind: 'count',
+        rule: refs,
+        group_by: c.group_by.map(rawPath),
+        ...(hasAliases ? { group_by_rule: groupByRule() } : {}),
+        timespan_ms: c.timespan_ms,
+        condition,
+        ...(c.type === 'value_count' && c.field !== undefined ? { value_count: rawPath(c.field) } : {}),
+        // temporal: the count is of distinct referenced rules seen in the window.
+        ...(c.type === 'temporal' ? { value_count: 'detection.rule.id' } : {}),
+      };
+      out.docs.push({ doc, file: c.file });
+      continue;
+    }
+    // temporal_ordered
+    const cond = c.condition;
+    if (cond !== undefined && !(Object.keys(cond).length === 1 && cond.gte === c.rules.length)) {
+      skip('unsupported: temporal_ordered with a condition other than all rules in order');
+      continue;
+    }
+    if (c.rules.length < 2) {
+      skip('invalid: temporal_ordered needs at least two rules');
+      continue;
+    }
+    const doc: SequenceDoc = {
+      ...common,
+      kind: 'sequence',
+      steps: c.rules.map((r, i) => ({ name: `r${i + 1}`, rule: refs[i] as string, by: pathsFor(r) })),
+      maxspan_ms: c.timespan_ms,
+    };
+    out.docs.push({ doc, file: c.file });
+  }
+  return out;
+}
+
+function isRec(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** One YAML correlation document → SigmaCorrelationInput, or a skip reason. */
+export function parseSigmaCorrelationDoc(d: Record<string, unknown>, file: string): SigmaCorrelationInput | string {
+  const corr = d['correlation'];
+  if (!isRec(corr)) return 'invalid: no correlation section';
+  const type = corr['type'];
+  if (type !== 'event_count' && type !== 'value_count' && type !== 'temporal' && type !== 'temporal_ordered') {
+    return `unsupported: correlation type ${JSON.stringify(type)}`;
+  }
+  const title = typeof d['title'] === 'string' ? d['title'] : '';
+  if (title === '') return 'invalid: no title';
+  const ts = parseDuration(corr['timespan']);
+  if (typeof ts === 'string') return `invalid: timespan: ${ts}`;
+  let condition: SigmaCorrelationInput['condition'];
+  let field: string | undefined;
+  const rawCond = corr['condition'];
+  if (rawCond !== undefined) {
+    if (!isRec(rawCond)) return 'invalid: condition must be a mapping';
+    condition = {};
+    for (const [k, v] of Object.entries(rawCond)) {
+      if (k === 'field') {
+        if (typeof v !== 'string') return 'invalid: condition.field must be a string';
+        field = v;
+      } else if (k === 'gt' || k === 'gte' || k === 'lt' || k === 'lte' || k === 'eq') {
+        if (typeof v !== 'number') return `invalid: condition.${k} must be a number`;
+        condition[k] = v;
+      } else return `unsupported: condition operator ${k}`;
+    }
+  }
+  const aliases: Record<string, Record<string, string>> = {};
+  if (corr['aliases'] !== undefined) {
+    if (!isRec(corr['aliases'])) return 'invalid: aliases must be a mapping';
+    for (const [a, m] of Object.entries(corr['aliases'])) {
+      if (!isRec(m)) return `invalid: alias ${a} must map rule names to fields`;
+      aliases[a] = Object.fromEntries(Object.entries(m).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    }
+  }
+  const level = d['level'];
+  const idv = d['id'];
+  return {
+    id: typeof idv === 'string' ? idv : typeof d['name'] === 'string' ? d['name'] : title,
+    title,
+    ...(typeof d['description'] === 'string' ? { description: d['description'] } : {}),
+    ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}),
+    ...(typeof level === 'string' && SEVERITIES.has(level) ? { severity: level as Severity } : {}),
+    tags: strings(d['tags']),
+    references: strings(d['references']),
+    type,
+    rules: strings(corr['rules']),
+    group_by: strings(corr['group-by']),
+    timespan_ms: ts,
+    ...(condition !== undefined ? { condition } : {}),
+    ...(field !== undefined ? { field } : {}),
+    aliases,
+    generate: corr['generate'] === true || d['generate'] === true,
+    file,
+  };
+}
+
+export interface SigmaLoadStats {
+  files: number;
+  file_errors: number;
+  documents: number;
+  /** Documents that are plain detection rules (their name → id pairs are kept). */
+  detection_rules: number;
+  correlations: number;
+  converted: number;
+  skipped: number;
+  skipped_by_kind: Record<string, number>;
+  generate_true: number;
+}
+
+export interface SigmaLoad extends SigmaConversion {
+  stats: SigmaLoadStats;
+  issues: CorrelationIssue[];
+}
+
+/** Read Sigma YAML files/folders and convert every correlation document found. */
+export function loadSigmaCorrelations(paths: readonly string[]): SigmaLoad {
+  const issues: CorrelationIssue[] = [];
+  const files = listRuleFiles(paths, issues, ['.yml', '.yaml']);
+  const stats: SigmaLoadStats = { files: files.length, file_errors: 0, documents: 0, detection_rules: 0, correlations: 0, converted: 0, skipped: 0, skipped_by_kind: {}, generate_true: 0 };
+  const names = new Map<string, string>();
+  const inputs: SigmaCorrelationInput[] = [];
+  const early: SigmaSkip[] = [];
+  for (const file of files) {
+    let docs;
+    try {
+      docs = parseAllDocuments(readFileSync(file, 'utf8'));
+    } catch (err) {
+      stats.file_errors++;
+      issues.push({ file, path: '', message: `cannot read: ${(err as Error).message}` });
+      continue;
+    }
+    const list = Array.isArray(docs) ? docs : [docs];
+    list.forEach((doc, i) => {
+      stats.documents++;
+      if (doc.errors.length > 0) {
+        stats.file_errors++;
+        issues.push({ file, path: `/${i}`, message: `YAML error: ${doc.errors[0]?.message ?? ''}` });
+        return;
+      }
+      const v: unknown = doc.toJS();
+      if (!isRec(v)) return;
+      if (v['correlation'] === undefined) {
+        stats.detection_rules++;
+        if (typeof v['name'] === 'string' && typeof v['id'] === 'string') names.set(v['name'], v['id'].toLowerCase());
+        return;
+      }
+      stats.correlations++;
+      const parsed = parseSigmaCorrelationDoc(v, file);
+      if (typeof parsed === 'string') {
+        early.push({ file, ...(typeof v['id'] === 'string' ? { id: v['id'] } : {}), ...(typeof v['title'] === 'string' ? { title: v['title'] } : {}), reason: parsed });
+        return;
+      }
+      if (parsed.generate) stats.generate_true++;
+      inputs.push(parsed);
+    });
+  }
+  const conv = convertSigmaCorrelations(inputs, names);
+  const skipped = [...early, ...conv.skipped];
+  stats.converted = conv.docs.length;
+  stats.skipped = skipped.length;
+  for (const s of skipped) {
+    const kind = s.reason.split(':')[0] ?? 'other';
+    stats.skipped_by_kind[kind] = (stats.skipped_by_kind[kind] ?? 0) + 1;
+  }
+  return { docs: conv.docs, skipped, unresolved: conv.unresolved, stats, issues };
+}

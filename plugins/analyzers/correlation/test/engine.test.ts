@@ -1,0 +1,327 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ev, harness, LSASS, LSASS_RULE, compile, T0 } from './helpers.js';
+import { CorrelationEngine } from '../engine.js';
+import { VirtualClock } from '../clock.js';
+
+const MIN = 60_000;
+
+test('a sequence fires with every contributing event as evidence, oldest first', () => {
+  const h = harness([LSASS_RULE]);
+  const a = ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x1410 } }, 0);
+  const noise = ev({ type: 'process.access', proc: { guid: '{A}' }, target: { image: 'C:\\x\\notepad.exe' }, access: { granted: 0x10 } }, 1000);
+  const b = ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 9 * MIN);
+  h.feed(a, noise, b);
+  assert.equal(h.fired.length, 1);
+  const d = h.fired[0];
+  assert.equal(d?.rule.source, 'correlation');
+  assert.equal(d?.rule.id, 'test.lsass');
+  assert.deepEqual(d?.evidence.map((e) => e.id), [a.id, b.id]);
+  assert.equal(h.engine.liveKeys, 0, 'the completed match is released');
+});
+
+test('a ten-minute span: one second past it does not fire (virtual clock)', () => {
+  const h = harness([LSASS_RULE]);
+  h.feed(
+    ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0),
+    ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 10 * MIN + 1000),
+  );
+  assert.equal(h.fired.length, 0);
+  const h2 = harness([LSASS_RULE]);
+  h2.feed(
+    ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0),
+    ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 10 * MIN),
+  );
+  assert.equal(h2.fired.length, 1, 'exactly at the span still fires');
+});
+
+test('the partial expires with the clock and is counted', () => {
+  const h = harness([LSASS_RULE]);
+  h.feed(ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0));
+  assert.equal(h.engine.liveKeys, 1);
+  h.at(10 * MIN + 2000);
+  assert.equal(h.engine.liveKeys, 0);
+  assert.equal(h.counters.snapshot().discarded['expired']?.count, 1);
+  assert.equal(h.counters.snapshot().custom['live_keys'], 0);
+});
+
+test('equals_bound: the thread must go into the same lsass pid as the access', () => {
+  const h = harness([LSASS_RULE]);
+  h.feed(
+    ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0),
+    ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: { ...LSASS, pid: 701 } }, 1000),
+  );
+  assert.equal(h.fired.length, 0);
+  h.feed(ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 2000));
+  assert.equal(h.fired.length, 1);
+});
+
+test('pid reuse cannot join unrelated processes (identity is pid@start_time without a guid)', () => {
+  const h = harness([LSASS_RULE]);
+  h.feed(
+    ev({ type: 'process.access', proc: { pid: 42, start_time: T0 - 5000 }, target: LSASS, access: { granted: 0x10 } }, 0),
+    ev({ type: 'thread.remote_create', proc: { pid: 42, start_time: T0 + 500 }, target: LSASS }, 1000),
+  );
+  assert.equal(h.fired.length, 0, 'a later process with the same pid does not complete the match');
+  h.feed(ev({ type: 'thread.remote_create', proc: { pid: 42, start_time: T0 - 5000 }, target: LSASS }, 2000));
+  assert.equal(h.fired.length, 1);
+  // A bare pid has no identity at all: it is counted, not joined.
+  const before = h.counters.snapshot().discarded['missing_key']?.count ?? 0;
+  h.feed(ev({ type: 'process.access', proc: { pid: 43 }, target: LSASS, access: { granted: 0x10 } }, 3000));
+  assert.equal(h.counters.snapshot().discarded['missing_key']?.count, before + 1);
+});
+
+test('process.stop releases the state of that process', () => {
+  const h = harness([LSASS_RULE]);
+  h.feed(
+    ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0),
+    ev({ type: 'process.access', proc: { guid: '{B}' }, target: LSASS, access: { granted: 0x10 } }, 0),
+  );
+  assert.equal(h.engine.liveKeys, 2);
+  h.feed(ev({ type: 'process.stop', proc: { guid: '{A}' } }, 1000));
+  assert.equal(h.engine.liveKeys, 1);
+  h.feed(ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 2000));
+  assert.equal(h.fired.length, 0);
+});
+
+test('composite keys are released by either process identity', () => {
+  const rule = {
+    id: 'test.pair',
+    title: 'pair',
+    severity: 'low',
+    kind: 'sequence',
+    maxspan_ms: 60_000,
+    steps: [
+      { event: ['process.access'], by: ['proc.guid', 'target.guid'] },
+      { event: ['thread.remote_create'], by: ['proc.guid', 'target.guid'] },
+    ],
+  };
+  const h = harness([rule]);
+  h.feed(ev({ type: 'process.access', proc: { guid: '{A}' }, target: { guid: '{T}' } }, 0));
+  h.feed(ev({ type: 'process.access', proc: { guid: '{B}' }, target: { guid: '{U}' } }, 0));
+  assert.equal(h.engine.liveKeys, 2);
+  h.feed(ev({ type: 'process.stop', proc: { guid: '{T}' } }, 10));
+  assert.equal(h.engine.liveKeys, 1);
+  h.feed(ev({ type: 'thread.remote_create', proc: { guid: '{B}' }, target: { guid: '{U}' } }, 20));
+  assert.equal(h.fired.length, 1);
+});
+
+const ABSENT = {
+  id: 'test.absent',
+  title: 'dropped binary never made a network connection',
+  severity: 'low',
+  kind: 'sequence',
+  maxspan: '30s',
+  steps: [
+    { name: 'start', event: ['process.start'], by: ['proc.guid'] },
+    { name: 'connect', event: ['net.connect'], by: ['proc.guid'], absent: true },
+  ],
+};
+
+test('absent step: fires when the span expires without the event', () => {
+  const h = harness([ABSENT]);
+  const s = ev({ type: 'process.start', proc: { guid: '{P}' } }, 0);
+  h.feed(s);
+  h.at(29_000);
+  assert.equal(h.fired.length, 0);
+  h.at(32_000);
+  assert.equal(h.fired.length, 1);
+  assert.deepEqual(h.fired[0]?.evidence.map((e) => e.id), [s.id]);
+  assert.equal(h.fired[0]?.matched?.[1]?.op, 'absent');
+});
+
+test('absent step: the event within the span cancels; process exit decides early', () => {
+  const h = harness([ABSENT]);
+  h.feed(ev({ type: 'process.start', proc: { guid: '{P}' } }, 0), ev({ type: 'net.connect', proc: { guid: '{P}' } }, 5000));
+  h.at(60_000);
+  assert.equal(h.fired.length, 0);
+  h.feed(ev({ type: 'process.start', proc: { guid: '{Q}' } }, 61_000), ev({ type: 'process.stop', proc: { guid: '{Q}' } }, 62_000));
+  assert.equal(h.fired.length, 1, 'a process that exited can no longer connect');
+});
+
+test('until cancels partial matches', () => {
+  const rule = {
+    ...LSASS_RULE,
+    id: 'test.until',
+    until: { event: ['registry.set'], match: { field: 'reg.key', contains_any: ['\\allowlist'] } },
+  };
+  const h = harness([rule]);
+  h.feed(
+    ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0),
+    ev({ type: 'registry.set', proc: { guid: '{A}' }, reg: { key: 'HKLM\\Vigil\\Allowlist' } }, 100),
+    ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 200),
+  );
+  assert.equal(h.fired.length, 0);
+  assert.equal(h.counters.snapshot().discarded['cancelled']?.count, 1);
+});
+
+test('bounded state: the oldest partial is evicted beyond the limit, and counted', () => {
+  const h = harness([LSASS_RULE], { maxPartialPerRule: 3 });
+  for (let i = 0; i < 5; i++) h.feed(ev({ type: 'process.access', proc: { guid: `{P${i}}` }, target: LSASS, access: { granted: 0x10 } }, i));
+  assert.equal(h.engine.liveKeys, 3);
+  const snap = h.counters.snapshot();
+  assert.equal(snap.discarded['evicted']?.count, 2);
+  assert.equal(snap.discarded['evicted']?.intended, false);
+  assert.equal(snap.custom['live_keys'], 3);
+  h.feed(ev({ type: 'thread.remote_create', proc: { guid: '{P0}' }, target: LSASS }, 10));
+  assert.equal(h.fired.length, 0, 'the evicted (oldest) partial is gone');
+  h.feed(ev({ type: 'thread.remote_create', proc: { guid: '{P4}' }, target: LSASS }, 10));
+  assert.equal(h.fired.length, 1);
+});
+
+test('total limit across rules', () => {
+  const other = { ...LSASS_RULE, id: 'test.lsass2' };
+  const h = harness([LSASS_RULE, other], { maxPartialTotal: 4 });
+  for (let i = 0; i < 4; i++) h.feed(ev({ type: 'process.access', proc: { guid: `{P${i}}` }, target: LSASS, access: { granted: 0x10 } }, i));
+  assert.equal(h.engine.liveKeys, 4);
+  assert.equal(h.counters.snapshot().discarded['evicted']?.count, 4);
+});
+
+test('expiry runs in slices: each tick does bounded work until caught up', () => {
+  const clock = new VirtualClock(T0);
+  const engine = new CorrelationEngine({ clock, onDetection: () => undefined, sliceEntries: 1000, sliceBudgetMs: 1000, maxPartialPerRule: 1e6, maxPartialTotal: 1e6 });
+  engine.load([compile(LSASS_RULE)]);
+  const n = 20_000;
+  for (let i = 0; i < n; i++) engine.processEvent(ev({ type: 'process.access', proc: { guid: `g${i}` }, target: LSASS, access: { granted: 0x10 } }, 0));
+  assert.equal(engine.liveKeys, n);
+  clock.set(T0 + 11 * MIN);
+  let ticks = 0;
+  let prev = engine.liveKeys;
+  while (!engine.tick()) {
+    ticks++;
+    assert.ok(prev - engine.liveKeys <= 1000, 'no tick does more than its slice');
+    prev = engine.liveKeys;
+  }
+  assert.equal(engine.liveKeys, 0);
+  assert.ok(ticks >= 19, `expected about 20 slices, got ${ticks}`);
+});
+
+test('hot reload keeps state of unchanged rules and drops changed ones', () => {
+  const changed = { ...LSASS_RULE, id: 'test.changed' };
+  const h = harness([LSASS_RULE, changed]);
+  h.feed(ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0));
+  assert.equal(h.engine.liveKeys, 2);
+  const rep = h.engine.load([compile(LSASS_RULE), compile({ ...changed, maxspan: '5m' })]);
+  assert.deepEqual({ kept: rep.kept, fresh: rep.fresh, dropped: rep.dropped, droppedPartials: rep.droppedPartials }, { kept: 1, fresh: 1, dropped: 1, droppedPartials: 1 });
+  assert.equal(h.engine.liveKeys, 1);
+  h.feed(ev({ type: 'thread.remote_create', proc: { guid: '{A}' }, target: LSASS }, 1000));
+  assert.deepEqual(h.fired.map((d) => d.rule.id), ['test.lsass']);
+});
+
+test('count rule: fires at the threshold inside a sliding window, then starts over', () => {
+  const rule = {
+    id: 'test.count',
+    title: 'failures',
+    severity: 'medium',
+    kind: 'count',
+    event: ['logon.failure'],
+    group_by: ['user.target_name'],
+    timespan: '1m',
+    condition: { gte: 3 },
+  };
+  const h = harness([rule]);
+  const f = (dt: number, user = 'alice') => ev({ type: 'logon.failure', user: { target_name: user } }, dt);
+  h.feed(f(0), f(30_000), f(61_000)); // the first left the window
+  assert.equal(h.fired.length, 0);
+  h.feed(f(62_000, 'bob'), f(70_000));
+  assert.equal(h.fired.length, 1);
+  assert.equal(h.fired[0]?.evidence.length, 3);
+  assert.deepEqual(h.fired[0]?.evidence.map((e) => e.time - T0), [30_000, 61_000, 70_000]);
+});
+
+test('count rule with an upper bound is decided when the window closes', () => {
+  const rule = {
+    id: 'test.few',
+    title: 'between 2 and 3 connections',
+    severity: 'low',
+    kind: 'count',
+    event: ['net.connect'],
+    group_by: ['proc.guid'],
+    timespan_ms: 10_000,
+    condition: { gte: 2, lte: 3 },
+  };
+  const h = harness([rule]);
+  const c = (g: string, dt: number) => ev({ type: 'net.connect', proc: { guid: g } }, dt);
+  h.feed(c('{A}', 0), c('{A}', 1000), c('{B}', 0), c('{B}', 1), c('{B}', 2), c('{B}', 3));
+  assert.equal(h.fired.length, 0, 'nothing is decided before the window closes');
+  h.at(12_000);
+  assert.equal(h.fired.length, 1);
+  assert.equal(h.fired[0]?.evidence[0]?.proc?.guid, '{A}');
+});
+
+test('rule steps consume detections; correlation detections chain into other correlation rules', () => {
+  const burst = {
+    id: 'test.burst',
+    title: 'burst',
+    severity: 'low',
+    kind: 'count',
+    rule: 'native.failed_logon',
+    group_by: ['user.target_name'],
+    timespan: '5m',
+    condition: { gte: 2 },
+  };
+  const then = {
+    id: 'test.then',
+    title: 'burst then success',
+    severity: 'high',
+    kind: 'sequence',
+    maxspan: '5m',
+    steps: [
+      { rule: 'test.burst', by: ['user.target_name'] },
+      { event: ['logon.success'], by: ['user.target_name'] },
+    ],
+  };
+  const h = harness([burst, then]);
+  const det = (dt: number) => {
+    const e = ev({ type: 'logon.failure', user: { target_name: 'alice' } }, dt);
+    return { rule: { id: 'native.failed_logon', title: 'x' }, evidence: [e], time: e.time };
+  };
+  h.engine.onDetections([det(0), det(1000)]);
+  assert.deepEqual(h.fired.map((d) => d.rule.id), ['test.burst']);
+  const ok = ev({ type: 'logon.success', user: { target_name: 'Alice' } }, 2000);
+  h.feed(ok);
+  assert.deepEqual(h.fired.map((d) => d.rule.id), ['test.burst', 'test.then']);
+  assert.equal(h.fired[1]?.evidence.length, 3, 'both failures and the success');
+});
+
+test('join_on re-keys a sequence: file path → started image → its connections', () => {
+  const rule = {
+    id: 'test.dl',
+    title: 'download execute connect',
+    severity: 'high',
+    kind: 'sequence',
+    maxspan: '10m',
+    steps: [
+      { event: ['file.create'], by: ['file.path'] },
+      { name: 'run', event: ['process.start'], by: ['proc.image'] },
+      { event: ['net.connect'], by: ['proc.guid'], join_on: ['$run.proc.guid'] },
+    ],
+  };
+  const h = harness([rule]);
+  h.feed(
+    ev({ type: 'file.create', file: { path: 'C:\\Dl\\a.exe' } }, 0),
+    ev({ type: 'process.start', proc: { guid: '{X}', image: 'c:\\dl\\A.EXE' } }, 1000),
+    ev({ type: 'net.connect', proc: { guid: '{Y}', image: 'c:\\dl\\a.exe' } }, 2000),
+  );
+  assert.equal(h.fired.length, 0, 'another process with the same image does not count');
+  h.feed(ev({ type: 'net.connect', proc: { guid: '{X}' } }, 3000));
+  assert.equal(h.fired.length, 1);
+  assert.equal(h.fired[0]?.evidence.length, 3);
+});
+
+test('the event clock follows event time, so replay expires state without waiting', () => {
+  const fired: unknown[] = [];
+  const engine = new CorrelationEngine({ clock: new (class {
+    readonly kind = 'event' as const;
+    private t = Number.NEGATIVE_INFINITY;
+    now() { return this.t; }
+    observe(x: number) { if (x > this.t) this.t = x; }
+  })(), onDetection: (d) => fired.push(d) });
+  engine.load([compile(LSASS_RULE)]);
+  engine.onEvents([ev({ type: 'process.access', proc: { guid: '{A}' }, target: LSASS, access: { granted: 0x10 } }, 0)]);
+  engine.drain();
+  assert.equal(engine.liveKeys, 1);
+  engine.onEvents([ev({ type: 'dns.query', proc: { guid: '{Z}' } }, 11 * MIN)]);
+  engine.drain();
+  assert.equal(engine.liveKeys, 0);
+});
