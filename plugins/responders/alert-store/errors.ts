@@ -1,0 +1,29 @@
+/** Stable codes for alert-store failures a user can act on. */
+export type AlertStoreErrorCode =
+  | 'VIGIL_ERR_ALERTS_NO_DB'
+  | 'VIGIL_ERR_ALERTS_OPEN'
+  | 'VIGIL_ERR_ALERTS_SCHEMA'
+  | 'VIGIL_ERR_ALERTS_BAD_OPTION';
+
+/** An alert-store error with a code and a message that says what to do; the cause is chained. */
+export class AlertStoreError extends Error {
+  constructor(
+    readonly code: AlertStoreErrorCode,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AlertStoreError';
+  }
+}
+
+/** A short kind for counters: the error's code, or its class name. */
+export function errorKind(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === 'string') return name;
+  }
+  return 'Error';
+}

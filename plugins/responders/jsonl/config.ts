@@ -1,0 +1,74 @@
+import type { JsonSchema } from '../../../core/plugin/types.js';
+
+/** The `jsonl` responder's config block (after schema defaults). */
+export type JsonlConfig = {
+  /** Output file; a relative path is relative to the config file's folder. */
+  path: string;
+  max_file_bytes: number;
+  max_files: number;
+};
+
+export const MIB = 1024 * 1024;
+
+export const JSONL_DEFAULTS: Readonly<JsonlConfig> = Object.freeze({
+  path: 'vigil-detections.jsonl',
+  max_file_bytes: 100 * MIB,
+  max_files: 5,
+});
+
+/** Smallest accepted rotation size: below this, rotation would churn on every detection. */
+export const MIN_FILE_BYTES = 1024;
+
+export const jsonlConfigSchema: JsonSchema = Object.freeze({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    path: {
+      type: 'string',
+      minLength: 1,
+      default: JSONL_DEFAULTS.path,
+      description: 'Output file, one detection per line. Relative paths are relative to the folder of the config file.',
+    },
+    max_file_bytes: {
+      type: 'integer',
+      minimum: MIN_FILE_BYTES,
+      default: JSONL_DEFAULTS.max_file_bytes,
+      description: 'Rotate when the next line would make the file larger than this.',
+    },
+    max_files: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: JSONL_DEFAULTS.max_files,
+      description: 'Rotated files kept beside the current one (path.1 is the newest); 0 keeps none.',
+    },
+  },
+});
+
+/**
+ * Fills defaults and refuses wrong values with a clear message (the core already validated;
+ * this keeps embedders that skip validation safe).
+ */
+export function resolveJsonlConfig(raw: Readonly<Partial<JsonlConfig>> | undefined): JsonlConfig {
+  const c: Readonly<Record<string, unknown>> = raw ?? {};
+  for (const key of Object.keys(c)) {
+    if (!(key in JSONL_DEFAULTS)) throw new TypeError(`jsonl responder: unknown config key "${key}"`);
+  }
+  const path = c['path'] ?? JSONL_DEFAULTS.path;
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new TypeError(`jsonl responder: config.path must be a non-empty string; got ${JSON.stringify(path)}`);
+  }
+  return {
+    path,
+    max_file_bytes: integer(c, 'max_file_bytes', MIN_FILE_BYTES, Number.MAX_SAFE_INTEGER),
+    max_files: integer(c, 'max_files', 0, 1000),
+  };
+}
+
+function integer(c: Readonly<Record<string, unknown>>, key: 'max_file_bytes' | 'max_files', min: number, max: number): number {
+  const v = c[key] ?? JSONL_DEFAULTS[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new TypeError(`jsonl responder: config.${key} must be an integer from ${min} to ${max}; got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
