@@ -1,0 +1,45 @@
+/**
+ * procfs: a live Linux process sensor that polls /proc and reports process.start and
+ * process.stop. Portable to any Linux with a proc file system; processes that live less than
+ * one poll interval are missed (see README).
+ */
+import type { PluginManifest, SensorContext, SensorInstance, SensorPlugin } from '../../../core/plugin/types.js';
+import { procfsConfigSchema, resolveProcfsConfig } from './config.js';
+import { ProcfsSensor, type ProcfsSensorOptions } from './sensor.js';
+
+export { PROCFS_DEFAULTS, MIN_POLL_INTERVAL_MS, procfsConfigSchema, resolveProcfsConfig, type ProcfsConfig } from './config.js';
+export { ProcfsSensor, DEFAULT_CLOCK_TICKS, readClockTicks, type ProcfsSensorOptions } from './sensor.js';
+export {
+  parseStat,
+  parseBootTime,
+  parseStatusUids,
+  parseCmdline,
+  parsePasswd,
+  ticksToEpochMs,
+  ProcParseError,
+  PF_KTHREAD,
+  type ProcStat,
+} from './parse.js';
+
+export const manifest: PluginManifest & { readonly kind: 'sensor' } = Object.freeze({
+  id: 'procfs',
+  kind: 'sensor',
+  apiVersion: '1.0.0',
+  version: '0.1.0',
+  description: 'Linux process start/stop by polling /proc (pid + start time identity)',
+  platforms: Object.freeze(['linux'] as const),
+  produces: Object.freeze(['process.start', 'process.stop']),
+  consumes: Object.freeze([]),
+  delivery: 'live',
+  configSchema: procfsConfigSchema,
+});
+
+/** Build a sensor with non-config options (clock ticks, passwd path); `create` does no I/O. */
+export function createProcfsSensor(ctx: SensorContext, options: ProcfsSensorOptions = {}): SensorInstance {
+  return new ProcfsSensor(ctx, resolveProcfsConfig(ctx.config), options);
+}
+
+export const plugin: SensorPlugin = Object.freeze({
+  manifest,
+  create: (ctx: SensorContext): SensorInstance => createProcfsSensor(ctx),
+});
