@@ -62,6 +62,43 @@ export interface AgentStatus {
 const START_ORDER = ['responder', 'analyzer', 'sensor'] as const;
 
 /**
+ * Build the stamped event as one object literal with every group in a fixed order: all
+ * events then share one hidden class (fast field access in rules), and V8 avoids the slow
+ * path that `{ ...draft, id, seq }` takes. Only the documented groups are carried over.
+ */
+function envelope(d: EventDraft, id: string, seq: number, source: string, host: { readonly name: string }): VigilEvent {
+  return {
+    id,
+    seq,
+    type: d.type,
+    time: d.time,
+    received: Date.now(),
+    source,
+    host,
+    proc: d.proc,
+    parent: d.parent,
+    target: d.target,
+    thread: d.thread,
+    access: d.access,
+    file: d.file,
+    image: d.image,
+    reg: d.reg,
+    net: d.net,
+    dns: d.dns,
+    user: d.user,
+    logon: d.logon,
+    service: d.service,
+    task: d.task,
+    script: d.script,
+    pipe: d.pipe,
+    wmi: d.wmi,
+    scan: d.scan,
+    message: d.message,
+    raw: d.raw,
+  } as VigilEvent;
+}
+
+/**
  * The microkernel: loads the plugins named in the config, starts responders, then analyzers,
  * then sensors; routes sensor events (stamped, frozen, enriched from the process table) to
  * analyzers and detections to responders; stops in reverse so that queues drain.
@@ -75,6 +112,7 @@ export class Kernel {
   readonly pool: WorkerPool;
   readonly config: VigilConfig;
   readonly hostName: string;
+  private readonly hostInfo: { readonly name: string };
   readonly dataDir: string;
   readonly logger: Logger;
   private readonly container: DependencyContainer;
@@ -102,6 +140,7 @@ export class Kernel {
     this.config = loaded.config;
     this.logger = options.logger;
     this.hostName = this.config.agent.host_name || hostname();
+    this.hostInfo = Object.freeze({ name: this.hostName });
     this.dataDir = this.resolvePath(this.config.agent.data_dir);
     this.bus = new Bus({ capacity: this.config.agent.max_queue_events, batchSize: this.config.agent.batch_events });
     this.pool = new WorkerPool({
@@ -328,15 +367,9 @@ export class Kernel {
   private stamp(source: string, draft: EventDraft): VigilEvent {
     const d = draft.proc ? enrichDraft(this.processTable, draft) : draft;
     const seq = ++this.seq;
-    const e = {
-      ...d,
-      id: `${this.bootId}-${seq}`,
-      seq,
-      received: Date.now(),
-      source,
-      host: d.host ?? { name: this.hostName },
-    } as VigilEvent;
-    this.eventsByType.set(e.type, (this.eventsByType.get(e.type) ?? 0) + 1);
+    const e = envelope(d, `${this.bootId}-${seq}`, seq, source, d.host ?? this.hostInfo);
+    const n = this.eventsByType.get(e.type);
+    this.eventsByType.set(e.type, n === undefined ? 1 : n + 1);
     return deepFreeze(e);
   }
 

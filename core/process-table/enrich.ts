@@ -8,7 +8,7 @@ function fill(p: ProcessInfo | undefined, rec: ProcessRecord | undefined): Proce
   let out: ProcessInfo | undefined;
   for (const k of FILL) {
     if (p[k] === undefined && rec[k] !== undefined) {
-      out ??= { ...p };
+      out ??= Object.assign({}, p);
       (out as Record<string, unknown>)[k] = rec[k];
     }
   }
@@ -35,20 +35,25 @@ export function enrichDraft(table: ProcessTable, d: EventDraft): EventDraft {
   const proc = d.proc;
   if (!proc) return d;
   if (d.type === 'process.start') {
-    const p: ProcessInfo = { ...proc };
+    const p: ProcessInfo = Object.assign({}, proc);
     if (p.ppid === undefined && d.parent?.pid !== undefined) p.ppid = d.parent.pid;
     if (p.parent_guid === undefined && d.parent?.guid !== undefined) p.parent_guid = d.parent.guid;
     const rec = table.started(p, d.time);
     if (!rec) return d;
     const parentRec = table.parentOf(rec);
     const parent = d.parent ? fill(d.parent, parentRec) : asParent(parentRec);
-    const out: EventDraft = { ...d, proc: fill(proc, rec) ?? proc };
+    const out: EventDraft = Object.assign({}, d);
+    out.proc = fill(proc, rec) ?? proc;
     if (parent) out.parent = parent;
     return out;
   }
   const rec = table.resolve(proc);
   if (d.type === 'process.stop') {
-    const out = rec ? { ...d, proc: fill(proc, rec) ?? proc } : d;
+    let out = d;
+    if (rec) {
+      out = Object.assign({}, d);
+      out.proc = fill(proc, rec) ?? proc;
+    }
     table.stopped(proc, d.time);
     return out;
   }
@@ -56,7 +61,8 @@ export function enrichDraft(table: ProcessTable, d: EventDraft): EventDraft {
   const target = d.target ? fill(d.target, table.resolve(d.target)) : undefined;
   const parent = d.parent ? undefined : rec ? asParent(table.parentOf(rec)) : undefined;
   if (newProc === proc && target === d.target && parent === undefined) return d;
-  const out: EventDraft = { ...d, proc: newProc ?? proc };
+  const out: EventDraft = Object.assign({}, d);
+  out.proc = newProc ?? proc;
   if (target) out.target = target;
   if (parent) out.parent = parent;
   return out;

@@ -24,6 +24,9 @@ export class ProcessTable {
   private readonly byGuid = new Map<string, ProcessRecord>();
   private readonly byPid = new Map<number, ProcessRecord>();
   private readonly exitedOrder: ProcessRecord[] = [];
+  /** Every record in start order (with a moving head) for eviction without rescanning the Map. */
+  private startOrder: ProcessRecord[] = [];
+  private startHead = 0;
   evicted = 0;
 
   constructor(private readonly options: ProcessTableOptions = { exitGraceMs: 120_000, maxProcesses: 200_000 }) {}
@@ -44,9 +47,12 @@ export class ProcessTable {
   started(p: ProcessInfo, time: number): ProcessRecord | undefined {
     if (p.pid === undefined) return undefined;
     const guid = ProcessTable.identity(p) ?? `${p.pid}@${p.start_time ?? time}`;
-    const rec: ProcessRecord = { ...p, pid: p.pid, guid, start_time: p.start_time ?? time };
+    const rec = Object.assign({}, p) as ProcessRecord;
+    rec.guid = guid;
+    rec.start_time = p.start_time ?? time;
     const old = this.byGuid.get(guid);
     if (old) Object.assign(old, rec);
+    else this.startOrder.push(rec);
     this.byGuid.set(guid, old ?? rec);
     this.byPid.set(p.pid, old ?? rec);
     if (this.byGuid.size > this.options.maxProcesses) this.evictOne();
@@ -105,12 +111,29 @@ export class ProcessTable {
   }
 
   private remove(rec: ProcessRecord): void {
+    if (this.startOrder.length > this.byGuid.size * 2 + 65536) {
+      this.startOrder = this.startOrder.slice(this.startHead).filter((r) => this.byGuid.get(r.guid) === r && r !== rec);
+      this.startHead = 0;
+    }
     this.byGuid.delete(rec.guid);
     if (this.byPid.get(rec.pid) === rec) this.byPid.delete(rec.pid);
   }
 
+  /** Evict the oldest exited process, else the oldest process. */
   private evictOne(): void {
-    const victim = this.exitedOrder.shift() ?? this.byGuid.values().next().value;
+    let victim: ProcessRecord | undefined;
+    while (this.exitedOrder.length > 0 && !victim) {
+      const r = this.exitedOrder.shift()!;
+      if (this.byGuid.get(r.guid) === r) victim = r;
+    }
+    while (!victim && this.startHead < this.startOrder.length) {
+      const r = this.startOrder[this.startHead++]!;
+      if (this.byGuid.get(r.guid) === r) victim = r;
+    }
+    if (this.startHead > 65536 && this.startHead * 2 > this.startOrder.length) {
+      this.startOrder = this.startOrder.slice(this.startHead);
+      this.startHead = 0;
+    }
     if (victim) {
       this.remove(victim);
       this.evicted++;

@@ -1,0 +1,112 @@
+/**
+ * Bus throughput: events/s from a sensor through the core (check, process-table enrichment,
+ * stamp, freeze, route, bounded queue, batch) into one analyzer, against a bare
+ * eventemitter3 emit loop doing the same sensor and analyzer work in the same run.
+ * Run: npm run bench -- bus   (prints JSON; floor: ratio >= 0.33)
+ */
+import 'reflect-metadata';
+import { EventEmitter } from 'eventemitter3';
+import { Kernel } from '../core/kernel/kernel.js';
+import { parseConfig } from '../core/config/index.js';
+import { silentLogger } from '../core/telemetry/logger.js';
+import type { AnalyzerPlugin, EventDraft, SensorPlugin, VigilEvent } from '../core/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const N = Number(process.env['BUS_EVENTS'] ?? 2_000_000);
+const IMAGES = ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\svchost.exe', 'C:\\Program Files\\App\\app.exe', 'C:\\Windows\\explorer.exe'];
+
+/** What a sensor does per event: build a fresh draft. */
+function makeDraft(i: number): EventDraft {
+  return {
+    type: 'process.start',
+    time: 1_700_000_000_000 + i,
+    proc: { pid: 1000 + (i & 4095), image: IMAGES[i & 3]!, cmdline: 'x --y' },
+  };
+}
+
+/** What the analyzer does per event: look at a field. */
+let hits = 0;
+function analyze(e: EventDraft | VigilEvent): void {
+  if (e.proc?.image?.endsWith('cmd.exe')) hits++;
+}
+
+function bare(): number {
+  const ee = new EventEmitter();
+  ee.on('event', analyze);
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) ee.emit('event', makeDraft(i));
+  return N / ((performance.now() - t0) / 1000);
+}
+
+async function vigil(): Promise<{ rate: number; stats: unknown }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const loaded = parseConfig(`agent: { data_dir: ${JSON.stringify(join(dir, 'var'))} }\nhealth: { enabled: false }\nplugins: { bench-sensor: {}, bench-analyzer: {} }\n`, join(dir, 'vigil.yaml'));
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  let seen = 0;
+  const sensor: SensorPlugin = {
+    manifest: { id: 'bench-sensor', kind: 'sensor', apiVersion: '1.0.0', version: '1.0.0', description: 'bench', platforms: ['any'], produces: ['process.start'], consumes: [], delivery: 'replay', configSchema: { type: 'object' } },
+    create(ctx) {
+      return {
+        async start() {
+          setImmediate(async () => {
+            for (let i = 0; i < N; i++) {
+              const p = ctx.emit(makeDraft(i));
+              if (p) await p;
+            }
+            ctx.finished();
+          });
+        },
+        async stop() {},
+      };
+    },
+  };
+  const analyzer: AnalyzerPlugin = {
+    manifest: { id: 'bench-analyzer', kind: 'analyzer', apiVersion: '1.0.0', version: '1.0.0', description: 'bench', platforms: ['any'], produces: [], consumes: ['process.start'], configSchema: { type: 'object' } },
+    create() {
+      return {
+        async start() {},
+        async stop() {},
+        onEvents(batch) {
+          for (const e of batch) analyze(e);
+          seen += batch.length;
+          if (seen === N) done();
+        },
+      };
+    },
+  };
+  const k = new Kernel(loaded, { logger: silentLogger(), noBuiltins: true, extraPlugins: [{ plugin: sensor, origin: 'bench' }, { plugin: analyzer, origin: 'bench' }] });
+  await k.load();
+  const t0 = performance.now();
+  await k.start();
+  await finished;
+  const rate = N / ((performance.now() - t0) / 1000);
+  const st = k.status();
+  await k.stop();
+  return { rate, stats: { events: st.events.total, lost: st.plugins.map((p) => p.counters.discarded) } };
+}
+
+const bareRuns: number[] = [];
+const vigilRuns: number[] = [];
+let stats: unknown;
+for (let round = 0; round < 3; round++) {
+  bareRuns.push(bare());
+  const v = await vigil();
+  vigilRuns.push(v.rate);
+  stats = v.stats;
+}
+const best = (xs: number[]) => Math.max(...xs);
+const result = {
+  bench: 'bus',
+  events: N,
+  vigil_events_per_s: Math.round(best(vigilRuns)),
+  bare_eventemitter3_events_per_s: Math.round(best(bareRuns)),
+  ratio: Number((best(vigilRuns) / best(bareRuns)).toFixed(3)),
+  floor: 0.33,
+  runs: { vigil: vigilRuns.map(Math.round), bare: bareRuns.map(Math.round) },
+  check: stats,
+  hits,
+};
+process.stdout.write(JSON.stringify(result, null, 2) + '\n');
