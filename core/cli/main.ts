@@ -31,6 +31,7 @@ const CONFIG_ERRORS = new Set([
   'VIGIL_ERR_USAGE',
   'VIGIL_ERR_REPLAY_INPUT',
   'VIGIL_ERR_REPLAY_NO_SENSOR',
+  'VIGIL_ERR_ALERTS_BAD_OPTION',
 ]);
 
 /** Print an error for an operator and return the exit code it deserves. */

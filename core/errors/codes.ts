@@ -30,6 +30,13 @@ export const ERROR_CODES = {
   VIGIL_ERR_REPLAY_NO_SENSOR: 'No replay sensor is available to read the given paths.',
   VIGIL_ERR_REPLAY_INPUT: 'A replay path does not exist or cannot be read.',
   VIGIL_ERR_USAGE: 'The command line is wrong. See --help.',
+  VIGIL_ERR_EVTX_NOT_EVTX: 'The file is not an EVTX event log (no "ElfFile" signature) or is empty.',
+  VIGIL_ERR_EVTX_TRUNCATED: 'The EVTX file ends inside its header; nothing can be read from it.',
+  VIGIL_ERR_EVTX_IO: 'The EVTX file could not be opened or read.',
+  VIGIL_ERR_ALERTS_NO_DB: 'The alert store database does not exist yet. Has the agent run with the alert-store plugin? Use --db or --config.',
+  VIGIL_ERR_ALERTS_OPEN: 'The alert store database could not be opened (permissions, lock, not an SQLite file).',
+  VIGIL_ERR_ALERTS_SCHEMA: 'The database is not a Vigil alert store, or was written by a newer Vigil.',
+  VIGIL_ERR_ALERTS_BAD_OPTION: 'An option of `vigil alerts` has a wrong value (--since, --severity, --limit).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

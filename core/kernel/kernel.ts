@@ -344,7 +344,7 @@ export class Kernel {
 
   /** A sensor's event: check, enrich from the process table, stamp, freeze, publish. */
   ingest(host: PluginHost, draft: EventDraft, wait: boolean): Promise<void> | undefined {
-    if (!host.running) {
+    if (!host.accepting) {
       host.counters.discard('plugin_not_running');
       return undefined;
     }
@@ -434,7 +434,7 @@ export class Kernel {
       case 'analyzer':
         return {
           detect: (draft: DetectionDraft) => {
-            if (!host.running) {
+            if (!host.accepting) {
               host.counters.discard('plugin_not_running');
               return;
             }

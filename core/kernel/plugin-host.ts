@@ -90,6 +90,11 @@ export class PluginHost {
     return this.state === 'running';
   }
 
+  /** A plugin may hand over events while starting (a sensor's initial scan) and running. */
+  get accepting(): boolean {
+    return this.state === 'running' || this.state === 'starting';
+  }
+
   /** Create the instance (no I/O by contract). */
   create(): void {
     this.abort = new AbortController();

@@ -1,3 +1,4 @@
+import { VigilError } from '../../../core/index.js';
 /** Stable codes for alert-store failures a user can act on. */
 export type AlertStoreErrorCode =
   | 'VIGIL_ERR_ALERTS_NO_DB'
@@ -6,13 +7,11 @@ export type AlertStoreErrorCode =
   | 'VIGIL_ERR_ALERTS_BAD_OPTION';
 
 /** An alert-store error with a code and a message that says what to do; the cause is chained. */
-export class AlertStoreError extends Error {
-  constructor(
-    readonly code: AlertStoreErrorCode,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+export class AlertStoreError extends VigilError {
+  declare readonly code: AlertStoreErrorCode;
+
+  constructor(code: AlertStoreErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
     this.name = 'AlertStoreError';
   }
 }

@@ -1,3 +1,4 @@
+import { VigilError } from '../../../core/errors/index.js';
 /**
  * Errors and issues of the EVTX reader. A file whose header cannot be read raises an
  * EvtxError; everything below the header (chunks, records, checksums) is reported as an
@@ -9,15 +10,14 @@ export type EvtxErrorCode =
   | 'VIGIL_ERR_EVTX_TRUNCATED'
   | 'VIGIL_ERR_EVTX_IO';
 
-export class EvtxError extends Error {
-  readonly code: EvtxErrorCode;
+export class EvtxError extends VigilError {
+  declare readonly code: EvtxErrorCode;
   readonly file: string;
   readonly offset: number;
 
   constructor(code: EvtxErrorCode, file: string, offset: number, message: string, options?: { cause?: unknown }) {
-    super(`${file}: ${message} (offset ${offset})`, options);
+    super(code, `${file}: ${message} (offset ${offset})`, { ...(options ?? {}), details: { file, offset } });
     this.name = 'EvtxError';
-    this.code = code;
     this.file = file;
     this.offset = offset;
   }
