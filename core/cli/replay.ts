@@ -73,6 +73,9 @@ export async function runReplay(paths: string[], opts: ReplayOptions): Promise<n
             config.plugins[id] = { ...(entry ?? {}), enabled: true, config: cfg };
             replaySensors.push(id);
           } else if (entry) entry.enabled = false;
+        } else if (m.kind === 'responder' && opts.json && 'stream' in props && entry?.enabled) {
+          // stdout carries the JSON summary: outputs that can write elsewhere go to stderr.
+          entry.config = { ...entry.config, stream: 'stderr' };
         } else if (m.kind === 'analyzer' && sigma.length > 0 && 'sigma_paths' in props && entry?.enabled) {
           const cur = Array.isArray(entry.config['sigma_paths']) ? (entry.config['sigma_paths'] as string[]) : [];
           entry.config = { ...entry.config, sigma_paths: [...cur, ...sigma] };
