@@ -4,11 +4,15 @@ import type { ActionRequest, ActionResult, Detection } from '../events/detection
 import type { PluginCounters } from '../telemetry/counters.js';
 import { SubscriberQueue, type BatchHandler, type FailureListener } from './subscriber-queue.js';
 
-/** Topics on the bus. Event topics are `event:<type>` and `event:*`. */
-const DETECTION = 'detection';
-const ACTION_RESULT = 'action-result';
-const actionTopic = (name: string) => `action:${name}`;
-const eventTopic = (type: string) => `event:${type}`;
+/**
+ * Topics on the bus. An event's topic is its type itself (no string building per event);
+ * the other channels use names no event type can have.
+ */
+const DETECTION = '#detection';
+const ACTION_RESULT = '#action-result';
+const ALL_EVENTS = '#events';
+const actionTopic = (name: string) => `#action:${name}`;
+const eventTopic = (type: string) => (type === '*' ? ALL_EVENTS : type);
 
 export interface QueueOptions {
   capacity: number;
@@ -104,8 +108,8 @@ export class Bus {
    */
   publishEvent(event: VigilEvent, wait: boolean): Promise<void> | undefined {
     this.force = wait;
-    this.ee.emit(eventTopic(event.type), event);
-    this.ee.emit('event:*', event);
+    this.ee.emit(event.type, event);
+    this.ee.emit(ALL_EVENTS, event);
     this.force = false;
     return this.takePressure(wait);
   }

@@ -19,6 +19,11 @@ export class SubscriberQueue<T> {
   private idleWaiters: Array<() => void> = [];
   /** A detached subscriber discards everything it is handed (counted). */
   detached = false;
+  /**
+   * Back-pressured (replay) producers are held at a few batches, far below capacity: the
+   * consumer then runs often, and the events in flight stay young and cheap for the GC.
+   */
+  private readonly softLimit: number;
 
   constructor(
     readonly name: string,
@@ -27,7 +32,9 @@ export class SubscriberQueue<T> {
     private readonly capacity: number,
     private readonly batchSize: number,
     private readonly onFailure: FailureListener,
-  ) {}
+  ) {
+    this.softLimit = Math.max(2, Math.min(capacity, batchSize * 8));
+  }
 
   get length(): number {
     return this.items.length - this.head;
@@ -66,12 +73,12 @@ export class SubscriberQueue<T> {
       this.scheduled = true;
       setImmediate(this.drain);
     }
-    return len + 1 < this.capacity;
+    return len + 1 < (force ? this.softLimit : this.capacity);
   }
 
-  /** Resolves once the queue is below half its capacity (back-pressure for replay sensors). */
+  /** Resolves once the queue is below half its soft limit (back-pressure for replay sensors). */
   whenWritable(): Promise<void> {
-    if (this.length < this.capacity / 2 || this.detached) return Promise.resolve();
+    if (this.length < this.softLimit / 2 || this.detached) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -136,7 +143,7 @@ export class SubscriberQueue<T> {
   }
 
   private release(): void {
-    if (this.waiters.length > 0 && (this.length < this.capacity / 2 || this.detached)) {
+    if (this.waiters.length > 0 && (this.length < this.softLimit / 2 || this.detached)) {
       const w = this.waiters;
       this.waiters = [];
       for (const resolve of w) resolve();

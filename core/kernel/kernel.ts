@@ -10,7 +10,7 @@ import { AGENT_CONFIG, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tok
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
-import { deepFreeze } from '../events/freeze.js';
+import { deepFreeze, freezeEvent } from '../events/freeze.js';
 import { ProcessTable, enrichDraft } from '../process-table/index.js';
 import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
@@ -353,7 +353,7 @@ export class Kernel {
       host.counters.discard('invalid_event');
       return undefined;
     }
-    if (!host.manifest.produces.includes(draft.type)) {
+    if (!host.produces.has(draft.type)) {
       host.counters.error('emit', 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE');
       throw new VigilError(
         'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE',
@@ -370,7 +370,7 @@ export class Kernel {
     const e = envelope(d, `${this.bootId}-${seq}`, seq, source, d.host ?? this.hostInfo);
     const n = this.eventsByType.get(e.type);
     this.eventsByType.set(e.type, n === undefined ? 1 : n + 1);
-    return deepFreeze(e);
+    return freezeEvent(e);
   }
 
   /** An analyzer's (or the core's) detection: stamp, freeze, publish, apply the response policy. */

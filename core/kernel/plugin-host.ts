@@ -82,6 +82,12 @@ export class PluginHost {
     return this.plugin.manifest.id;
   }
 
+  /** The declared `produces` as a set (checked for every emitted event). */
+  get produces(): ReadonlySet<string> {
+    return (this.producesSet ??= new Set(this.plugin.manifest.produces));
+  }
+  private producesSet: ReadonlySet<string> | undefined;
+
   get manifest(): PluginManifest {
     return this.plugin.manifest;
   }

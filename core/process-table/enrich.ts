@@ -1,29 +1,15 @@
 import type { EventDraft, ProcessInfo } from '../events/event.js';
 import type { ProcessRecord, ProcessTable } from './process-table.js';
-
-const FILL: readonly (keyof ProcessInfo)[] = ['guid', 'start_time', 'image', 'name', 'cmdline', 'user', 'ppid', 'parent_guid'];
+import { adds, processShape } from './shape.js';
 
 function fill(p: ProcessInfo | undefined, rec: ProcessRecord | undefined): ProcessInfo | undefined {
-  if (!p || !rec) return p;
-  let out: ProcessInfo | undefined;
-  for (const k of FILL) {
-    if (p[k] === undefined && rec[k] !== undefined) {
-      out ??= Object.assign({}, p);
-      (out as Record<string, unknown>)[k] = rec[k];
-    }
-  }
-  return out ?? p;
+  if (!p || !rec || !adds(p, rec)) return p;
+  return processShape(p, rec);
 }
 
 function asParent(rec: ProcessRecord | undefined): ProcessInfo | undefined {
   if (!rec) return undefined;
-  const p: ProcessInfo = { pid: rec.pid, guid: rec.guid };
-  if (rec.image !== undefined) p.image = rec.image;
-  if (rec.name !== undefined) p.name = rec.name;
-  if (rec.cmdline !== undefined) p.cmdline = rec.cmdline;
-  if (rec.user !== undefined) p.user = rec.user;
-  if (rec.start_time !== undefined) p.start_time = rec.start_time;
-  return p;
+  return processShape({ pid: rec.pid, guid: rec.guid }, { image: rec.image, name: rec.name, cmdline: rec.cmdline, user: rec.user, start_time: rec.start_time } as ProcessInfo);
 }
 
 /**
@@ -35,10 +21,7 @@ export function enrichDraft(table: ProcessTable, d: EventDraft): EventDraft {
   const proc = d.proc;
   if (!proc) return d;
   if (d.type === 'process.start') {
-    const p: ProcessInfo = Object.assign({}, proc);
-    if (p.ppid === undefined && d.parent?.pid !== undefined) p.ppid = d.parent.pid;
-    if (p.parent_guid === undefined && d.parent?.guid !== undefined) p.parent_guid = d.parent.guid;
-    const rec = table.started(p, d.time);
+    const rec = table.started(proc, d.time, d.parent);
     if (!rec) return d;
     const parentRec = table.parentOf(rec);
     const parent = d.parent ? fill(d.parent, parentRec) : asParent(parentRec);

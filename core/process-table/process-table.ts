@@ -1,4 +1,5 @@
 import type { ProcessInfo } from '../events/event.js';
+import { processShape } from './shape.js';
 
 /** A process known to the table. */
 export interface ProcessRecord extends ProcessInfo {
@@ -44,12 +45,11 @@ export class ProcessTable {
   }
 
   /** Record a started process (newest wins the pid). */
-  started(p: ProcessInfo, time: number): ProcessRecord | undefined {
+  started(p: ProcessInfo, time: number, parent?: ProcessInfo): ProcessRecord | undefined {
     if (p.pid === undefined) return undefined;
     const guid = ProcessTable.identity(p) ?? `${p.pid}@${p.start_time ?? time}`;
-    const rec = Object.assign({}, p) as ProcessRecord;
-    rec.guid = guid;
-    rec.start_time = p.start_time ?? time;
+    const rec = processShape(p, { guid, start_time: time, ppid: parent?.pid, parent_guid: parent?.guid } as ProcessInfo) as ProcessRecord;
+    rec.exited = undefined as unknown as number;
     const old = this.byGuid.get(guid);
     if (old) Object.assign(old, rec);
     else this.startOrder.push(rec);
