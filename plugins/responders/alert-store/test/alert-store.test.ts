@@ -19,8 +19,8 @@ import {
   type AlertRow,
   type AlertStoreConfig,
 } from '../index.js';
-import { fakeContext } from './fake-context.js';
-import { sampleDetection } from './sample-detection.js';
+import { fakeContext } from '../../../../test/support/responder-context.js';
+import { sampleDetection } from '../../../../test/support/sample-detection.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vigil-alert-store-test-'));
 after(() => rm(root, { recursive: true, force: true }));

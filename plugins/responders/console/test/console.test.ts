@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { plugin, ConsoleResponder, type ConsoleConfig, type ConsoleOutput } from '../index.js';
-import { fakeContext } from './fake-context.js';
-import { sampleDetection } from './sample-detection.js';
+import { fakeContext } from '../../../../test/support/responder-context.js';
+import { sampleDetection } from '../../../../test/support/sample-detection.js';
 
 const ESC = '\u001b';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -170,8 +170,8 @@ test('a slow stream pushes back and every line still arrives', async () => {
 test('writes to the real process stdout through the plugin factory (a pipe, so no colour)', async () => {
   const script = `
     import { plugin } from './plugins/responders/console/index.js';
-    import { fakeContext } from './plugins/responders/console/test/fake-context.js';
-    import { sampleDetection } from './plugins/responders/console/test/sample-detection.js';
+    import { fakeContext } from './test/support/responder-context.js';
+    import { sampleDetection } from './test/support/sample-detection.js';
     const ctx = fakeContext({ color: 'auto', min_severity: 'informational', stream: 'stdout' }, 'console');
     const r = plugin.create(ctx);
     await r.start();

@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import type { Detection } from '../../../../core/events/detection.js';
 import { plugin, JsonlResponder, type JsonlConfig } from '../index.js';
-import { fakeContext } from './fake-context.js';
-import { sampleDetection } from './sample-detection.js';
+import { fakeContext } from '../../../../test/support/responder-context.js';
+import { sampleDetection } from '../../../../test/support/sample-detection.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vigil-jsonl-test-'));
 after(() => rm(root, { recursive: true, force: true }));

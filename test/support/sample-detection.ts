@@ -1,5 +1,5 @@
-import type { Detection, Severity } from '../../../../core/events/detection.js';
-import type { VigilEvent } from '../../../../core/events/event.js';
+import type { Detection, Severity } from '../../core/events/detection.js';
+import type { VigilEvent } from '../../core/events/event.js';
 
 export interface SampleOptions {
   id?: string;

@@ -1,13 +1,14 @@
+/** A ResponderContext for output plugin tests (shared by the responder test suites). */
 import 'reflect-metadata';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { container } from 'tsyringe';
-import type { ActionResult } from '../../../../core/events/detection.js';
-import type { EventDraft } from '../../../../core/events/event.js';
-import type { Disposer, ResponderContext } from '../../../../core/plugin/types.js';
-import { PluginCounters } from '../../../../core/telemetry/counters.js';
-import { silentLogger } from '../../../../core/telemetry/logger.js';
+import type { ActionResult } from '../../core/events/detection.js';
+import type { EventDraft } from '../../core/events/event.js';
+import type { Disposer, ResponderContext } from '../../core/plugin/types.js';
+import { PluginCounters } from '../../core/telemetry/counters.js';
+import { silentLogger } from '../../core/telemetry/logger.js';
 
 /** A ResponderContext as the core would build it, plus handles the tests inspect. */
 export interface FakeContext<C> extends ResponderContext<C> {
