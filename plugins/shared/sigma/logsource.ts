@@ -49,9 +49,17 @@ export const CATEGORY_SYSMON_IDS: Readonly<Record<string, readonly number[]>> = 
   sysmon_error: [255],
 };
 
+/**
+ * Categories narrower than their Sysmon event: Sysmon 12 carries both key/value creation and
+ * deletion, which the normalizer splits into registry.create and registry.delete.
+ */
+const CATEGORY_ONLY_TYPES: Readonly<Record<string, readonly string[]>> = {
+  registry_add: ['registry.create'],
+  registry_delete: ['registry.delete'],
+};
+
 /** Extra event types a category covers beyond its Sysmon IDs (other sensors split them). */
 const CATEGORY_EXTRA_TYPES: Readonly<Record<string, readonly string[]>> = {
-  registry_delete: ['registry.delete'],
   registry_event: ['registry.delete'],
 };
 
@@ -265,7 +273,7 @@ function fromCategory(category: string, product: string): ResolvedLogsource {
   const ids = CATEGORY_SYSMON_IDS[category];
   if (ids) {
     const maps = ids.map((id) => SYSMON_EVENTS[id]).filter((m): m is ChannelEventMap => m !== undefined);
-    const types = unique([...maps.map((m) => m.type), ...(CATEGORY_EXTRA_TYPES[category] ?? [])]);
+    const types = CATEGORY_ONLY_TYPES[category] ? [...CATEGORY_ONLY_TYPES[category]] : unique([...maps.map((m) => m.type), ...(CATEGORY_EXTRA_TYPES[category] ?? [])]);
     return { key, mapField: mapperFor(fieldTable(maps)), eventTypes: () => types };
   }
   const other = CATEGORY_OTHER[category];

@@ -153,7 +153,8 @@ test('categories select their event types', () => {
   assert.deepEqual(win('file_event'), ['file.create']);
   assert.deepEqual(win('file_delete'), ['file.delete', 'file.delete_detected']);
   assert.deepEqual(win('registry_set'), ['registry.set']);
-  assert.deepEqual(win('registry_delete'), ['registry.create', 'registry.delete']);
+  assert.deepEqual(win('registry_delete'), ['registry.delete'], 'Sysmon 12 deletions only, not key creation');
+  assert.deepEqual(win('registry_add'), ['registry.create']);
   assert.deepEqual(win('registry_event'), ['registry.create', 'registry.set', 'registry.rename', 'registry.delete']);
   assert.deepEqual(win('pipe_created'), ['pipe.create', 'pipe.connect']);
   assert.deepEqual(win('wmi_event'), ['wmi.filter', 'wmi.consumer', 'wmi.binding']);
