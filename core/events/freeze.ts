@@ -1,4 +1,4 @@
-import type { VigilEvent } from './event.js';
+import type { ProcessInfo, VigilEvent } from './event.js';
 
 /** Freeze an event or detection and the objects inside it (events are immutable on the bus). */
 export function deepFreeze<T>(value: T): T {
@@ -22,15 +22,22 @@ const freezeDeep = (v: object | undefined): void => {
   if (v !== undefined && v !== null && !Object.isFrozen(v)) deepFreeze(v);
 };
 
+/** A process group: flat but for its hashes. */
+const freezeProcess = (p: ProcessInfo | undefined): void => {
+  if (p === undefined || p === null || Object.isFrozen(p)) return;
+  if (p.hashes) Object.freeze(p.hashes);
+  Object.freeze(p);
+};
+
 /**
  * Freeze a stamped event: the envelope and each payload group. Cheaper than deepFreeze on
  * the hot path because the shape is known: groups that may hold nested objects (hashes,
  * raw source fields, findings) are walked, the flat ones are frozen directly.
  */
 export function freezeEvent(e: VigilEvent): VigilEvent {
-  freezeDeep(e.proc);
-  freezeDeep(e.parent);
-  freezeDeep(e.target);
+  freezeProcess(e.proc);
+  freezeProcess(e.parent);
+  freezeProcess(e.target);
   freezeFlat(e.thread);
   freezeFlat(e.access);
   freezeDeep(e.file);

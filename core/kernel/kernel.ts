@@ -11,7 +11,7 @@ import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
 import { deepFreeze, freezeEvent } from '../events/freeze.js';
-import { ProcessTable, enrichDraft } from '../process-table/index.js';
+import { ProcessTable, enrichProcesses, type EnrichedProcesses } from '../process-table/index.js';
 import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
 import type { AnalyzerInstance, ResponderInstance } from '../plugin/types.js';
@@ -66,7 +66,7 @@ const START_ORDER = ['responder', 'analyzer', 'sensor'] as const;
  * events then share one hidden class (fast field access in rules), and V8 avoids the slow
  * path that `{ ...draft, id, seq }` takes. Only the documented groups are carried over.
  */
-function envelope(d: EventDraft, id: string, seq: number, source: string, host: { readonly name: string }): VigilEvent {
+function envelope(d: EventDraft, p: EnrichedProcesses, id: string, seq: number, source: string, host: { readonly name: string }): VigilEvent {
   return {
     id,
     seq,
@@ -75,9 +75,9 @@ function envelope(d: EventDraft, id: string, seq: number, source: string, host: 
     received: Date.now(),
     source,
     host,
-    proc: d.proc,
-    parent: d.parent,
-    target: d.target,
+    proc: p.proc,
+    parent: p.parent,
+    target: p.target,
     thread: d.thread,
     access: d.access,
     file: d.file,
@@ -106,6 +106,7 @@ function envelope(d: EventDraft, id: string, seq: number, source: string, host: 
 export class Kernel {
   readonly bus: Bus;
   readonly processTable = new ProcessTable();
+  private readonly scratch: EnrichedProcesses = { proc: undefined, parent: undefined, target: undefined };
   readonly counters = new PluginCounters();
   readonly hosts: PluginHost[] = [];
   readonly skipped: SkippedPlugin[] = [];
@@ -120,7 +121,7 @@ export class Kernel {
   private seq = 0;
   private detectionSeq = 0;
   private readonly started = Date.now();
-  private readonly eventsByType = new Map<string, number>();
+  private readonly eventsByType = new Map<string, { n: number }>();
   private readonly detectionsBySeverity = new Map<string, number>();
   private readonly detectionsByRule = new Map<string, { title: string; count: number }>();
   private readonly actionsByStatus = new Map<string, number>();
@@ -324,7 +325,7 @@ export class Kernel {
       started: this.started,
       uptime_seconds: Math.round((Date.now() - this.started) / 1000),
       config_file: this.loaded.file,
-      events: { total: this.seq, by_type: Object.fromEntries(this.eventsByType) },
+      events: { total: this.seq, by_type: Object.fromEntries([...this.eventsByType].map(([t, c]) => [t, c.n])) },
       detections: {
         total: this.detectionSeq,
         by_severity: Object.fromEntries(this.detectionsBySeverity),
@@ -365,11 +366,12 @@ export class Kernel {
   }
 
   private stamp(source: string, draft: EventDraft): VigilEvent {
-    const d = draft.proc ? enrichDraft(this.processTable, draft) : draft;
+    const p = enrichProcesses(this.processTable, draft, this.scratch);
     const seq = ++this.seq;
-    const e = envelope(d, `${this.bootId}-${seq}`, seq, source, d.host ?? this.hostInfo);
-    const n = this.eventsByType.get(e.type);
-    this.eventsByType.set(e.type, n === undefined ? 1 : n + 1);
+    const e = envelope(draft, p, `${this.bootId}-${seq}`, seq, source, draft.host ?? this.hostInfo);
+    let count = this.eventsByType.get(e.type);
+    if (count === undefined) this.eventsByType.set(e.type, (count = { n: 0 }));
+    count.n++;
     return freezeEvent(e);
   }
 

@@ -12,41 +12,53 @@ function asParent(rec: ProcessRecord | undefined): ProcessInfo | undefined {
   return processShape({ pid: rec.pid, guid: rec.guid }, { image: rec.image, name: rec.name, cmdline: rec.cmdline, user: rec.user, start_time: rec.start_time } as ProcessInfo);
 }
 
+/** The process groups of an event after enrichment (a scratch object reused per call). */
+export interface EnrichedProcesses {
+  proc: ProcessInfo | undefined;
+  parent: ProcessInfo | undefined;
+  target: ProcessInfo | undefined;
+}
+
 /**
  * Feed the process table from process events and fill missing process fields of any event
- * from it. Returns the draft unchanged when there was nothing to add, else a new draft
- * (the sensor's object is never modified).
+ * from it, writing the resulting groups into `out` (the sensor's objects are never
+ * modified; a group that gains fields is a new object). No allocation when nothing is added.
  */
-export function enrichDraft(table: ProcessTable, d: EventDraft): EventDraft {
+export function enrichProcesses(table: ProcessTable, d: EventDraft, out: EnrichedProcesses): EnrichedProcesses {
   const proc = d.proc;
-  if (!proc) return d;
+  out.proc = proc;
+  out.parent = d.parent;
+  out.target = d.target;
+  if (proc === undefined) return out;
   if (d.type === 'process.start') {
     const rec = table.started(proc, d.time, d.parent);
-    if (!rec) return d;
+    if (!rec) return out;
     const parentRec = table.parentOf(rec);
-    const parent = d.parent ? fill(d.parent, parentRec) : asParent(parentRec);
-    const out: EventDraft = Object.assign({}, d);
-    out.proc = fill(proc, rec) ?? proc;
-    if (parent) out.parent = parent;
+    out.proc = fill(proc, rec);
+    out.parent = d.parent ? fill(d.parent, parentRec) : asParent(parentRec);
     return out;
   }
   const rec = table.resolve(proc);
   if (d.type === 'process.stop') {
-    let out = d;
-    if (rec) {
-      out = Object.assign({}, d);
-      out.proc = fill(proc, rec) ?? proc;
-    }
+    if (rec) out.proc = fill(proc, rec);
     table.stopped(proc, d.time);
     return out;
   }
-  const newProc = fill(proc, rec);
-  const target = d.target ? fill(d.target, table.resolve(d.target)) : undefined;
-  const parent = d.parent ? undefined : rec ? asParent(table.parentOf(rec)) : undefined;
-  if (newProc === proc && target === d.target && parent === undefined) return d;
+  if (rec !== undefined) {
+    out.proc = fill(proc, rec);
+    if (d.parent === undefined) out.parent = asParent(table.parentOf(rec));
+  }
+  if (d.target !== undefined) out.target = fill(d.target, table.resolve(d.target));
+  return out;
+}
+
+/** enrichProcesses as a new draft (tests, tools). */
+export function enrichDraft(table: ProcessTable, d: EventDraft): EventDraft {
+  const r = enrichProcesses(table, d, { proc: undefined, parent: undefined, target: undefined });
+  if (r.proc === d.proc && r.parent === d.parent && r.target === d.target) return d;
   const out: EventDraft = Object.assign({}, d);
-  out.proc = newProc ?? proc;
-  if (target) out.target = target;
-  if (parent) out.parent = parent;
+  if (r.proc) out.proc = r.proc;
+  if (r.parent) out.parent = r.parent;
+  if (r.target) out.target = r.target;
   return out;
 }

@@ -1,2 +1,2 @@
 export { ProcessTable, type ProcessRecord, type ProcessTableOptions } from './process-table.js';
-export { enrichDraft } from './enrich.js';
+export { enrichDraft, enrichProcesses, type EnrichedProcesses } from './enrich.js';
