@@ -12,6 +12,8 @@ export interface AgentOptions {
   out?: string;
   /** JSONL of every normalized event. */
   eventsOut?: string;
+  /** The log level was set on the command line or in VIGIL_LOG_LEVEL (else agent.log_level applies). */
+  logLevelFixed?: boolean;
   /** Serve `vigil status` (off for replay so it never collides with a running agent). */
   serveStatus: boolean;
   adjust?: KernelOptions['adjust'];
@@ -29,6 +31,7 @@ export interface AgentHandle {
 /** Load the config, build the kernel, attach taps, start. Config errors throw before anything starts. */
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const loaded = loadConfig(opts.configFile);
+  if (!opts.logLevelFixed) opts.logger.level = loaded.config.agent.log_level;
   const kernelOptions: KernelOptions = { logger: opts.logger };
   if (opts.adjust) kernelOptions.adjust = opts.adjust;
   if (opts.extraPlugins) kernelOptions.extraPlugins = opts.extraPlugins;

@@ -86,6 +86,7 @@ export async function buildProgram(): Promise<Command> {
         configFile: resolveConfigPath(opts.config),
         logger,
         serveStatus: true,
+        logLevelFixed: Boolean(opts.logLevel ?? process.env['VIGIL_LOG_LEVEL']),
         ...(opts.out ? { out: opts.out } : {}),
         ...(opts.eventsOut ? { eventsOut: opts.eventsOut } : {}),
       });

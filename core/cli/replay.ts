@@ -59,6 +59,7 @@ export async function runReplay(paths: string[], opts: ReplayOptions): Promise<n
     configFile: resolveConfigPath(opts.config),
     logger: opts.logger,
     serveStatus: false,
+    logLevelFixed: true,
     ...(opts.out ? { out: opts.out } : {}),
     ...(opts.eventsOut ? { eventsOut: opts.eventsOut } : {}),
     adjust: (refs, config) => {
