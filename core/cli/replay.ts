@@ -100,14 +100,16 @@ export async function runReplay(paths: string[], opts: ReplayOptions): Promise<n
       cliProgress.Presets.shades_classic,
     );
     bar.start(Math.max(files, 1), 0, { records: 0, rate: 0, detections: 0 });
-    timer = setInterval(() => {
-      const s = kernel.status();
-      const secs = (performance.now() - t0) / 1000;
-      bar!.update(Math.min(filesDone(), files), { records: records(), rate: Math.round(s.events.total / secs), detections: s.detections.total });
-    }, 250);
+    timer = setInterval(() => updateBar(), 250);
+  }
+  function updateBar(): void {
+    const s = kernel.status();
+    const secs = (performance.now() - t0) / 1000;
+    bar?.update(Math.min(filesDone(), files), { records: records(), rate: Math.round(s.events.total / secs), detections: s.detections.total });
   }
   const stopAll = async () => {
     if (timer) clearInterval(timer);
+    updateBar();
     bar?.stop();
     await agent.stop();
   };
