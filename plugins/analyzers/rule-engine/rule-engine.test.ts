@@ -108,6 +108,23 @@ test('reload swaps the whole set atomically; a bad new set keeps the old one', a
   await h.instance.stop();
 });
 
+test('watch: a rule file added to a watched folder is loaded without a restart', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'vigil-watch-'));
+  writeFileSync(join(d, 'a.json'), JSON.stringify(rule('t.a', 'a.exe')));
+  const h = harness({ rule_paths: [d], watch: true });
+  await h.instance.start();
+  try {
+    await h.instance.onEvents?.([ev('b.exe', 1)]);
+    assert.equal(h.detections.length, 0);
+    writeFileSync(join(d, 'b.json'), JSON.stringify(rule('t.b', 'b.exe')));
+    for (let i = 0; i < 100 && (h.counters.snapshot().custom['reloads'] ?? 0) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    await h.instance.onEvents?.([ev('b.exe', 2)]);
+    assert.deepEqual(h.detections.map((x) => x.rule.id), ['t.b']);
+  } finally {
+    await h.instance.stop();
+  }
+});
+
 test('start skips refused rules and counts them', async () => {
   const d = mkdtempSync(join(tmpdir(), 'vigil-re-'));
   writeFileSync(join(d, 'r.json'), JSON.stringify({ rules: [rule('t.a', 'a.exe'), { ...rule('t.bad', 'x'), event: ['nope.nope'] }] }));
