@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { loadConfig, resolveConfigPath, validateWithSchema } from '../config/index.js';
 import { describeError, isVigilError, VigilError } from '../errors/index.js';
 import { Kernel, type AgentStatus } from '../kernel/kernel.js';
-import { loadBuiltinPlugins, type PluginModuleRef } from '../plugin/loader.js';
+import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
 import type { CliHost } from '../plugin/types.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -66,7 +66,30 @@ function cliHost(builtins: readonly PluginModuleRef[]): CliHost {
   };
 }
 
-export async function buildProgram(): Promise<Command> {
+/** The value of -c/--config in argv, read before commander parses (plugin commands depend on it). */
+function configFlag(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if ((a === '-c' || a === '--config') && i + 1 < argv.length) return argv[i + 1];
+    if (a.startsWith('--config=')) return a.slice('--config='.length);
+  }
+  return undefined;
+}
+
+/** Third-party plugins enabled in the config, for their `cli` commands. */
+async function configuredPlugins(argv: readonly string[]): Promise<PluginModuleRef[]> {
+  const loaded = loadConfig(resolveConfigPath(configFlag(argv)));
+  const refs: PluginModuleRef[] = [];
+  for (const [id, entry] of Object.entries(loaded.config.plugins)) {
+    if (!entry.enabled || (!entry.path && !entry.package)) continue;
+    const base = loaded.baseDir;
+    const ref = entry.path ? await loadPluginFromFolder(isAbsolute(entry.path) ? entry.path : resolve(base, entry.path)) : await loadPluginFromPackage(entry.package!, base);
+    if (ref.plugin.manifest.id === id) refs.push(ref);
+  }
+  return refs;
+}
+
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('vigil')
     .description('Vigil: an open-source EDR agent built as a plugin-based microkernel')
     .version(`vigil 0.1.0 (plugin API ${PLUGIN_API_VERSION})`)
@@ -207,6 +230,14 @@ export async function buildProgram(): Promise<Command> {
   });
   const host = cliHost(knownBuiltins);
   for (const ref of knownBuiltins) ref.cli?.(program, host);
+  let thirdParty: PluginModuleRef[] = [];
+  try {
+    thirdParty = await configuredPlugins(argv);
+  } catch (err) {
+    // The command itself reports config problems; here they only mean no plugin commands.
+    process.stderr.write(`vigil: warning: commands of configured third-party plugins not added: ${describeError(err).split('\n')[0]}\n`);
+  }
+  for (const ref of thirdParty) ref.cli?.(program, host);
   return program;
 }
 
@@ -214,7 +245,7 @@ export async function buildProgram(): Promise<Command> {
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   let program: Command;
   try {
-    program = await buildProgram();
+    program = await buildProgram(argv);
   } catch (err) {
     return reportError(err);
   }

@@ -147,6 +147,11 @@ test('the example third-party plugin loads from its folder and raises its detect
   assert.equal(r.code, 0, r.stderr);
   const dets = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: { id: string }; severity: string; analyzer: string });
   assert.deepEqual(dets.map((d) => [d.rule.id, d.severity, d.analyzer]), [['example.long_cmdline', 'medium', 'long-cmdline']]);
+
+  // Its `cli` export adds a command when it is enabled in the config.
+  const c = vigil(['long-cmdline', 'check', 'x'.repeat(150), '--config', config]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /^flagged: 150 characters, threshold 100$/m);
 });
 
 async function waitFor<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {

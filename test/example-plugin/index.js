@@ -57,3 +57,25 @@ export const plugin = {
     };
   },
 };
+
+/**
+ * Optional: commands this plugin adds to `vigil` when it is enabled in the config.
+ * `vigil long-cmdline check "<command line>" [--max N]` says whether the analyzer would flag it.
+ * @param {import('commander').Command} program
+ * @param {import('vigil').CliHost} host
+ */
+export function cli(program, host) {
+  program
+    .command('long-cmdline')
+    .description('tools of the long-cmdline example plugin')
+    .command('check')
+    .description('would this command line be flagged?')
+    .argument('<cmdline>', 'a command line')
+    .option('--max <n>', 'threshold in characters (default: the configured one)')
+    .option('-c, --config <file>', 'config file')
+    .action((cmdline, opts) => {
+      const max = opts.max !== undefined ? Number(opts.max) : host.pluginConfig('long-cmdline', opts.config).config.max_cmdline_chars ?? 1024;
+      const flagged = cmdline.length > max;
+      process.stdout.write(`${flagged ? 'flagged' : 'not flagged'}: ${cmdline.length} characters, threshold ${max}\n`);
+    });
+}
