@@ -2,6 +2,7 @@
  * Condition compiler: a condition (docs/rule-format.md) becomes a tree of closures, built once.
  * Field paths become getters, literals are case-folded here, regexes and globs run on RE2.
  */
+import { globRequiredLiteral, regexRequiredLiteral } from './literals.js';
 import RE2 from 're2';
 import { checkFieldPath, compileGetter, FieldPathError } from './fields.js';
 import { literalEqKey, parseCidr, parseIp, preview, toNumber, toStr, type Cidr } from './values.js';
@@ -520,6 +521,9 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
         for (const r of res) if (r.test(s)) return true;
         return false;
       };
+      // Each pattern's required literal (lower-cased: the prefilter folds case) anchors the rule.
+      const lits = values.map((v) => regexRequiredLiteral(String(v)));
+      anchors = lits.every((l) => l !== undefined) ? [...new Set(lits.map((l) => l!.toLowerCase()))].map((key) => ({ field, kind: 'contains', key })) : null;
       break;
     }
     case 'glob_any': {
@@ -530,6 +534,8 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
         const s = toStr(v);
         return s !== undefined && r.test(s);
       };
+      const lits = values.map((v) => globRequiredLiteral(String(v)));
+      anchors = lits.every((l) => l !== undefined) ? [...new Set(lits.map((l) => l!.toLowerCase()))].map((key) => ({ field, kind: 'contains', key })) : null;
       break;
     }
     case 'cidr_any': {
