@@ -307,13 +307,16 @@ export function resolveLogsource(logsource: Record<string, string>): ResolvedLog
     throw new SigmaConversionError('unsupported-logsource', `${what} has no Vigil sensor`);
   }
   if (product === 'linux') {
+    // Linux rules share event types with Windows ones (process.start …); events from the
+    // Windows event log carry raw.Channel, Linux sources never do: keep the two apart.
+    const notWindows: Condition = { field: 'raw.Channel', exists: false };
     if (category) {
       if (!LINUX_CATEGORIES.has(category)) {
         throw new SigmaConversionError('unsupported-logsource', `category ${category} (linux) has no Vigil event type`);
       }
-      return fromCategory(category, product);
+      return { ...fromCategory(category, product), guard: notWindows };
     }
-    return { key: `linux/${service ?? '-'}`, mapField: rawPath, eventTypes: () => [...LINUX_GENERIC_TYPES] };
+    return { key: `linux/${service ?? '-'}`, mapField: rawPath, eventTypes: () => [...LINUX_GENERIC_TYPES], guard: notWindows };
   }
   if (category) return fromCategory(category, product);
   if (!service) {

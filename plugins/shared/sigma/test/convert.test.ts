@@ -93,13 +93,20 @@ test('keyword lists search every raw value; |all keywords must all occur', () =>
       { field: '*', contains_any: ['mimikatz', 'sekurlsa::'] },
     ],
   });
+  // Linux rules carry a guard that keeps them off Windows event-log events.
   assert.deepEqual(matchOf(`keywords:\n  '|all':\n    - 'a'\n    - 'b'\ncondition: keywords`, 'product: linux\n  service: syslog'), {
     all: [
+      { field: 'raw.Channel', exists: false },
       { field: '*', contains_any: ['a'] },
       { field: '*', contains_any: ['b'] },
     ],
   });
-  assert.deepEqual(matchOf(`keywords: 'single'\ncondition: keywords`, 'product: linux'), { field: '*', contains_any: ['single'] });
+  assert.deepEqual(matchOf(`keywords: 'single'\ncondition: keywords`, 'product: linux'), {
+    all: [
+      { field: 'raw.Channel', exists: false },
+      { field: '*', contains_any: ['single'] },
+    ],
+  });
 });
 
 test('null means the field is absent; an empty string is an exact empty value', () => {
@@ -216,6 +223,7 @@ test('Linux services test raw fields on the generic Linux event types', () => {
   assert.ok(r.event.includes('process.start') && r.event.includes('file.open') && !r.event.includes('windows.event'));
   assert.deepEqual(r.match, {
     all: [
+      { field: 'raw.Channel', exists: false },
       { field: 'raw.type', equals_any: ['EXECVE'] },
       { field: 'raw.a0', equals_any: ['nc'] },
     ],
