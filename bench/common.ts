@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventDraft, VigilEvent } from '../core/events/event.js';
-import { freezeEvent } from '../core/events/freeze.js';
+import { stampDraft } from '../core/events/stamp.js';
 import { datasetsDir } from '../core/paths.js';
 import { readEvtxRecords, type EvtxIssue } from '../plugins/shared/evtx/index.js';
 import { normalizeWindowsEvent } from '../plugins/shared/windows/index.js';
@@ -71,42 +71,12 @@ export function maxRssMb(): number {
 }
 
 /**
- * A draft turned into a bus event the way the kernel's stamp does it (id, seq, received,
- * source, host, the field groups copied over into one object shape) and frozen with the
- * core's freezeEvent. Process-table enrichment is left out: replayed EVTX carries the
- * process fields itself, and only matching is measured here.
+ * A draft turned into a bus event the way the kernel's stamp does it and frozen. Process-table
+ * enrichment is left out: replayed EVTX carries the process fields itself, and only matching
+ * is measured here.
  */
 export function stampEvent(d: EventDraft, seq: number, source: string, bootId = 'bench'): VigilEvent {
-  const e = {
-    id: `${bootId}-${seq}`,
-    seq,
-    type: d.type,
-    time: d.time,
-    received: Date.now(),
-    source,
-    host: d.host ?? { name: 'bench' },
-    proc: d.proc,
-    parent: d.parent,
-    target: d.target,
-    thread: d.thread,
-    access: d.access,
-    file: d.file,
-    image: d.image,
-    reg: d.reg,
-    net: d.net,
-    dns: d.dns,
-    user: d.user,
-    logon: d.logon,
-    service: d.service,
-    task: d.task,
-    script: d.script,
-    pipe: d.pipe,
-    wmi: d.wmi,
-    scan: d.scan,
-    message: d.message,
-    raw: d.raw,
-  } as VigilEvent;
-  return freezeEvent(e);
+  return stampDraft(d, seq, source, { name: 'bench' }, bootId);
 }
 
 export interface CorpusEvents {

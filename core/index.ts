@@ -17,3 +17,4 @@ export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG, inject, injectab
 export type { WorkerPool, RunOptions } from './workers/index.js';
 export type { ProcessTable, ProcessRecord } from './process-table/index.js';
 export { projectRoot, datasetsDir } from './paths.js';
+export { stampDraft } from './events/stamp.js';

@@ -11,6 +11,7 @@ import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
 import { deepFreeze, freezeEvent } from '../events/freeze.js';
+import { envelope } from '../events/stamp.js';
 import { ProcessTable, enrichProcesses, type EnrichedProcesses } from '../process-table/index.js';
 import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
@@ -61,42 +62,6 @@ export interface AgentStatus {
 
 const START_ORDER = ['responder', 'analyzer', 'sensor'] as const;
 
-/**
- * Build the stamped event as one object literal with every group in a fixed order: all
- * events then share one hidden class (fast field access in rules), and V8 avoids the slow
- * path that `{ ...draft, id, seq }` takes. Only the documented groups are carried over.
- */
-function envelope(d: EventDraft, p: EnrichedProcesses, id: string, seq: number, source: string, host: { readonly name: string }): VigilEvent {
-  return {
-    id,
-    seq,
-    type: d.type,
-    time: d.time,
-    received: Date.now(),
-    source,
-    host,
-    proc: p.proc,
-    parent: p.parent,
-    target: p.target,
-    thread: d.thread,
-    access: d.access,
-    file: d.file,
-    image: d.image,
-    reg: d.reg,
-    net: d.net,
-    dns: d.dns,
-    user: d.user,
-    logon: d.logon,
-    service: d.service,
-    task: d.task,
-    script: d.script,
-    pipe: d.pipe,
-    wmi: d.wmi,
-    scan: d.scan,
-    message: d.message,
-    raw: d.raw,
-  } as VigilEvent;
-}
 
 /**
  * The microkernel: loads the plugins named in the config, starts responders, then analyzers,
