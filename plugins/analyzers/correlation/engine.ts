@@ -10,7 +10,8 @@ import type { Clock } from './clock.js';
 import type { BoundLookup } from './condition.js';
 import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditionDoc } from './model.js';
 import { processIdentity, KEY_SEP } from './paths.js';
-import { CountGroup, PartialNode, RuleState, type DetectionLike, type Entry, type Evidence, type ShardedMap } from './state-store.js';
+import { CountGroup, RuleState, type DetectionLike, type Entry, type Evidence, type ShardedMap } from './state-store.js';
+import { SeqStore, type ChainItem } from './seq-store.js';
 
 /** The subset of PluginCounters the engine writes. */
 export interface EngineCounters {
@@ -56,13 +57,19 @@ export interface EngineStats {
 
 interface Runtime {
   readonly rule: CompiledCorrelation;
-  readonly state: RuleState;
+  /** State of a count rule (object per group). */
+  readonly state: RuleState | null;
+  /** State of a sequence rule (off the JS heap). */
+  readonly seq: SeqStore | null;
+  /** Process identity → sequence records whose composite key contains it. */
+  readonly seqIdx: Map<string, Set<number>> | null;
   readonly order: number;
   /** Slots whose whole key is one process identity (released by a direct lookup). */
   readonly singleIdentitySlots: readonly number[];
   /** Identity positions per slot for composite keys (released through the index). */
   readonly compositeParts: ReadonlyMap<number, readonly number[]>;
   visit: (e: Entry) => void;
+  visitSeq: (id: number) => void;
 }
 
 /** step ≥ 0: a sequence step; -1: a count rule; -2: a sequence's `until`. */
@@ -74,9 +81,13 @@ interface Handler {
 const MAX_EVIDENCE = 100;
 const MAX_DISTINCT = 10_000;
 
-function timeOf(subj: object): number {
-  const t = (subj as { time?: unknown }).time;
-  return typeof t === 'number' ? t : Number.NaN;
+/** Subject of step i (0-based) of a chain. */
+function boundLookup(chain: readonly ChainItem[]): BoundLookup {
+  return (i) => chain[i]?.subj;
+}
+
+function liveOf(rt: Runtime): number {
+  return rt.seq !== null ? rt.seq.live : rt.state !== null ? rt.state.live : 0;
 }
 
 function satisfies(c: CountConditionDoc, n: number): boolean {
@@ -154,7 +165,7 @@ export class CorrelationEngine {
       const prev = old.get(rule.doc.id);
       if (prev && prev.rule.hash === rule.hash) {
         old.delete(rule.doc.id);
-        next.push(this.runtime(rule, order, prev.state));
+        next.push(this.runtime(rule, order, prev));
         report.kept++;
       } else {
         next.push(this.runtime(rule, order, null));
@@ -163,8 +174,8 @@ export class CorrelationEngine {
     });
     for (const r of old.values()) {
       report.dropped++;
-      report.droppedPartials += r.state.live;
-      this.total -= r.state.live;
+      report.droppedPartials += liveOf(r);
+      this.total -= liveOf(r);
     }
     this.n.reloadDropped += report.droppedPartials;
     this.runtimes = next;
@@ -173,7 +184,7 @@ export class CorrelationEngine {
     return report;
   }
 
-  private runtime(rule: CompiledCorrelation, order: number, state: RuleState | null): Runtime {
+  private runtime(rule: CompiledCorrelation, order: number, prev: Runtime | null): Runtime {
     const singles: number[] = [];
     const composite = new Map<number, readonly number[]>();
     const slotInfo: Array<[number, readonly number[], number]> =
@@ -185,16 +196,20 @@ export class CorrelationEngine {
       if (arity === 1) singles.push(slot);
       else composite.set(slot, parts);
     }
-    const slotCount = rule.kind === 'count' ? 1 : rule.steps.length;
+    const isCount = rule.kind === 'count';
     const rt: Runtime = {
       rule,
-      state: state ?? new RuleState(slotCount, rule.spanMs, composite.size > 0),
+      state: prev !== null ? prev.state : isCount ? new RuleState(1, rule.spanMs, composite.size > 0) : null,
+      seq: prev !== null ? prev.seq : isCount ? null : new SeqStore(rule.steps.length, rule.spanMs),
+      seqIdx: prev !== null ? prev.seqIdx : !isCount && composite.size > 0 ? new Map() : null,
       order,
       singleIdentitySlots: singles,
       compositeParts: composite,
       visit: () => undefined,
+      visitSeq: () => undefined,
     };
     rt.visit = (e) => this.visitExpired(rt, e);
+    rt.visitSeq = (id) => this.visitSeqExpired(rt, id);
     return rt;
   }
 
@@ -291,7 +306,8 @@ export class CorrelationEngine {
 
   private stepItem(rt: Runtime, r: CompiledSequence, k: number, subj: object, det: DetectionLike | null, time: number): void {
     const st = r.steps[k];
-    if (st === undefined) return;
+    const seq = rt.seq;
+    if (st === undefined || seq === null) return;
     if (st.cond !== null && !st.cond.usesBound && !st.cond.test(subj, null)) return;
     const key = st.key(subj, det);
     if (key === undefined) {
@@ -306,94 +322,170 @@ export class CorrelationEngine {
         this.n.missingKey++;
         return;
       }
-      this.insert(rt, new PartialNode(waitKey, subj, det, null, time + r.spanMs, 1));
+      this.insertSeq(rt, 1, waitKey, time + r.spanMs, time, -1, subj, det);
       return;
     }
-    const node = rt.state.slots[k]?.get(key) as PartialNode | undefined;
-    if (node === undefined) return;
-    if (time > node.expires) {
+    const id = seq.find(k, key);
+    if (id < 0) return;
+    if (time > seq.expiresOf(id)) {
       // Past the span: the match is over (an absent step is thereby satisfied).
-      this.expireEntry(rt, node);
+      this.expireSeq(rt, r, id);
       return;
     }
-    if (time < timeOf(node.subj)) return;
-    if (st.cond !== null && st.cond.usesBound && !st.cond.test(subj, this.boundLookup(node))) return;
-    this.remove(rt, node);
+    if (time < seq.timeOf(id)) return;
+    // The earlier steps' events are re-created only when a condition or the detection needs them.
+    let chain: ChainItem[] | null = null;
+    if (st.cond !== null && st.cond.usesBound) {
+      chain = seq.chain(id);
+      if (!st.cond.test(subj, boundLookup(chain))) return;
+    }
     if (st.absent) {
+      this.removeSeq(rt, id);
       this.n.cancelled++;
       return;
     }
     if (k === r.steps.length - 1) {
-      this.fireSequence(rt, r, node, subj, det);
+      chain ??= seq.chain(id);
+      this.removeSeq(rt, id);
+      this.fireSequence(rt, r, chain, subj, det);
       return;
     }
     const next = r.steps[k + 1];
     if (next === undefined) return;
     let waitKey: string | undefined = key;
     if (!next.defaultJoin) {
-      const look = this.boundLookup(node);
+      const ch = (chain ??= seq.chain(id));
       waitKey = next.join?.(
-        (i) => (i === k ? subj : look(i)),
-        (i) => (i === k ? det : this.detAt(node, i)),
+        (i) => (i === k ? subj : ch[i]?.subj),
+        (i) => (i === k ? det : (ch[i]?.det ?? null)),
       );
     }
     if (waitKey === undefined) {
+      this.removeSeq(rt, id);
       this.n.missingKey++;
       return;
     }
-    this.insert(rt, new PartialNode(waitKey, subj, det, node, node.expires, k + 1));
-  }
-
-  /** Subject of step i (0-based) in the chain ending at `node`. */
-  private boundLookup(node: PartialNode): BoundLookup {
-    return (i) => {
-      let n: PartialNode | null = node;
-      while (n !== null && n.slot - 1 > i) n = n.prev;
-      return n !== null && n.slot - 1 === i ? n.subj : undefined;
-    };
-  }
-
-  private detAt(node: PartialNode, i: number): object | null {
-    let n: PartialNode | null = node;
-    while (n !== null && n.slot - 1 > i) n = n.prev;
-    return n !== null && n.slot - 1 === i ? n.det : null;
+    this.insertSeq(rt, k + 1, waitKey, seq.expiresOf(id), time, id, subj, det);
   }
 
   private untilItem(rt: Runtime, r: CompiledSequence, subj: object, det: DetectionLike | null): void {
     const u = r.until;
-    if (u === null || !u.cond.test(subj, null)) return;
+    const seq = rt.seq;
+    if (u === null || seq === null || !u.cond.test(subj, null)) return;
     const key = u.key(subj, det);
     if (key === undefined) return;
-    for (let s = 1; s < rt.state.slots.length; s++) {
-      const e = rt.state.slots[s]?.get(key);
-      if (e !== undefined) {
-        this.remove(rt, e);
+    for (let s = 1; s < r.steps.length; s++) {
+      const id = seq.find(s, key);
+      if (id >= 0) {
+        this.removeSeq(rt, id);
         this.n.cancelled++;
       }
     }
   }
 
-  private fireSequence(rt: Runtime, r: CompiledSequence, last: PartialNode, subj: object | null, det: DetectionLike | null): void {
-    const chain: PartialNode[] = [];
-    for (let n: PartialNode | null = last; n !== null; n = n.prev) chain.push(n);
-    chain.reverse();
+  /** `chain`: the steps matched so far; `subj` the final step's subject, or null for an absent step. */
+  private fireSequence(rt: Runtime, r: CompiledSequence, chain: readonly ChainItem[], subj: object | null, det: DetectionLike | null): void {
     const evidence: VigilEvent[] = [];
     const seen = new Set<VigilEvent>();
     const matched: MatchedPredicate[] = [];
-    for (const n of chain) {
+    chain.forEach((n, i) => {
       pushEvidence(evidence, seen, n.det ? n.det.evidence : (n.subj as VigilEvent));
-      const i = n.slot - 1;
       matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: n.key });
-    }
+    });
+    const lastKey = chain[chain.length - 1]?.key ?? '';
+    const i = chain.length;
     if (subj !== null) {
       pushEvidence(evidence, seen, det ? det.evidence : (subj as VigilEvent));
-      const i = chain.length;
-      matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: last.key });
+      matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: lastKey });
     } else {
-      const i = last.slot;
-      matched.push({ path: `/steps/${i}`, op: 'absent', field: r.doc.steps[i]?.by.join(',') ?? '', value: last.key });
+      matched.push({ path: `/steps/${i}`, op: 'absent', field: r.doc.steps[i]?.by.join(',') ?? '', value: lastKey });
     }
-    this.fire(rt, evidence, matched, `${r.doc.title} (${last.key.split(KEY_SEP).join(', ')})`);
+    this.fire(rt, evidence, matched, `${r.doc.title} (${lastKey.split(KEY_SEP).join(', ')})`);
+  }
+
+  /** A record waiting for `slot` under `key`, extending the chain of `prev` (removed here). */
+  private insertSeq(rt: Runtime, slot: number, key: string, expires: number, time: number, prev: number, subj: object, det: DetectionLike | null): void {
+    const seq = rt.seq as SeqStore;
+    const old = seq.find(slot, key);
+    if (old >= 0) {
+      // The newer partial replaces the older one under the same key: it expires later.
+      this.removeSeq(rt, old);
+      this.n.superseded++;
+    }
+    const id = seq.add(slot, key, expires, time, prev, subj, det);
+    this.total++;
+    if (prev >= 0) this.removeSeq(rt, prev);
+    if (rt.seqIdx !== null) this.indexSeq(rt, id, slot, key);
+    this.enforceLimits(rt);
+  }
+
+  private removeSeq(rt: Runtime, id: number): void {
+    const seq = rt.seq;
+    if (seq === null || !seq.isLive(id)) return;
+    if (rt.seqIdx !== null) this.unindexSeq(rt, id);
+    seq.remove(id);
+    this.total--;
+  }
+
+  private indexSeq(rt: Runtime, id: number, slot: number, key: string): void {
+    const parts = rt.compositeParts.get(slot);
+    const idx = rt.seqIdx;
+    if (parts === undefined || idx === null) return;
+    const ks = key.split(KEY_SEP);
+    for (const p of parts) {
+      const ident = ks[p];
+      if (ident === undefined) continue;
+      let set = idx.get(ident);
+      if (set === undefined) idx.set(ident, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  private unindexSeq(rt: Runtime, id: number): void {
+    const seq = rt.seq as SeqStore;
+    const parts = rt.compositeParts.get(seq.slotOf(id));
+    const idx = rt.seqIdx;
+    if (parts === undefined || idx === null) return;
+    const ks = seq.keyOf(id).split(KEY_SEP);
+    for (const p of parts) {
+      const ident = ks[p];
+      const set = ident === undefined ? undefined : idx.get(ident);
+      if (set === undefined || ident === undefined) continue;
+      set.delete(id);
+      if (set.size === 0) idx.delete(ident);
+    }
+  }
+
+  private releaseSeq(rt: Runtime, r: CompiledSequence, id: number): void {
+    const seq = rt.seq as SeqStore;
+    if (r.steps[seq.slotOf(id)]?.absent === true) {
+      const chain = seq.chain(id);
+      this.removeSeq(rt, id);
+      this.fireSequence(rt, r, chain, null, null);
+      return;
+    }
+    this.removeSeq(rt, id);
+    this.n.released++;
+  }
+
+  private visitSeqExpired(rt: Runtime, id: number): void {
+    const seq = rt.seq as SeqStore;
+    if (!seq.isLive(id) || rt.rule.kind !== 'sequence') return;
+    if (seq.expiresOf(id) > this.clock.now()) {
+      seq.requeue(id);
+      return;
+    }
+    this.expireSeq(rt, rt.rule, id);
+  }
+
+  /** End of a partial match's span: an absent step fires. */
+  private expireSeq(rt: Runtime, r: CompiledSequence, id: number): void {
+    const seq = rt.seq as SeqStore;
+    const absent = r.steps[seq.slotOf(id)]?.absent === true;
+    const chain = absent ? seq.chain(id) : null;
+    this.removeSeq(rt, id);
+    this.n.expired++;
+    if (chain !== null) this.fireSequence(rt, r, chain, null, null);
   }
 
   // ---- counts ------------------------------------------------------------------------
@@ -408,7 +500,9 @@ export class CorrelationEngine {
       this.n.missingKey++;
       return;
     }
-    const map = rt.state.slots[0] as ShardedMap<Entry>;
+    const state = rt.state;
+    if (state === null) return;
+    const map = state.slots[0] as ShardedMap<Entry>;
     let g = map.get(key) as CountGroup | undefined;
     if (g !== undefined && time > g.expires) {
       this.expireEntry(rt, g);
@@ -506,6 +600,7 @@ export class CorrelationEngine {
 
   private insert(rt: Runtime, e: Entry): void {
     const st = rt.state;
+    if (st === null) return;
     const map = st.slots[e.slot] as ShardedMap<Entry>;
     const old = map.get(e.key);
     if (old !== undefined) {
@@ -520,16 +615,28 @@ export class CorrelationEngine {
     map.set(e.key, e);
     if (st.byIdentity !== null) this.index(rt, e);
     st.wheel.add(e);
-    if (st.live > this.maxPerRule) this.evictOldest(rt);
+    this.enforceLimits(rt);
+  }
+
+  private enforceLimits(rt: Runtime): void {
+    if (liveOf(rt) > this.maxPerRule) this.evictOldest(rt);
     while (this.total > this.maxTotal) {
       let victim = rt;
-      if (st.live === 0) for (const o of this.runtimes) if (o.state.live > victim.state.live) victim = o;
-      if (victim.state.live === 0) break;
+      if (liveOf(rt) === 0) for (const o of this.runtimes) if (liveOf(o) > liveOf(victim)) victim = o;
+      if (liveOf(victim) === 0) break;
       this.evictOldest(victim);
     }
   }
 
   private evictOldest(rt: Runtime): void {
+    if (rt.seq !== null) {
+      const id = rt.seq.oldest();
+      if (id < 0) return;
+      this.removeSeq(rt, id);
+      this.n.evicted++;
+      return;
+    }
+    if (rt.state === null) return;
     let best: ShardedMap<Entry> | undefined;
     for (const m of rt.state.slots) if (best === undefined || m.size > best.size) best = m;
     const first = best?.oldest((e) => e.expires);
@@ -539,17 +646,19 @@ export class CorrelationEngine {
   }
 
   private remove(rt: Runtime, e: Entry): void {
-    const map = rt.state.slots[e.slot] as ShardedMap<Entry>;
+    const st = rt.state;
+    if (st === null) return;
+    const map = st.slots[e.slot] as ShardedMap<Entry>;
     if (map.get(e.key) !== e) return;
     map.delete(e.key);
-    rt.state.live--;
+    st.live--;
     this.total--;
     this.unindex(rt, e);
   }
 
   private index(rt: Runtime, e: Entry): void {
     const parts = rt.compositeParts.get(e.slot);
-    const idx = rt.state.byIdentity;
+    const idx = rt.state?.byIdentity ?? null;
     if (parts === undefined || idx === null) return;
     const ks = e.key.split(KEY_SEP);
     for (const p of parts) {
@@ -563,7 +672,7 @@ export class CorrelationEngine {
 
   private unindex(rt: Runtime, e: Entry): void {
     const parts = rt.compositeParts.get(e.slot);
-    const idx = rt.state.byIdentity;
+    const idx = rt.state?.byIdentity ?? null;
     if (parts === undefined || idx === null) return;
     const ks = e.key.split(KEY_SEP);
     for (const p of parts) {
@@ -578,22 +687,31 @@ export class CorrelationEngine {
   /** A process ended: its partial matches cannot progress (absent steps are thereby met). */
   releaseProcess(identity: string): void {
     for (const rt of this.runtimes) {
+      const r = rt.rule;
+      const seq = rt.seq;
+      if (seq !== null && r.kind === 'sequence') {
+        for (const s of rt.singleIdentitySlots) {
+          const id = seq.find(s, identity);
+          if (id >= 0) this.releaseSeq(rt, r, id);
+        }
+        const set = rt.seqIdx?.get(identity);
+        // Releasing may fire and thereby change the set: re-check each id.
+        if (set !== undefined) for (const id of [...set]) if (set.has(id) && seq.isLive(id)) this.releaseSeq(rt, r, id);
+        continue;
+      }
+      const st = rt.state;
+      if (st === null) continue;
       for (const s of rt.singleIdentitySlots) {
-        const e = rt.state.slots[s]?.get(identity);
+        const e = st.slots[s]?.get(identity);
         if (e !== undefined) this.release(rt, e);
       }
-      const set = rt.state.byIdentity?.get(identity);
+      const set = st.byIdentity?.get(identity);
       if (set !== undefined) for (const e of [...set]) this.release(rt, e);
     }
   }
 
   private release(rt: Runtime, e: Entry): void {
     const r = rt.rule;
-    if (r.kind === 'sequence' && r.steps[e.slot]?.absent === true && e instanceof PartialNode) {
-      this.remove(rt, e);
-      this.fireSequence(rt, r, e, null, null);
-      return;
-    }
     if (r.kind === 'count' && r.threshold === null && e instanceof CountGroup) {
       this.expireEntry(rt, e);
       return;
@@ -603,10 +721,10 @@ export class CorrelationEngine {
   }
 
   private visitExpired(rt: Runtime, e: Entry): void {
-    const map = rt.state.slots[e.slot];
+    const map = rt.state?.slots[e.slot];
     if (map === undefined || map.get(e.key) !== e) return; // consumed or replaced since
     if (e.expires > this.clock.now()) {
-      rt.state.wheel.add(e); // extended since it was queued (count groups): queue it again
+      rt.state?.wheel.add(e); // extended since it was queued (count groups): queue it again
       return;
     }
     this.expireEntry(rt, e);
@@ -617,10 +735,7 @@ export class CorrelationEngine {
     this.remove(rt, e);
     this.n.expired++;
     const r = rt.rule;
-    if (r.kind === 'sequence') {
-      if (e instanceof PartialNode && r.steps[e.slot]?.absent === true) this.fireSequence(rt, r, e, null, null);
-      return;
-    }
+    if (r.kind === 'sequence') return;
     if (r.threshold === null && e instanceof CountGroup) {
       const n = e.distinct !== null ? e.distinct.size : e.count;
       if (satisfies(r.condition, n)) this.fireCount(rt, r, e, n);
@@ -641,7 +756,7 @@ export class CorrelationEngine {
       for (;;) {
         const ask = Math.min(budget, 1024);
         if (ask <= 0) break;
-        const done = rt.state.wheel.sweep(now, ask, rt.visit);
+        const done = rt.seq !== null ? rt.seq.sweep(now, ask, rt.visitSeq) : (rt.state?.wheel.sweep(now, ask, rt.visit) ?? 0);
         budget -= done;
         if (done < ask) break;
         if (performance.now() >= deadline) {
@@ -667,7 +782,7 @@ export class CorrelationEngine {
 
   stats(): EngineStats {
     const liveByRule: Record<string, number> = {};
-    for (const rt of this.runtimes) liveByRule[rt.rule.doc.id] = rt.state.live;
+    for (const rt of this.runtimes) liveByRule[rt.rule.doc.id] = liveOf(rt);
     return { rules: this.runtimes.length, live: this.total, liveByRule, fired: this.n.fired, evicted: this.n.evicted, expired: this.n.expired };
   }
 

@@ -1,7 +1,7 @@
 /**
- * Bounded correlation state. Live partial matches sit in insertion-ordered Maps (one per
- * sequence stage, or one for a count rule's groups); expiry runs through a time-bucketed
- * wheel, visited in small slices so that millions of keys never cause one long pause.
+ * Bounded state of count rules: groups sit in insertion-ordered Maps; expiry runs through a
+ * time-bucketed wheel, visited in small slices. (Sequence rules keep their partial matches
+ * off the JS heap: seq-store.ts.)
  */
 import type { VigilEvent } from '../../../core/events/event.js';
 
@@ -14,23 +14,6 @@ export interface DetectionLike {
 
 /** Evidence of one step: the event itself, or the evidence list of a consumed detection. */
 export type Evidence = VigilEvent | readonly VigilEvent[];
-
-/** A partial sequence match: a node per matched step, linked to the previous step's node. */
-export class PartialNode {
-  constructor(
-    /** Key this node waits under in its slot's Map. */
-    readonly key: string,
-    /** What the step's conditions saw (the event, or a detection's newest evidence). */
-    readonly subj: object,
-    /** The detection, for `rule` steps (its evidence is the step's evidence); null for an event. */
-    readonly det: DetectionLike | null,
-    readonly prev: PartialNode | null,
-    /** Absolute expiry: first step's time + span. */
-    readonly expires: number,
-    /** Index of the step this node waits for. */
-    readonly slot: number,
-  ) {}
-}
 
 /** A count rule's group within its window. */
 export class CountGroup {
@@ -50,7 +33,7 @@ export class CountGroup {
   ) {}
 }
 
-export type Entry = PartialNode | CountGroup;
+export type Entry = CountGroup;
 
 /** Time-bucketed expiry: buckets of `gran` ms, visited in order, a slice at a time. */
 export class ExpiryWheel {

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SeqStore } from '../seq-store.js';
+import { ev, harness, LSASS, LSASS_RULE } from './helpers.js';
+
+const SPAN = 60_000;
+
+test('keys are found by their bytes: many keys, non-ASCII keys, removal keeps the others reachable', () => {
+  const st = new SeqStore(2, SPAN);
+  const n = 50_000;
+  const ids: number[] = [];
+  // Keys sharing long prefixes and suffixes, plus non-ASCII ones, exercise probing and byte compares.
+  const key = (i: number): string => (i % 7 === 0 ? `prozeß-ü-${i}` : `{00000000-0000-0000-0000-${String(i).padStart(12, '0')}}`);
+  for (let i = 0; i < n; i++) ids.push(st.add(1, key(i), 1000 + i, i, -1, { type: 'x', time: i, n: i }, null));
+  assert.equal(st.live, n);
+  for (let i = 0; i < n; i += 997) {
+    assert.equal(st.find(1, key(i)), ids[i]);
+    assert.equal(st.keyOf(ids[i] as number), key(i));
+  }
+  assert.equal(st.find(1, 'missing'), -1);
+  assert.equal(st.find(0, key(1)), -1, 'another step has its own table');
+  // Remove every other key: the rest must stay reachable (backward-shift deletion).
+  for (let i = 0; i < n; i += 2) st.remove(ids[i] as number);
+  assert.equal(st.live, n / 2);
+  for (let i = 0; i < n; i++) assert.equal(st.find(1, key(i)) >= 0, i % 2 === 1, `key ${i}`);
+  // Shrinking tables keep the survivors.
+  for (let i = 1; i < n - 2; i += 2) st.remove(ids[i] as number);
+  assert.equal(st.find(1, key(n - 1)), ids[n - 1]);
+});
+
+test('the evidence chain is re-created from bytes; events JSON cannot encode are held as objects', () => {
+  const st = new SeqStore(3, SPAN);
+  const a = { type: 'a', time: 1, proc: { guid: '{A}' }, raw: { Note: 'çà€' } };
+  const b = { type: 'b', time: 2, proc: { guid: '{A}' } };
+  const id0 = st.add(1, 'k1', SPAN + 1, 1, -1, a, null);
+  const id1 = st.add(2, 'k2', SPAN + 1, 2, id0, b, null);
+  st.remove(id0);
+  const chain = st.chain(id1);
+  assert.deepEqual(
+    chain.map((c) => c.key),
+    ['k1', 'k2'],
+  );
+  assert.deepEqual(chain[0]?.subj, a);
+  assert.deepEqual(chain[1]?.subj, b);
+  const big = { type: 'c', time: 3, size: 10n };
+  const id2 = st.add(1, 'k3', SPAN + 3, 3, -1, big, null);
+  assert.equal(st.chain(id2)[0]?.subj, big, 'held as the same object');
+});
+
+test('the wheel hands out due records once, and the oldest record is the eviction victim', () => {
+  const st = new SeqStore(2, SPAN);
+  for (let i = 0; i < 1000; i++) st.add(1, `k${i}`, SPAN + i * 100, i * 100, -1, { type: 'x', time: i * 100 }, null);
+  assert.equal(st.keyOf(st.oldest()), 'k0');
+  const seen = new Set<number>();
+  let visited = 0;
+  while (st.sweep(SPAN + 50_000, 64, (id) => {
+    assert.ok(!seen.has(id));
+    seen.add(id);
+    visited++;
+    st.remove(id);
+  }) > 0);
+  assert.ok(visited > 400 && visited < 520, `due records only (${visited})`);
+  assert.equal(st.live, 1000 - visited);
+});
+
+test('detections keep their evidence with many live partial matches in the store', () => {
+  const h = harness([LSASS_RULE]);
+  const as = Array.from({ length: 2000 }, (_, i) => ev({ type: 'process.access', proc: { guid: `{P${i}}` }, target: LSASS, access: { granted: 0x1410 } }, i));
+  h.feed(...as);
+  const b = ev({ type: 'thread.remote_create', proc: { guid: '{P1234}' }, target: LSASS }, 5000);
+  h.feed(b);
+  assert.equal(h.fired.length, 1);
+  const evidence = h.fired[0]?.evidence ?? [];
+  assert.deepEqual(evidence[0], as[1234], 'the first step event, re-created equal to the original');
+  assert.equal(evidence[1], b);
+  assert.equal(h.engine.liveKeys, 1999);
+});
