@@ -17,12 +17,4 @@ export class AlertStoreError extends VigilError {
 }
 
 /** A short kind for counters: the error's code, or its class name. */
-export function errorKind(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const name = (err as { name?: unknown }).name;
-    if (typeof name === 'string') return name;
-  }
-  return 'Error';
-}
+export { errorKind } from '../../../core/index.js';

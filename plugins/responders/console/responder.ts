@@ -1,5 +1,6 @@
 import { SEVERITIES, type Detection, type Severity } from '../../../core/events/detection.js';
 import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
+import { errorKind } from '../../../core/index.js';
 import { resolveConsoleConfig, type ConsoleConfig } from './config.js';
 import { createPalette, formatDetection, type Palette } from './format.js';
 
@@ -18,15 +19,6 @@ const RANK: Readonly<Record<Severity, number>> = Object.freeze(
   Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>,
 );
 
-function errorKind(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const name = (err as { name?: unknown }).name;
-    if (typeof name === 'string') return name;
-  }
-  return 'Error';
-}
 
 /** Decides colour from the mode and the actual stream (NO_COLOR is honoured in `auto`). */
 export function colorEnabled(mode: ConsoleConfig['color'], out: { readonly isTTY?: boolean }, env = process.env): boolean {

@@ -1,17 +1,9 @@
 import type { Detection } from '../../../core/events/detection.js';
+import { errorKind } from '../../../core/index.js';
 import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
 import { resolveJsonlConfig, type JsonlConfig } from './config.js';
 import { RotatingFile } from './rotating-file.js';
 
-export function errorKind(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const name = (err as { name?: unknown }).name;
-    if (typeof name === 'string') return name;
-  }
-  return 'Error';
-}
 
 /** JSON of one detection on one line; bigints (e.g. from raw source fields) become strings. */
 export function detectionLine(d: Detection): string {
