@@ -5,11 +5,13 @@
  * a rehash touches a few ten thousand entries at most. The JS heap holds no object per key:
  * the garbage collector has nothing to trace or copy when millions of matches are live.
  *
- * Evidence events are kept as their JSON text and re-created when a match fires or a bound
- * condition needs them. Chains that contain a consumed detection, or an event that JSON
- * cannot encode, are held as objects instead (rare: detections are few).
+ * Evidence events are kept in the compact binary form of event-codec.ts and re-created when a
+ * match fires or a bound condition needs them. Chains that contain a consumed detection, or
+ * an event the codec does not take (bigint, class instances, cycles), are held as objects
+ * instead (rare: detections are few).
  */
 import type { DetectionLike } from './state-store.js';
+import { EventDecoder, EventEncoder, STR_UTF8 } from './event-codec.js';
 
 /** One matched step of a chain: the key it waits under, its subject and its detection. */
 export interface ChainItem {
@@ -103,6 +105,17 @@ class ByteArena {
   }
 }
 
+/**
+ * Copy bytes; short runs by hand, longer ones through a plain Uint8Array view (Buffer#copy
+ * and Buffer#subarray cost more in argument handling and allocation). Returns the count.
+ */
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
+  const n = to - from;
+  if (n > 24) dst.set(new Uint8Array(src.buffer, src.byteOffset + from, n), at);
+  else for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number;
+  return n;
+}
+
 function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -117,11 +130,13 @@ export class SeqStore {
   private nextId = 0;
   private freeHead = -1;
   private readonly arena = new ByteArena();
-  /** Chains held as objects (detections, or events JSON cannot encode). */
+  /** Chains held as objects (detections, or events the codec does not take). */
   private readonly held = new Map<number, ChainItem[]>();
   /** Per slot: 256 open-addressing tables of record id + 1 (0 = empty). */
   private readonly tabs: (Int32Array | null)[][];
   private readonly counts: Int32Array[];
+  private readonly enc = new EventEncoder();
+  private readonly dec = new EventDecoder();
   private scratch = Buffer.allocUnsafeSlow(256);
   private scratchLen = 0;
   private scratchHash = 0;
@@ -225,15 +240,23 @@ export class SeqStore {
     return id >= 0 && id < this.nextId && ((this.chunk(id).flags[id & RC_MASK] as number) & F_ALIVE) !== 0;
   }
 
-  /** The matched steps of a record, step 0 first (events re-created from their JSON). */
+  /** The matched steps of a record, step 0 first (events re-created from their bytes). */
   chain(id: number): ChainItem[] {
     const c = this.chunk(id);
     const o = id & RC_MASK;
     if (((c.flags[o] as number) & F_HELD) !== 0) return this.held.get(id) ?? [];
     const buf = this.arena.bufs[c.pc[o] as number] as Buffer;
-    const off = (c.poff[o] as number) + (c.klen[o] as number);
-    const items = JSON.parse(buf.toString('utf8', off, off + (c.plen[o] as number))) as Array<[string, object]>;
-    return items.map(([key, subj]) => ({ key, subj, det: null }));
+    let off = (c.poff[o] as number) + (c.klen[o] as number);
+    const end = off + (c.plen[o] as number);
+    const d = this.dec;
+    const items: ChainItem[] = [];
+    while (off < end) {
+      const key = d.string(buf, off);
+      const subj = d.decode(buf, d.pos) as object;
+      off = d.pos;
+      items.push({ key, subj, det: null });
+    }
+    return items;
   }
 
   // ---- insert / remove ------------------------------------------------------------
@@ -255,22 +278,16 @@ export class SeqStore {
    * `prev` afterwards.
    */
   add(slot: number, key: string, expires: number, time: number, prev: number, subj: object, det: DetectionLike | null): number {
-    let json: string | undefined;
     const prevHeld = prev >= 0 && ((this.chunk(prev).flags[prev & RC_MASK] as number) & F_HELD) !== 0;
-    if (det === null && !prevHeld) {
-      try {
-        json = JSON.stringify(subj);
-      } catch {
-        json = undefined; // e.g. a bigint field: keep the object instead
-      }
-    }
+    // -1: held as an object (a detection, a chain already held, or a value the codec does not take).
+    const encLen = det === null && !prevHeld ? this.enc.encode(subj) : -1;
     const id = this.allocId();
     const c = this.chunk(id);
     const o = id & RC_MASK;
     let pBuf: Buffer | null = null;
     let pOff = 0;
     let pLen = 0;
-    if (prev >= 0 && json !== undefined) {
+    if (prev >= 0 && encLen >= 0) {
       const pc = this.chunk(prev);
       const po = prev & RC_MASK;
       pBuf = this.arena.bufs[pc.pc[po] as number] as Buffer;
@@ -279,23 +296,23 @@ export class SeqStore {
     }
     this.prepKey(key);
     const kl = this.scratchLen;
-    const item = json === undefined ? '' : `${JSON.stringify(key)},${json}]]`;
-    const need = kl + item.length * 3 + pLen + 4;
+    const need = encLen < 0 ? kl : kl + pLen + kl + 6 + encLen;
     const ci = this.arena.reserve(need);
     const buf = this.arena.bufs[ci] as Buffer;
     const start = this.arena.offset(ci);
-    let p = start;
-    if (json === undefined) p += this.scratch.copy(buf, p, 0, kl);
-    else if (pBuf !== null) {
-      // The key, the previous chain without its closing bracket, then this step.
-      p += this.scratch.copy(buf, p, 0, kl);
-      pBuf.copy(buf, p, pOff, pOff + pLen - 1);
-      p += pLen - 1;
-      p += buf.write(`,[${item}`, p, 'utf8');
-    } else if (kl === key.length) p += buf.write(`${key}[[${item}`, p, 'utf8');
-    else {
-      p += this.scratch.copy(buf, p, 0, kl);
-      p += buf.write(`[[${item}`, p, 'utf8');
+    // The key, then (unless held) the previous chain and this step: its key and its event.
+    let p = start + copyBytes(this.scratch, 0, kl, buf, start);
+    if (encLen >= 0) {
+      if (pBuf !== null) p += copyBytes(pBuf, pOff, pOff + pLen, buf, p);
+      buf[p++] = STR_UTF8;
+      let x = kl;
+      while (x >= 0x80) {
+        buf[p++] = (x & 0x7f) | 0x80;
+        x >>>= 7;
+      }
+      buf[p++] = x;
+      p += copyBytes(this.scratch, 0, kl, buf, p);
+      p += copyBytes(this.enc.bytes, 0, encLen, buf, p);
     }
     this.arena.commit(ci, p - start);
     c.exp[o] = expires;
@@ -306,9 +323,9 @@ export class SeqStore {
     c.klen[o] = kl;
     c.plen[o] = p - start - kl;
     c.slot[o] = slot;
-    c.flags[o] = F_ALIVE | (json === undefined ? F_HELD : 0);
+    c.flags[o] = F_ALIVE | (encLen < 0 ? F_HELD : 0);
     c.wb[o] = Number.NaN;
-    if (json === undefined) {
+    if (encLen < 0) {
       const before = prev >= 0 ? this.chain(prev) : [];
       this.held.set(id, [...before, { key, subj, det }]);
     }
