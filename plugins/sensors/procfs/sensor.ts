@@ -82,6 +82,7 @@ export function readClockTicks(signal: AbortSignal): Promise<number | undefined>
 
 export class ProcfsSensor implements SensorInstance {
   private table = new Map<number, Entry>();
+  private readonly refusedTypes = new Set<string>();
   /** New processes that looked pre-exec at the last poll, looked at once more before reporting. */
   private held = new Map<number, Fresh>();
   private timer: NodeJS.Timeout | undefined;
@@ -485,7 +486,12 @@ export class ProcfsSensor implements SensorInstance {
       void this.ctx.emit(draft);
     } catch (err) {
       this.ctx.counters.error('emit', errCode(err));
-      this.ctx.logger.warn({ err, type: draft.type }, 'procfs: emit refused');
+      this.ctx.counters.discard('emit_rejected');
+      // Once per type: a refusal repeats for every event of that type.
+      if (!this.refusedTypes.has(draft.type)) {
+        this.refusedTypes.add(draft.type);
+        this.ctx.logger.warn({ err, type: draft.type }, 'procfs: emit refused');
+      }
     }
   }
 }

@@ -124,7 +124,7 @@ export class ReplaySensor implements SensorInstance {
    * Emit one draft. Returns a Promise only when the core's queue is full (back-pressure),
    * so that the common path stays synchronous.
    */
-  private emit(draft: EventDraft, file: string, signal: AbortSignal): Promise<void> | undefined {
+  private emit(draft: EventDraft, file: string, env: ReplayEnv, signal: AbortSignal): Promise<void> | undefined {
     const { ctx } = this;
     let p: Promise<void> | undefined;
     try {
@@ -133,10 +133,10 @@ export class ReplaySensor implements SensorInstance {
       // E.g. a JSONL event of a type this sensor does not declare.
       ctx.counters.discard('emit_rejected');
       ctx.counters.error('emit', kindOf(err));
-      ctx.logger.warn({ file, type: draft.type }, `${file}: event of type ${draft.type} refused: ${messageOf(err)}`);
+      env.warn(file, `event of type ${draft.type}`, `refused: ${messageOf(err)}`);
       return undefined;
     }
-    ctx.counters.emitted++;
+    // `emitted` is counted by the core for every event it accepts.
     return p ? untilSettledOrAborted(p, signal) : undefined;
   }
 
@@ -155,7 +155,7 @@ export class ReplaySensor implements SensorInstance {
         for await (const batch of draftsOf(file.format, file.path, env)) {
           for (const d of batch) {
             if (signal.aborted) return;
-            const p = this.emit(d, file.path, signal);
+            const p = this.emit(d, file.path, env, signal);
             if (p) await p;
           }
         }
@@ -188,7 +188,7 @@ export class ReplaySensor implements SensorInstance {
     );
     for await (const d of merged) {
       if (signal.aborted) return;
-      const p = this.emit(d, 'merged replay', signal);
+      const p = this.emit(d, 'merged replay', env, signal);
       if (p) await p;
     }
   }

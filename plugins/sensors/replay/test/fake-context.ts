@@ -84,6 +84,7 @@ export function fakeSensorContext<C>(config: C, opts: FakeOptions): FakeSensorCo
         throw err;
       }
       drafts.push(draft);
+      ctx.counters.emitted++; // as the core does for every accepted event
       opts.onEmit?.(draft, drafts.length);
       if (opts.backPressureMs === undefined) return undefined;
       // Unref: a test that stops while "blocked" must not be kept alive by the timer.
