@@ -49,35 +49,3 @@ export const alertStoreConfigSchema: JsonSchema = Object.freeze({
     },
   },
 });
-
-/** Fills defaults and refuses wrong values with a clear message (for embedders that skip the core's validation). */
-export function resolveAlertStoreConfig(raw: Readonly<Partial<AlertStoreConfig>> | undefined): AlertStoreConfig {
-  const c: Readonly<Record<string, unknown>> = raw ?? {};
-  for (const key of Object.keys(c)) {
-    if (!(key in ALERT_STORE_DEFAULTS)) throw new TypeError(`alert-store responder: unknown config key "${key}"`);
-  }
-  const path = c['path'] ?? ALERT_STORE_DEFAULTS.path;
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`alert-store responder: config.path must be a non-empty string; got ${JSON.stringify(path)}`);
-  }
-  return {
-    path,
-    retention_days: num(c, 'retention_days', 0, false),
-    max_rows: num(c, 'max_rows', 0, true),
-    prune_interval_seconds: num(c, 'prune_interval_seconds', 1, true),
-  };
-}
-
-function num(
-  c: Readonly<Record<string, unknown>>,
-  key: 'retention_days' | 'max_rows' | 'prune_interval_seconds',
-  min: number,
-  integer: boolean,
-): number {
-  const v = c[key] ?? ALERT_STORE_DEFAULTS[key];
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
-    const what = integer ? 'an integer' : 'a number';
-    throw new TypeError(`alert-store responder: config.${key} must be ${what} >= ${min}; got ${JSON.stringify(v)}`);
-  }
-  return v;
-}

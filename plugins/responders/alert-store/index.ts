@@ -25,7 +25,7 @@ export { registerAlertCommands as cli, registerAlertCommands, formatAlertTable, 
 export type { AlertCommandOptions } from './cli.js';
 export { queryAlerts, parseSince, parseSeverity, parseLimit, DEFAULT_QUERY_LIMIT } from './query.js';
 export type { AlertQuery, AlertRow } from './query.js';
-export { alertStoreConfigSchema, resolveAlertStoreConfig, ALERT_STORE_DEFAULTS } from './config.js';
+export { alertStoreConfigSchema, ALERT_STORE_DEFAULTS } from './config.js';
 export type { AlertStoreConfig } from './config.js';
 export { AlertStoreResponder } from './responder.js';
 export { AlertStore } from './store.js';

@@ -1,6 +1,6 @@
 import type { ActionResult, Detection } from '../../../core/events/detection.js';
 import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
-import { resolveAlertStoreConfig, type AlertStoreConfig } from './config.js';
+import type { AlertStoreConfig } from './config.js';
 import { errorKind } from './errors.js';
 import { AlertStore, type PruneResult } from './store.js';
 
@@ -23,7 +23,7 @@ export class AlertStoreResponder implements ResponderInstance {
     private readonly ctx: ResponderContext<AlertStoreConfig>,
     private readonly now: () => number = Date.now,
   ) {
-    this.config = resolveAlertStoreConfig(ctx.config);
+    this.config = ctx.config; // validated, with defaults, and frozen by the core
     this.path = ctx.resolvePath(this.config.path);
   }
 
@@ -50,7 +50,6 @@ export class AlertStoreResponder implements ResponderInstance {
 
   onDetections(batch: readonly Detection[]): void {
     const { counters, logger } = this.ctx;
-    counters.received += batch.length;
     const store = this.store;
     if (this.state !== 'running' || !store) {
       counters.discard('not_running', batch.length);

@@ -37,34 +37,3 @@ export const consoleConfigSchema: JsonSchema = Object.freeze({
     },
   },
 });
-
-/**
- * The core hands over a validated config with defaults; this fills gaps anyway and refuses
- * wrong values with a clear message, so tools embedding the plugin without the core's
- * validation get the same behaviour.
- */
-export function resolveConsoleConfig(raw: Readonly<Partial<ConsoleConfig>> | undefined): ConsoleConfig {
-  const c: Readonly<Record<string, unknown>> = raw ?? {};
-  for (const key of Object.keys(c)) {
-    if (!(key in CONSOLE_DEFAULTS)) throw new TypeError(`console responder: unknown config key "${key}"`);
-  }
-  return {
-    color: pick(c, 'color', ['auto', 'always', 'never'] as const),
-    min_severity: pick(c, 'min_severity', SEVERITIES),
-    stream: pick(c, 'stream', ['stdout', 'stderr'] as const),
-  };
-}
-
-function pick<K extends keyof ConsoleConfig, V extends ConsoleConfig[K]>(
-  c: Readonly<Record<string, unknown>>,
-  key: K,
-  allowed: readonly V[],
-): V {
-  const v = c[key];
-  if (v === undefined) return CONSOLE_DEFAULTS[key] as V;
-  const hit = allowed.find((a) => a === v);
-  if (hit === undefined) {
-    throw new TypeError(`console responder: config.${key} must be one of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
-  }
-  return hit;
-}

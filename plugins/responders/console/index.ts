@@ -21,7 +21,7 @@ export const plugin: ResponderPlugin<ConsoleConfig> = {
   },
 };
 
-export { consoleConfigSchema, resolveConsoleConfig, CONSOLE_DEFAULTS } from './config.js';
+export { consoleConfigSchema, CONSOLE_DEFAULTS } from './config.js';
 export type { ConsoleConfig, ColorMode, ConsoleStreamName } from './config.js';
 export { ConsoleResponder, colorEnabled } from './responder.js';
 export type { ConsoleOutput } from './responder.js';

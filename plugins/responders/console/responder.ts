@@ -1,7 +1,7 @@
 import { SEVERITIES, type Detection, type Severity } from '../../../core/events/detection.js';
 import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
 import { errorKind } from '../../../core/index.js';
-import { resolveConsoleConfig, type ConsoleConfig } from './config.js';
+import type { ConsoleConfig } from './config.js';
 import { createPalette, formatDetection, type Palette } from './format.js';
 
 /** The part of a Node writable the console responder needs (process.stdout, a test sink …). */
@@ -50,7 +50,7 @@ export class ConsoleResponder implements ResponderInstance {
     private readonly ctx: ResponderContext<ConsoleConfig>,
     private readonly output?: ConsoleOutput,
   ) {
-    this.config = resolveConsoleConfig(ctx.config);
+    this.config = ctx.config; // validated, with defaults, and frozen by the core
     this.minRank = RANK[this.config.min_severity];
   }
 
@@ -68,7 +68,6 @@ export class ConsoleResponder implements ResponderInstance {
   }
 
   onDetections(batch: readonly Detection[]): Promise<void> | void {
-    this.ctx.counters.received += batch.length;
     const out = this.out;
     if (this.state !== 'running' || out === undefined) {
       this.ctx.counters.discard('not_running', batch.length);

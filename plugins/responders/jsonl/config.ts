@@ -44,31 +44,3 @@ export const jsonlConfigSchema: JsonSchema = Object.freeze({
     },
   },
 });
-
-/**
- * Fills defaults and refuses wrong values with a clear message (the core already validated;
- * this keeps embedders that skip validation safe).
- */
-export function resolveJsonlConfig(raw: Readonly<Partial<JsonlConfig>> | undefined): JsonlConfig {
-  const c: Readonly<Record<string, unknown>> = raw ?? {};
-  for (const key of Object.keys(c)) {
-    if (!(key in JSONL_DEFAULTS)) throw new TypeError(`jsonl responder: unknown config key "${key}"`);
-  }
-  const path = c['path'] ?? JSONL_DEFAULTS.path;
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`jsonl responder: config.path must be a non-empty string; got ${JSON.stringify(path)}`);
-  }
-  return {
-    path,
-    max_file_bytes: integer(c, 'max_file_bytes', MIN_FILE_BYTES, Number.MAX_SAFE_INTEGER),
-    max_files: integer(c, 'max_files', 0, 1000),
-  };
-}
-
-function integer(c: Readonly<Record<string, unknown>>, key: 'max_file_bytes' | 'max_files', min: number, max: number): number {
-  const v = c[key] ?? JSONL_DEFAULTS[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new TypeError(`jsonl responder: config.${key} must be an integer from ${min} to ${max}; got ${JSON.stringify(v)}`);
-  }
-  return v;
-}

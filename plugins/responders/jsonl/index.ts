@@ -21,7 +21,7 @@ export const plugin: ResponderPlugin<JsonlConfig> = {
   },
 };
 
-export { jsonlConfigSchema, resolveJsonlConfig, JSONL_DEFAULTS, MIN_FILE_BYTES } from './config.js';
+export { jsonlConfigSchema, JSONL_DEFAULTS, MIN_FILE_BYTES } from './config.js';
 export type { JsonlConfig } from './config.js';
 export { JsonlResponder, detectionLine } from './responder.js';
 export { RotatingFile } from './rotating-file.js';

@@ -1,7 +1,7 @@
 import type { Detection } from '../../../core/events/detection.js';
 import { errorKind } from '../../../core/index.js';
 import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
-import { resolveJsonlConfig, type JsonlConfig } from './config.js';
+import type { JsonlConfig } from './config.js';
 import { RotatingFile } from './rotating-file.js';
 
 
@@ -21,7 +21,7 @@ export class JsonlResponder implements ResponderInstance {
   private file: RotatingFile | undefined;
 
   constructor(private readonly ctx: ResponderContext<JsonlConfig>) {
-    this.config = resolveJsonlConfig(ctx.config);
+    this.config = ctx.config; // validated, with defaults, and frozen by the core
     this.path = ctx.resolvePath(this.config.path);
   }
 
@@ -61,7 +61,6 @@ export class JsonlResponder implements ResponderInstance {
 
   onDetections(batch: readonly Detection[]): Promise<void> | void {
     const { counters } = this.ctx;
-    counters.received += batch.length;
     const file = this.file;
     if (this.state !== 'running' || !file) {
       counters.discard('not_running', batch.length);

@@ -61,7 +61,6 @@ test('prints time, severity, title, rule id, actor and host without ANSI codes w
   assert.ok(first.includes('actor=C:\\Users\\bob\\Downloads\\mimikatz.exe pid=1337'));
   assert.ok(first.includes('host=WS01.corp.local'));
   assert.match(sink.text, /\n {4}.*mimikatz\.exe read lsass\.exe.*tags: attack\.t1003\.001/);
-  assert.equal(ctx.counters.received, 1);
   assert.equal(ctx.counters.emitted, 1);
   await r.stop();
   await ctx.dispose();
@@ -108,7 +107,6 @@ test('detections below min_severity are not printed and are counted as intended 
   assert.ok(sink.text.includes('medium rule'));
   assert.ok(sink.text.includes('critical rule'));
   const snap = ctx.counters.snapshot();
-  assert.equal(snap.received, 4);
   assert.equal(snap.emitted, 2);
   assert.deepEqual(snap.discarded['below_min_severity'], { count: 2, intended: true });
   assert.equal(ctx.counters.lostTotal, 0);
