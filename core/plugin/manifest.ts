@@ -25,7 +25,14 @@ const MANIFEST_SCHEMA: JsonSchema = {
 
 /** Every problem with a manifest, as `field: problem` lines (empty when valid). */
 export function manifestProblems(m: unknown): string[] {
-  const problems = validateWithSchema(MANIFEST_SCHEMA, structuredCloneSafe(m)).map(
+  // ajv with useDefaults mutates: validate a copy, never the plugin's own manifest object.
+  let copy: unknown;
+  try {
+    copy = JSON.parse(JSON.stringify(m ?? null)) as unknown;
+  } catch (err) {
+    return [`/: a manifest is plain JSON data (${err instanceof Error ? err.message : String(err)})`];
+  }
+  const problems = validateWithSchema(MANIFEST_SCHEMA, copy).map(
     (f) => `${f.path || '/'}: expected ${f.expected}, found ${f.found}`,
   );
   if (problems.length > 0) return problems;
@@ -76,13 +83,4 @@ export function checkApiVersion(p: VigilPlugin, where: string, core = PLUGIN_API
 /** True when the plugin runs on this platform. */
 export function runsOn(m: PluginManifest, platform: string = process.platform): boolean {
   return m.platforms.includes('any') || (m.platforms as readonly string[]).includes(platform);
-}
-
-function structuredCloneSafe(v: unknown): unknown {
-  // ajv with useDefaults mutates; never touch the plugin's own manifest object.
-  try {
-    return JSON.parse(JSON.stringify(v ?? null)) as unknown;
-  } catch {
-    return v;
-  }
 }

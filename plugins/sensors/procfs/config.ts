@@ -53,35 +53,3 @@ export const procfsConfigSchema: JsonSchema = Object.freeze({
     },
   },
 });
-
-/**
- * Apply defaults and check types. The core has normally validated already; this keeps the
- * sensor safe when embedded elsewhere. Throws an Error naming the offending key.
- */
-export function resolveProcfsConfig(raw: Readonly<Record<string, unknown>>): ProcfsConfig {
-  const known = new Set(Object.keys(PROCFS_DEFAULTS));
-  for (const key of Object.keys(raw)) {
-    if (!known.has(key)) throw new Error(`procfs config: unknown key "${key}" (allowed: ${[...known].join(', ')})`);
-  }
-  const int = (key: 'poll_interval_ms' | 'max_processes_per_poll', min: number): number => {
-    const v = raw[key] ?? PROCFS_DEFAULTS[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new Error(`procfs config: "${key}" must be an integer >= ${min}, found ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const root = raw['proc_root'] ?? PROCFS_DEFAULTS.proc_root;
-  if (typeof root !== 'string' || root.length === 0) {
-    throw new Error(`procfs config: "proc_root" must be a non-empty string, found ${JSON.stringify(root)}`);
-  }
-  const existing = raw['emit_existing'] ?? PROCFS_DEFAULTS.emit_existing;
-  if (typeof existing !== 'boolean') {
-    throw new Error(`procfs config: "emit_existing" must be a boolean, found ${JSON.stringify(existing)}`);
-  }
-  return Object.freeze({
-    poll_interval_ms: int('poll_interval_ms', MIN_POLL_INTERVAL_MS),
-    proc_root: root,
-    emit_existing: existing,
-    max_processes_per_poll: int('max_processes_per_poll', 1),
-  });
-}

@@ -4,10 +4,10 @@
  * one poll interval are missed (see README).
  */
 import type { PluginManifest, SensorContext, SensorInstance, SensorPlugin } from '../../../core/plugin/types.js';
-import { procfsConfigSchema, resolveProcfsConfig } from './config.js';
+import { procfsConfigSchema, type ProcfsConfig } from './config.js';
 import { ProcfsSensor, type ProcfsSensorOptions } from './sensor.js';
 
-export { PROCFS_DEFAULTS, MIN_POLL_INTERVAL_MS, procfsConfigSchema, resolveProcfsConfig, type ProcfsConfig } from './config.js';
+export { PROCFS_DEFAULTS, MIN_POLL_INTERVAL_MS, procfsConfigSchema, type ProcfsConfig } from './config.js';
 export { ProcfsSensor, DEFAULT_CLOCK_TICKS, readClockTicks, type ProcfsSensorOptions } from './sensor.js';
 export {
   parseStat,
@@ -36,7 +36,8 @@ export const manifest: PluginManifest & { readonly kind: 'sensor' } = Object.fre
 
 /** Build a sensor with non-config options (clock ticks, passwd path); `create` does no I/O. */
 export function createProcfsSensor(ctx: SensorContext, options: ProcfsSensorOptions = {}): SensorInstance {
-  return new ProcfsSensor(ctx, resolveProcfsConfig(ctx.config), options);
+  // ctx.config is validated against procfsConfigSchema, with defaults, by the core.
+  return new ProcfsSensor(ctx, ctx.config as unknown as ProcfsConfig, options);
 }
 
 export const plugin: SensorPlugin = Object.freeze({

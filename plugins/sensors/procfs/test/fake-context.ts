@@ -2,6 +2,8 @@
  * A minimal SensorContext for tests: collects emitted drafts, refuses undeclared types as the
  * core does, and runs deferred disposers last-in first-out on dispose().
  */
+import { validateWithSchema } from '../../../../core/config/validate.js';
+import { procfsConfigSchema } from '../config.js';
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,7 +43,7 @@ export function createFakeSensorContext(
   let dataDir: string | undefined;
   const ctx: SensorContext = {
     id: 'procfs',
-    config: Object.freeze({ ...config }),
+    config: Object.freeze(coreValidated(config)),
     logger: silentLogger(),
     counters,
     signal: controller.signal,
@@ -93,4 +95,12 @@ export function createFakeSensorContext(
       });
     },
   };
+}
+
+/** The config as the core hands it over: validated against the schema, defaults applied. */
+function coreValidated(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  const findings = validateWithSchema(procfsConfigSchema, copy);
+  if (findings.length > 0) throw new Error(`invalid procfs config: ${findings.map((f) => `${f.path}: expected ${f.expected}, found ${f.found}`).join('; ')}`);
+  return copy;
 }

@@ -1,3 +1,4 @@
+import { validateWithSchema } from '../../../../core/config/validate.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,7 +11,7 @@ import {
   PF_KTHREAD,
   plugin,
   PROCFS_DEFAULTS,
-  resolveProcfsConfig,
+  procfsConfigSchema,
   ticksToEpochMs,
 } from '../index.js';
 import type { VigilPlugin } from '../../../../core/plugin/types.js';
@@ -66,13 +67,16 @@ test('ticksToEpochMs uses boot time and the clock tick rate', () => {
   assert.equal(ticksToEpochMs(250, 1700000000, 1000), 1700000000250);
 });
 
-test('resolveProcfsConfig applies defaults and names a bad key', () => {
-  assert.deepEqual({ ...resolveProcfsConfig({}) }, { ...PROCFS_DEFAULTS });
-  assert.equal(resolveProcfsConfig({ poll_interval_ms: 20 }).poll_interval_ms, 20);
-  assert.throws(() => resolveProcfsConfig({ poll_interval_ms: 5 }), /poll_interval_ms.*>= 20/);
-  assert.throws(() => resolveProcfsConfig({ proc_root: '' }), /proc_root/);
-  assert.throws(() => resolveProcfsConfig({ emit_existing: 'yes' }), /emit_existing/);
-  assert.throws(() => resolveProcfsConfig({ pollInterval: 1 }), /unknown key "pollInterval"/);
+test('the config schema (what the core validates with) applies defaults and names a bad key', () => {
+  const check = (c: Record<string, unknown>) => validateWithSchema(procfsConfigSchema, c).map((f) => `${f.path} ${f.found}`);
+  const empty: Record<string, unknown> = {};
+  assert.deepEqual(check(empty), []);
+  assert.deepEqual(empty, { ...PROCFS_DEFAULTS });
+  assert.deepEqual(check({ poll_interval_ms: 20 }), []);
+  assert.match(check({ poll_interval_ms: 5 }).join(), /\/poll_interval_ms/);
+  assert.match(check({ proc_root: '' }).join(), /\/proc_root/);
+  assert.match(check({ emit_existing: 'yes' }).join(), /\/emit_existing/);
+  assert.match(check({ pollInterval: 1 }).join(), /\/pollInterval unknown key "pollInterval"/);
 });
 
 test('manifest declares a live linux sensor with a closed, defaulted schema', () => {
