@@ -13,29 +13,12 @@ import { parseAllDocuments } from 'yaml';
 import type { Severity } from '../../../core/events/detection.js';
 import { listRuleFiles, type CorrelationIssue } from './loader.js';
 import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
-import { parseDuration } from './duration.js';
+import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../shared/sigma/index.js';
 
-export type SigmaCorrelationType = 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered';
+export type SigmaCorrelationType = SigmaCorrelationDoc['type'];
 
-/** Structurally the shared importer's SigmaCorrelationDoc. */
-export interface SigmaCorrelationInput {
-  id: string;
-  title: string;
-  description?: string;
-  name?: string;
-  severity?: Severity;
-  tags: string[];
-  references: string[];
-  type: SigmaCorrelationType;
-  rules: string[];
-  group_by: string[];
-  timespan_ms: number;
-  condition?: { gt?: number; gte?: number; lt?: number; lte?: number; eq?: number };
-  field?: string;
-  aliases: Record<string, Record<string, string>>;
-  generate: boolean;
-  file: string;
-}
+/** What the shared Sigma importer returns for a correlation rule. */
+export type SigmaCorrelationInput = SigmaCorrelationDoc;
 
 export interface SigmaSkip {
   file: string;
@@ -173,67 +156,15 @@ function isRec(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function strings(v: unknown): string[] {
-  if (typeof v === 'string') return [v];
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
 
-/** One YAML correlation document → SigmaCorrelationInput, or a skip reason. */
+/** One YAML correlation document → SigmaCorrelationInput, or a skip reason (the shared importer parses it). */
 export function parseSigmaCorrelationDoc(d: Record<string, unknown>, file: string): SigmaCorrelationInput | string {
-  const corr = d['correlation'];
-  if (!isRec(corr)) return 'invalid: no correlation section';
-  const type = corr['type'];
-  if (type !== 'event_count' && type !== 'value_count' && type !== 'temporal' && type !== 'temporal_ordered') {
-    return `unsupported: correlation type ${JSON.stringify(type)}`;
+  try {
+    return parseCorrelation(d, file);
+  } catch (err) {
+    if (err instanceof SigmaConversionError) return `${err.kind}: ${err.reason}`;
+    throw err;
   }
-  const title = typeof d['title'] === 'string' ? d['title'] : '';
-  if (title === '') return 'invalid: no title';
-  const ts = parseDuration(corr['timespan']);
-  if (typeof ts === 'string') return `invalid: timespan: ${ts}`;
-  let condition: SigmaCorrelationInput['condition'];
-  let field: string | undefined;
-  const rawCond = corr['condition'];
-  if (rawCond !== undefined) {
-    if (!isRec(rawCond)) return 'invalid: condition must be a mapping';
-    condition = {};
-    for (const [k, v] of Object.entries(rawCond)) {
-      if (k === 'field') {
-        if (typeof v !== 'string') return 'invalid: condition.field must be a string';
-        field = v;
-      } else if (k === 'gt' || k === 'gte' || k === 'lt' || k === 'lte' || k === 'eq') {
-        if (typeof v !== 'number') return `invalid: condition.${k} must be a number`;
-        condition[k] = v;
-      } else return `unsupported: condition operator ${k}`;
-    }
-  }
-  const aliases: Record<string, Record<string, string>> = {};
-  if (corr['aliases'] !== undefined) {
-    if (!isRec(corr['aliases'])) return 'invalid: aliases must be a mapping';
-    for (const [a, m] of Object.entries(corr['aliases'])) {
-      if (!isRec(m)) return `invalid: alias ${a} must map rule names to fields`;
-      aliases[a] = Object.fromEntries(Object.entries(m).filter((e): e is [string, string] => typeof e[1] === 'string'));
-    }
-  }
-  const level = d['level'];
-  const idv = d['id'];
-  return {
-    id: typeof idv === 'string' ? idv : typeof d['name'] === 'string' ? d['name'] : title,
-    title,
-    ...(typeof d['description'] === 'string' ? { description: d['description'] } : {}),
-    ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}),
-    ...(typeof level === 'string' && SEVERITIES.has(level) ? { severity: level as Severity } : {}),
-    tags: strings(d['tags']),
-    references: strings(d['references']),
-    type,
-    rules: strings(corr['rules']),
-    group_by: strings(corr['group-by']),
-    timespan_ms: ts,
-    ...(condition !== undefined ? { condition } : {}),
-    ...(field !== undefined ? { field } : {}),
-    aliases,
-    generate: corr['generate'] === true || d['generate'] === true,
-    file,
-  };
 }
 
 export interface SigmaLoadStats {
