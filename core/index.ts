@@ -9,7 +9,7 @@ export type * from './events/detection.js';
 export { SEVERITIES } from './events/detection.js';
 export { EVENT_TYPES, isKnownEventType, type KnownEventType } from './events/event-types.js';
 export type * from './plugin/types.js';
-export { PLUGIN_API_VERSION } from './plugin/types.js';
+export { PLUGIN_API_VERSION, DETECTION_RULE_KIND } from './plugin/types.js';
 export { PluginCounters, type CountersSnapshot } from './telemetry/counters.js';
 export { createLogger, silentLogger, type Logger } from './telemetry/logger.js';
 export { VigilError, ERROR_CODES, describeError, errorKind, isVigilError, type ErrorCode } from './errors/index.js';

@@ -6,12 +6,13 @@ import { describeError, isVigilError, VigilError } from '../errors/index.js';
 import { Kernel, type AgentStatus } from '../kernel/kernel.js';
 import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
-import type { CliHost } from '../plugin/types.js';
+import type { CliHost, RuleTooling } from '../plugin/types.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { queryStatus, statusSocketPath } from '../telemetry/status-server.js';
 import { startAgent } from './agent.js';
 import { formatStatus, table } from './format.js';
 import { runReplay } from './replay.js';
+import { registerRuleToolsCommand } from './rule-tools.js';
 import { PLUGIN_API_VERSION } from '../plugin/types.js';
 
 /** Exit codes (documented in docs/cli.md): 0 ok, 1 runtime failure, 2 usage or config error. */
@@ -49,8 +50,11 @@ function agentLogger(level?: string): Logger {
 }
 
 /** The CLI's view of plugin configs for plugin-provided commands. */
-function cliHost(builtins: readonly PluginModuleRef[]): CliHost {
+function cliHost(builtins: readonly PluginModuleRef[], toolings: RuleTooling[]): CliHost {
   return {
+    registerRuleTooling(tooling: RuleTooling) {
+      toolings.push(tooling);
+    },
     pluginConfig(id: string, configFile?: string) {
       const loaded = loadConfig(resolveConfigPath(configFile));
       const ref = builtins.find((r) => r.plugin.manifest.id === id);
@@ -228,7 +232,10 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   const knownBuiltins = await loadBuiltinPlugins((err, file) => {
     process.stderr.write(`vigil: warning: built-in plugin ${file} failed to load: ${describeError(err)}\n`);
   });
-  const host = cliHost(knownBuiltins);
+  // `vigil rules` is the core's; analyzers plug in the tooling for the rule kinds they own.
+  const toolings: RuleTooling[] = [];
+  registerRuleToolsCommand(program, { toolings: () => toolings });
+  const host = cliHost(knownBuiltins, toolings);
   for (const ref of knownBuiltins) ref.cli?.(program, host);
   let thirdParty: PluginModuleRef[] = [];
   try {

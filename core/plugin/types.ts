@@ -157,6 +157,115 @@ export interface CliHost {
    * with a resolver for relative paths in it.
    */
   pluginConfig(id: string, configFile?: string): { config: Readonly<Record<string, unknown>>; resolvePath(path: string): string };
+  /**
+   * Contribute the lint/test/explain tooling for the rule kinds this plugin owns; the core's
+   * `vigil rules lint|test|explain` hands each rule file to the tooling owning its kinds.
+   * Optional only so that hosts typed against an earlier core still compile; the vigil CLI
+   * always provides it.
+   */
+  registerRuleTooling?(tooling: RuleTooling): void;
+}
+
+// ---- Rule tooling: `vigil rules lint | test | explain` for every rule kind --------------
+
+/**
+ * The kind of a rule document without a `kind` property (a detection rule,
+ * docs/rule-format.md). Other kinds are named by the document's `kind` (`sequence`, `count`).
+ */
+export const DETECTION_RULE_KIND = 'detection';
+
+/** One problem found in a rule file. Printed as `severity: file: rule id: path: [code] message`. */
+export interface RuleFinding {
+  severity: 'error' | 'warning';
+  /** The rule file ('' for definitions shared by several files, e.g. an unused list). */
+  file: string;
+  ruleId?: string;
+  /** JSON pointer inside the file ('' = the whole file). */
+  path: string;
+  /** Stable short code (`schema`, `json`, `unknown-kind`, `contradiction` …). */
+  code: string;
+  message: string;
+}
+
+export interface RuleLintReport {
+  files: number;
+  rules: number;
+  errors: number;
+  warnings: number;
+  findings: RuleFinding[];
+}
+
+/** A rule (or file) that could not be loaded, so its fixtures did not run. */
+export interface RuleLoadProblem {
+  file: string;
+  ruleId?: string;
+  path: string;
+  message: string;
+}
+
+export interface RuleFixtureFailure {
+  ruleId: string;
+  file: string;
+  /** `positive` must fire, `negative` must not; `missing` when a kind is absent; `invalid` for a bad fixture. */
+  kind: 'positive' | 'negative' | 'missing' | 'invalid';
+  /** Index of the fixture in its list. */
+  index?: number;
+  message: string;
+}
+
+/** One rule whose fixtures ran. */
+export interface RuleTestResult {
+  ruleId: string;
+  /** The rule's kind (`detection`, `sequence`, `count` …). */
+  kind: string;
+  file: string;
+  fixtures: number;
+  passed: boolean;
+}
+
+export interface RuleTestReport {
+  files: number;
+  rules: number;
+  passed: number;
+  failed: number;
+  fixtures: number;
+  results: RuleTestResult[];
+  failures: RuleFixtureFailure[];
+  issues: RuleLoadProblem[];
+}
+
+export interface RuleExplainResult {
+  ruleId: string;
+  /** The rule fired for (at least one of) the events. */
+  fired: boolean;
+  /** Printable trace. */
+  text: string;
+  /** The same as JSON (`--json`). */
+  data: unknown;
+  /** Printed on stderr (e.g. other rules that did not load). */
+  notes: string[];
+}
+
+export interface RuleToolContext {
+  /** Ids of every rule the command found, of every kind (references across kinds). */
+  readonly knownRuleIds: ReadonlySet<string>;
+}
+
+/**
+ * What an analyzer plugin contributes to `vigil rules`: lint, test and (optionally) explain
+ * for the rule kinds it owns. `files` are the rule files holding those kinds, plus files that
+ * hold only shared definitions (lists, macros). Bad content is reported in the result;
+ * `explain` throws an Error with a message for the operator (unknown rule, bad events).
+ */
+export interface RuleTooling {
+  /** Shown in reports: the plugin id. */
+  readonly name: string;
+  /** Rule kinds owned (`detection` for rules without `kind`). */
+  readonly kinds: readonly string[];
+  lint(files: readonly string[], ctx: RuleToolContext): Promise<RuleLintReport>;
+  test(files: readonly string[], ctx: RuleToolContext): Promise<RuleTestReport>;
+  /** Why the rule did or did not fire for `events` (items of a JSON/JSONL file, in order). */
+  explain?(ruleId: string, files: readonly string[], events: readonly unknown[], ctx: RuleToolContext & { readonly eventFile: string }): Promise<RuleExplainResult>;
 }
 
 /** What a plugin module's `index.ts` exports as `plugin` (or default). */

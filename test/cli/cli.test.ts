@@ -81,7 +81,7 @@ test('vigil config check: the default config is valid (exit 0); a misspelled key
 test('vigil --help and a wrong option: exit 0 and 2', () => {
   const h = vigil(['--help']);
   assert.equal(h.code, 0);
-  for (const c of ['run', 'replay', 'plugins', 'config', 'status', 'alerts', 'rules', 'correlation']) assert.match(h.stdout, new RegExp(`\\b${c}\\b`));
+  for (const c of ['run', 'replay', 'plugins', 'config', 'status', 'alerts', 'rules']) assert.match(h.stdout, new RegExp(`\\b${c}\\b`));
   assert.equal(vigil(['run', '--no-such-option']).code, 2);
 });
 

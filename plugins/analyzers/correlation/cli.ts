@@ -1,42 +1,60 @@
-import type { Command } from 'commander';
-import { resolve } from 'node:path';
+/**
+ * The correlation plugin's part of `vigil rules lint|test|explain`: the tooling for rule
+ * documents of kind `sequence` and `count`. The command belongs to the core, which hands
+ * each rule file to the tooling owning its kinds.
+ */
+import type { RuleExplainResult, RuleLintReport, RuleTestReport, RuleTooling } from '../../../core/plugin/types.js';
+import type { StaticCompiler } from './condition.js';
+import { explainCorrelation, toFixtureItems } from './explain.js';
 import { lintCorrelationRules, testCorrelationRules } from './fixtures.js';
 import { loadSharedCompiler } from './index.js';
+import { loadCorrelationFiles } from './loader.js';
 
-const out = (s: string) => void process.stdout.write(`${s}\n`);
-
-/** `vigil correlation lint|test [paths...]`: the rule tooling for sequence and count rules. */
-export function registerCorrelationCommands(program: Command): void {
-  const cmd = program.command('correlation').description('correlation rule tooling (sequence and count rules)');
-  cmd
-    .command('lint')
-    .description('check correlation rule files: schema, steps, join keys, references; exit 2 on errors')
-    .argument('[paths...]', 'files or folders', ['rules/correlation'])
-    .option('--json', 'JSON output')
-    .action(async (paths: string[], opts: { json?: boolean }) => {
-      const shared = await loadSharedCompiler();
-      const rep = lintCorrelationRules(paths.map((p) => resolve(p)), shared.compiler ? { delegate: shared.compiler } : {});
-      if (opts.json) out(JSON.stringify(rep, null, 2));
-      else {
-        for (const f of rep.findings) out(`${f.severity}: ${f.file}${f.ruleId ? `: rule ${f.ruleId}` : ''}: ${f.path || '/'}: [${f.code}] ${f.message}`);
-        out(`${rep.files} file(s), ${rep.rules} rule(s): ${rep.errors} error(s), ${rep.warnings} warning(s)`);
-      }
-      if (rep.errors > 0) process.exitCode = 2;
-    });
-  cmd
-    .command('test')
-    .description("replay each correlation rule's fixtures (ordered event lists); exit 2 when one fails")
-    .argument('[paths...]', 'files or folders', ['rules/correlation'])
-    .option('--json', 'JSON output')
-    .action(async (paths: string[], opts: { json?: boolean }) => {
-      const shared = await loadSharedCompiler();
-      const rep = testCorrelationRules(paths.map((p) => resolve(p)), shared.compiler ? { delegate: shared.compiler } : {});
-      if (opts.json) out(JSON.stringify(rep, null, 2));
-      else {
-        for (const i of rep.issues) out(`not loaded: ${i.file}${i.ruleId ? `: rule ${i.ruleId}` : ''}: ${i.path || '/'}: ${i.message}`);
-        for (const f of rep.failures) out(`FAIL ${JSON.stringify(f)}`);
-        out(`${rep.rules} rule(s), ${rep.fixtures} fixture(s): ${rep.passed} passed, ${rep.failed} failed, ${rep.issues.length} not loaded`);
-      }
-      if (rep.failed > 0 || rep.issues.length > 0 || rep.rules === 0) process.exitCode = 2;
-    });
+/** The shared rule compiler when present, as the agent uses it (`condition_compiler: auto`). */
+async function delegateOpts(): Promise<{ delegate?: StaticCompiler }> {
+  const shared = await loadSharedCompiler();
+  return shared.compiler ? { delegate: shared.compiler } : {};
 }
+
+function issueLine(i: { file: string; ruleId?: string; path: string; message: string }): string {
+  return `not loaded: ${i.file}${i.ruleId !== undefined ? `: rule ${i.ruleId}` : ''}: ${i.path || '/'}: ${i.message}`;
+}
+
+export const correlationTooling: RuleTooling = {
+  name: 'correlation',
+  kinds: ['sequence', 'count'],
+
+  async lint(files, ctx): Promise<RuleLintReport> {
+    return lintCorrelationRules(files, { ...(await delegateOpts()), knownRuleIds: ctx.knownRuleIds });
+  },
+
+  async test(files): Promise<RuleTestReport> {
+    const opts = await delegateOpts();
+    const rep = testCorrelationRules(files, opts);
+    const failing = rep.failures.filter((f) => (f.kind === 'positive' || f.kind === 'negative') && f.index !== undefined);
+    if (failing.length > 0) {
+      // Like detection rules, a failed fixture shows the engine's step-by-step trace.
+      const loaded = loadCorrelationFiles(files, opts);
+      for (const f of failing) {
+        const rule = loaded.compiled.find((r) => r.doc.id === f.ruleId);
+        const items = rule?.doc.fixtures?.[f.kind as 'positive' | 'negative']?.[f.index ?? -1];
+        if (rule === undefined || items === undefined) continue;
+        f.message += `\n${explainCorrelation(rule, items, loaded.defs, opts.delegate).text}`;
+      }
+    }
+    return rep;
+  },
+
+  async explain(ruleId, files, events, ctx): Promise<RuleExplainResult> {
+    const opts = await delegateOpts();
+    const loaded = loadCorrelationFiles(files, opts);
+    const rule = loaded.compiled.find((r) => r.doc.id === ruleId);
+    if (rule === undefined) {
+      const own = loaded.issues.filter((i) => i.ruleId === ruleId).map(issueLine);
+      throw new Error(`rule "${ruleId}" did not load${own.length > 0 ? `:\n${own.join('\n')}` : ' (disabled?)'}`);
+    }
+    const res = explainCorrelation(rule, toFixtureItems(events, ctx.eventFile), loaded.defs, opts.delegate);
+    const { text, ...data } = res;
+    return { ruleId, fired: res.fired > 0, text, data, notes: loaded.issues.map(issueLine) };
+  },
+};

@@ -28,6 +28,8 @@ export interface CorrelationTestReport {
   passed: number;
   failed: number;
   fixtures: number;
+  /** Every rule whose fixtures ran, with its verdict. */
+  results: { ruleId: string; kind: 'sequence' | 'count'; file: string; fixtures: number; passed: boolean }[];
   failures: CorrelationFixtureFailure[];
   issues: CorrelationIssue[];
 }
@@ -104,11 +106,12 @@ export function replayFixture(rule: CompiledCorrelation, items: readonly Fixture
 export function testCorrelationRules(paths: readonly string[], opts: { delegate?: StaticCompiler } = {}): CorrelationTestReport {
   const loaded = loadCorrelationFiles(paths, opts);
   const fileOf = new Map(loaded.rules.map((r) => [r.doc.id, r.file]));
-  const report: CorrelationTestReport = { files: loaded.files.length, rules: loaded.compiled.length, passed: 0, failed: 0, fixtures: 0, failures: [], issues: loaded.issues };
+  const report: CorrelationTestReport = { files: loaded.files.length, rules: loaded.compiled.length, passed: 0, failed: 0, fixtures: 0, results: [], failures: [], issues: loaded.issues };
   for (const rule of loaded.compiled) {
     const id = rule.doc.id;
     const file = fileOf.get(id) ?? '';
     const before = report.failures.length;
+    const fixturesBefore = report.fixtures;
     const fx = rule.doc.fixtures ?? {};
     for (const kind of ['positive', 'negative'] as const) {
       const list = fx[kind] ?? [];
@@ -131,6 +134,7 @@ export function testCorrelationRules(paths: readonly string[], opts: { delegate?
     }
     if (report.failures.length === before) report.passed++;
     else report.failed++;
+    report.results.push({ ruleId: id, kind: rule.kind, file, fixtures: report.fixtures - fixturesBefore, passed: report.failures.length === before });
   }
   return report;
 }

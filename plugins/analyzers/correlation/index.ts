@@ -244,8 +244,9 @@ export const plugin: AnalyzerPlugin<CorrelationConfig> = {
   },
 };
 
-export { registerCorrelationCommands } from './cli.js';
-import { registerCorrelationCommands } from './cli.js';
+export { correlationTooling } from './cli.js';
+export { explainCorrelation, type CorrelationExplain, type ExplainItem, type ExplainLine, type ExplainOutcome } from './explain.js';
+import { correlationTooling } from './cli.js';
 import type { PluginCliRegistrar } from '../../../core/index.js';
-/** Adds `vigil correlation lint|test`. */
-export const cli: PluginCliRegistrar = (program) => registerCorrelationCommands(program);
+/** Contributes the sequence/count tooling to the core's `vigil rules lint|test|explain`. */
+export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(correlationTooling);

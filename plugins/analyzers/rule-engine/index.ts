@@ -7,11 +7,11 @@ import type { AnalyzerContext, AnalyzerInstance, AnalyzerPlugin, DetectionDraft,
 import { formatIssue, type RuleHit, type RuleSet } from '../../shared/rules/index.js';
 import { buildRuleSet, resolvePaths, type RuleEngineConfig } from './engine.js';
 
-import { registerRuleCommands } from './cli.js';
+import { ruleEngineTooling } from './cli.js';
 import type { PluginCliRegistrar } from '../../../core/index.js';
-export { registerRuleCommands };
-/** Adds `vigil rules lint|test|explain`. */
-export const cli: PluginCliRegistrar = (program) => registerRuleCommands(program);
+export { registerRuleCommands, ruleEngineTooling } from './cli.js';
+/** Contributes the detection-rule tooling to the core's `vigil rules lint|test|explain`. */
+export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(ruleEngineTooling);
 export { buildRuleSet, type RuleEngineConfig } from './engine.js';
 
 const configSchema = {

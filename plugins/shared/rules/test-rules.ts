@@ -5,6 +5,8 @@ import { loadRuleFiles, type LoadOptions } from './loader.js';
 import { compileRuleSet } from './rule-set.js';
 import type { FixtureFailure, TestReport } from './types.js';
 
+type RuleResult = TestReport['results'][number];
+
 function fixtureProblem(f: unknown): string | undefined {
   if (typeof f !== 'object' || f === null || Array.isArray(f)) return 'a fixture must be an event object';
   const r = f as Record<string, unknown>;
@@ -22,12 +24,14 @@ export async function testRules(paths: readonly string[], opts: LoadOptions = {}
   const setOpts = { includeDisabled: true, fileOf: loaded.fileOf, ...(opts.maxRegexInputChars !== undefined ? { maxRegexInputChars: opts.maxRegexInputChars } : {}) };
   const set = compileRuleSet(loaded.rules, loaded.lists, loaded.macros, setOpts);
   const failures: FixtureFailure[] = [];
+  const results: RuleResult[] = [];
   let fixtures = 0;
   let failedRules = 0;
   for (const rule of set.rules) {
     const id = rule.doc.id;
     const file = loaded.fileOf.get(id) ?? '';
     const before = failures.length;
+    const fixturesBefore = fixtures;
     const fx = rule.doc.fixtures ?? {};
     for (const kind of ['positive', 'negative'] as const) {
       const list = fx[kind];
@@ -59,6 +63,7 @@ export async function testRules(paths: readonly string[], opts: LoadOptions = {}
       });
     }
     if (failures.length > before) failedRules++;
+    results.push({ ruleId: id, file, fixtures: fixtures - fixturesBefore, passed: failures.length === before });
   }
   return {
     files: loaded.files.length,
@@ -66,6 +71,7 @@ export async function testRules(paths: readonly string[], opts: LoadOptions = {}
     passed: set.rules.length - failedRules,
     failed: failedRules,
     fixtures,
+    results,
     failures,
     issues: [...loaded.issues, ...set.issues],
   };

@@ -179,6 +179,8 @@ export interface TestReport {
   passed: number;
   failed: number;
   fixtures: number;
+  /** Every rule whose fixtures ran, with its verdict. */
+  results: { ruleId: string; file: string; fixtures: number; passed: boolean }[];
   failures: FixtureFailure[];
   /** Load problems (rules that could not be tested). */
   issues: LoadIssue[];
