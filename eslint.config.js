@@ -16,6 +16,28 @@ export default tseslint.config(
     },
   },
   {
+    // A plugin sees the core only through its public SDK (DESIGN.md §2). This block replaces the
+    // rule options for plugins, so the koffi path is repeated.
+    files: ['plugins/**/*.ts'],
+    ignores: [
+      'plugins/analyzers/correlation/**', // converted separately
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'koffi', message: 'Only driver/ffi may import koffi.' }],
+          patterns: [
+            {
+              group: ['**/core/*/**', '**/core/*.js', '!**/core/index.js'],
+              message: 'Plugins import the core only through its public SDK (core/index.js).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['driver/ffi/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -10,6 +10,9 @@ export { SEVERITIES } from './events/detection.js';
 export { EVENT_TYPES, isKnownEventType, type KnownEventType } from './events/event-types.js';
 export type * from './plugin/types.js';
 export { PLUGIN_API_VERSION, DETECTION_RULE_KIND } from './plugin/types.js';
+// The check the kernel applies to a plugin's `config` against its manifest `configSchema`
+// (defaults filled in place): plugin tests validate their configs exactly as the agent will.
+export { validateWithSchema, type ConfigFinding } from './config/validate.js';
 export { PluginCounters, type CountersSnapshot } from './telemetry/counters.js';
 export { createLogger, silentLogger, type Logger } from './telemetry/logger.js';
 export { VigilError, ERROR_CODES, describeError, errorKind, isVigilError, type ErrorCode } from './errors/index.js';

@@ -5,6 +5,8 @@
  */
 import type { Command } from 'commander';
 import { DETECTION_RULE_KIND, type EventDraft, type RuleExplainResult, type RuleLintReport, type RuleTestReport, type RuleTooling } from '../../../core/index.js';
+// Core-internal CLI command, not part of the SDK: kept until registerRuleCommands moves out of the plugin.
+// eslint-disable-next-line no-restricted-imports
 import { registerRuleToolsCommand, type RuleToolsIo } from '../../../core/cli/rule-tools.js';
 import { compileRuleSet, explainRule, formatIssue, lintRules, loadRuleFiles, testRules, type LoadIssue } from '../../shared/rules/index.js';
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
-import type { CliHost } from '../../../core/plugin/types.js';
+import type { CliHost } from '../../../core/index.js';
 import { ALERT_STORE_DEFAULTS } from './config.js';
 import { AlertStoreError, errorKind } from './errors.js';
 import { parseLimit, parseSeverity, parseSince, queryAlerts, type AlertQuery, type AlertRow } from './query.js';

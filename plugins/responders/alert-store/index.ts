@@ -1,4 +1,4 @@
-import type { ResponderPlugin } from '../../../core/plugin/types.js';
+import type { ResponderPlugin } from '../../../core/index.js';
 import { alertStoreConfigSchema, type AlertStoreConfig } from './config.js';
 import { AlertStoreResponder } from './responder.js';
 

@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SEVERITIES, type ActionResult, type ActionStatus, type Detection, type Severity } from '../../../core/events/detection.js';
-import type { VigilEvent } from '../../../core/events/event.js';
+import { SEVERITIES, type ActionResult, type ActionStatus, type Detection, type Severity, type VigilEvent } from '../../../core/index.js';
 import { AlertStoreError, errorKind } from './errors.js';
 import { checkReadable } from './schema.js';
 

@@ -1,5 +1,4 @@
-import type { ActionResult, Detection } from '../../../core/events/detection.js';
-import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
+import type { ActionResult, Detection, ResponderContext, ResponderInstance } from '../../../core/index.js';
 import type { AlertStoreConfig } from './config.js';
 import { errorKind } from './errors.js';
 import { AlertStore, type PruneResult } from './store.js';

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SEVERITIES, type ActionResult, type Detection } from '../../../core/events/detection.js';
+import { SEVERITIES, type ActionResult, type Detection } from '../../../core/index.js';
 import { AlertStoreError, errorKind } from './errors.js';
 import { migrate } from './schema.js';
 

@@ -1,5 +1,4 @@
-import { SEVERITIES, type Severity } from '../../../core/events/detection.js';
-import type { JsonSchema } from '../../../core/plugin/types.js';
+import { SEVERITIES, type Severity, type JsonSchema } from '../../../core/index.js';
 
 export type ColorMode = 'auto' | 'always' | 'never';
 export type ConsoleStreamName = 'stdout' | 'stderr';

@@ -1,6 +1,5 @@
 import pc from 'picocolors';
-import type { Detection, Severity } from '../../../core/events/detection.js';
-import type { ProcessInfo } from '../../../core/events/event.js';
+import type { Detection, Severity, ProcessInfo } from '../../../core/index.js';
 
 type Paint = (s: string) => string;
 

@@ -1,4 +1,4 @@
-import type { ResponderPlugin } from '../../../core/plugin/types.js';
+import type { ResponderPlugin } from '../../../core/index.js';
 import { consoleConfigSchema, type ConsoleConfig } from './config.js';
 import { ConsoleResponder } from './responder.js';
 

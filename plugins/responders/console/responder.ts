@@ -1,6 +1,4 @@
-import { SEVERITIES, type Detection, type Severity } from '../../../core/events/detection.js';
-import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
-import { errorKind } from '../../../core/index.js';
+import { SEVERITIES, type Detection, type Severity, type ResponderContext, type ResponderInstance, errorKind } from '../../../core/index.js';
 import type { ConsoleConfig } from './config.js';
 import { createPalette, formatDetection, type Palette } from './format.js';
 

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../../core/plugin/types.js';
+import type { JsonSchema } from '../../../core/index.js';
 
 /** The `jsonl` responder's config block (after schema defaults). */
 export type JsonlConfig = {

@@ -1,4 +1,4 @@
-import type { ResponderPlugin } from '../../../core/plugin/types.js';
+import type { ResponderPlugin } from '../../../core/index.js';
 import { jsonlConfigSchema, type JsonlConfig } from './config.js';
 import { JsonlResponder } from './responder.js';
 

@@ -1,6 +1,4 @@
-import type { Detection } from '../../../core/events/detection.js';
-import { errorKind } from '../../../core/index.js';
-import type { ResponderContext, ResponderInstance } from '../../../core/plugin/types.js';
+import { type Detection, errorKind, type ResponderContext, type ResponderInstance } from '../../../core/index.js';
 import type { JsonlConfig } from './config.js';
 import { RotatingFile } from './rotating-file.js';
 

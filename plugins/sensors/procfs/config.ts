@@ -2,7 +2,7 @@
  * Config of the procfs sensor: the JSON Schema the core validates against, and a runtime
  * normalizer so that the sensor never trusts an unvalidated block (tests, third-party hosts).
  */
-import type { JsonSchema } from '../../../core/plugin/types.js';
+import type { JsonSchema } from '../../../core/index.js';
 
 export interface ProcfsConfig {
   /** Milliseconds between two scans of proc_root. */

@@ -3,7 +3,7 @@
  * process.stop. Portable to any Linux with a proc file system; processes that live less than
  * one poll interval are missed (see README).
  */
-import type { PluginManifest, SensorContext, SensorInstance, SensorPlugin } from '../../../core/plugin/types.js';
+import type { PluginManifest, SensorContext, SensorInstance, SensorPlugin } from '../../../core/index.js';
 import { procfsConfigSchema, type ProcfsConfig } from './config.js';
 import { ProcfsSensor, type ProcfsSensorOptions } from './sensor.js';
 

@@ -6,8 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EventDraft, ProcessInfo } from '../../../core/events/event.js';
-import type { SensorContext, SensorInstance } from '../../../core/plugin/types.js';
+import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
 import type { ProcfsConfig } from './config.js';
 import { mapLimit } from './map-limit.js';
 import { PF_KTHREAD, parseBootTime, parseCmdline, parseStat, parseStatusUids, ticksToEpochMs, type ProcStat } from './parse.js';

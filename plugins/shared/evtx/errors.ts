@@ -1,4 +1,4 @@
-import { VigilError } from '../../../core/errors/index.js';
+import { VigilError } from '../../../core/index.js';
 /**
  * Errors and issues of the EVTX reader. A file whose header cannot be read raises an
  * EvtxError; everything below the header (chunks, records, checksums) is reported as an

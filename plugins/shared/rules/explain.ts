@@ -1,5 +1,5 @@
 /** Why a rule did or did not fire for one event: every node's value and verdict. */
-import type { EventDraft, VigilEvent } from '../../../core/events/event.js';
+import type { EventDraft, VigilEvent } from '../../../core/index.js';
 import type { PredicateTrace, RuleSet } from './types.js';
 
 export interface ExplainResult {

@@ -5,7 +5,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { isKnownEventType } from '../../../core/events/event-types.js';
+import { isKnownEventType } from '../../../core/index.js';
 import { compileCondition, ConditionError, describe } from './compile.js';
 import { jsonErrorOffset } from './json-position.js';
 import { compileRule } from './rule-set.js';

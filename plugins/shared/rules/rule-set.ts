@@ -3,8 +3,7 @@
  * (exact-value sets for equality, one Aho-Corasick pass per field for substrings). A rule is
  * evaluated only when its type matches and one of its anchors hit (or it has none).
  */
-import type { EventDraft, VigilEvent } from '../../../core/events/event.js';
-import type { MatchedPredicate } from '../../../core/events/detection.js';
+import type { EventDraft, VigilEvent, MatchedPredicate } from '../../../core/index.js';
 import { AhoCorasick } from './aho-corasick.js';
 import { compileCondition, ConditionError } from './compile.js';
 import { compileGetter, type Getter } from './fields.js';

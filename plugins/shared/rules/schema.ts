@@ -2,7 +2,7 @@
  * JSON Schema (draft 2020-12) of a rule file: one rule object or a pack of lists, macros and
  * rules. Published as rule.schema.json (a test keeps the two identical).
  */
-import { SEVERITIES } from '../../../core/events/detection.js';
+import { SEVERITIES } from '../../../core/index.js';
 import { OPERATORS } from './compile.js';
 
 export const RULE_SCHEMA_ID = 'https://vigil.dev/schemas/rule.schema.json';

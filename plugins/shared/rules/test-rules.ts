@@ -1,5 +1,5 @@
 /** Runs every rule's fixtures through the compiled, indexed rule set. */
-import type { EventDraft } from '../../../core/events/event.js';
+import type { EventDraft } from '../../../core/index.js';
 import { explainRule } from './explain.js';
 import { loadRuleFiles, type LoadOptions } from './loader.js';
 import { compileRuleSet } from './rule-set.js';

@@ -1,5 +1,4 @@
-import type { EventDraft, VigilEvent } from '../../../core/events/event.js';
-import type { MatchedPredicate, RequestedAction, Severity } from '../../../core/events/detection.js';
+import type { EventDraft, VigilEvent, MatchedPredicate, RequestedAction, Severity } from '../../../core/index.js';
 
 /** A literal a rule compares against. */
 export type Literal = string | number | boolean;

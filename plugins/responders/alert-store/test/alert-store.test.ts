@@ -6,8 +6,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import type { ActionResult } from '../../../../core/events/detection.js';
-import type { CliHost, PluginCliRegistrar } from '../../../../core/plugin/types.js';
+import type { ActionResult, CliHost, PluginCliRegistrar } from '../../../../core/index.js';
 import {
   AlertStoreError,
   AlertStoreResponder,

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import type { Detection } from '../../../../core/events/detection.js';
+import type { Detection } from '../../../../core/index.js';
 import { plugin, JsonlResponder, type JsonlConfig } from '../index.js';
 import { fakeContext } from '../../../../test/support/responder-context.js';
 import { sampleDetection } from '../../../../test/support/sample-detection.js';

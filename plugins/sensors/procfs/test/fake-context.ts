@@ -2,17 +2,13 @@
  * A minimal SensorContext for tests: collects emitted drafts, refuses undeclared types as the
  * core does, and runs deferred disposers last-in first-out on dispose().
  */
-import { validateWithSchema } from '../../../../core/config/validate.js';
+import { validateWithSchema, type EventDraft, type Disposer, type SensorContext, PluginCounters, silentLogger } from '../../../../core/index.js';
 import { procfsConfigSchema } from '../config.js';
 import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { EventDraft } from '../../../../core/events/event.js';
-import type { Disposer, SensorContext } from '../../../../core/plugin/types.js';
-import { PluginCounters } from '../../../../core/telemetry/counters.js';
-import { silentLogger } from '../../../../core/telemetry/logger.js';
 
 export interface FakeSensorContext {
   readonly ctx: SensorContext;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EventDraft } from '../../../../core/events/event.js';
+import type { EventDraft } from '../../../../core/index.js';
 import { createProcfsSensor, plugin } from '../index.js';
 import { createFakeSensorContext } from './fake-context.js';
 import { FAKE_BTIME, FakeProcTree, type FakeProc } from './fake-proc-tree.js';

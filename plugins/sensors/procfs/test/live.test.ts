@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { userInfo } from 'node:os';
-import type { EventDraft } from '../../../../core/events/event.js';
+import type { EventDraft } from '../../../../core/index.js';
 import { plugin } from '../index.js';
 import { createFakeSensorContext } from './fake-context.js';
 

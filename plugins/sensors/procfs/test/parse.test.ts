@@ -1,4 +1,4 @@
-import { validateWithSchema } from '../../../../core/config/validate.js';
+import { validateWithSchema, type VigilPlugin } from '../../../../core/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -14,7 +14,6 @@ import {
   procfsConfigSchema,
   ticksToEpochMs,
 } from '../index.js';
-import type { VigilPlugin } from '../../../../core/plugin/types.js';
 
 /** A real stat line with its comm replaced. */
 function statLine(pid: number, comm: string, state: string, ppid: number, start: number, flags = 4194304): string {

@@ -8,9 +8,7 @@ import { container } from 'tsyringe';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { EventDraft } from '../../../../core/events/event.js';
-import type { Disposer, SensorContext } from '../../../../core/plugin/types.js';
-import { PluginCounters } from '../../../../core/telemetry/counters.js';
+import { type EventDraft, type Disposer, type SensorContext, PluginCounters } from '../../../../core/index.js';
 
 export interface LogLine {
   level: number;

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { projectRoot } from '../../../../core/paths.js';
-import { EVENT_TYPES } from '../../../../core/events/event-types.js';
-import type { EventDraft } from '../../../../core/events/event.js';
+import { projectRoot, EVENT_TYPES, type EventDraft } from '../../../../core/index.js';
 import {
   normalizeWindowsEvent,
   parseEventXml,
