@@ -36,6 +36,8 @@ export interface VigilConfig {
     max_threads: number;
     max_queue_tasks: number;
     task_timeout_seconds: number;
+    /** Prepare off-heap memory blocks (BLOCK_POOL) on a helper thread. */
+    prefault_memory: boolean;
   };
   plugins: Record<string, PluginEntry>;
 }

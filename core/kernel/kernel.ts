@@ -6,7 +6,8 @@ import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { Bus } from '../bus/index.js';
 import { configInvalid, validateWithSchema, withLine, type LoadedConfig, type ConfigFinding } from '../config/index.js';
 import type { VigilConfig } from '../config/types.js';
-import { AGENT_CONFIG, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tokens.js';
+import { AGENT_CONFIG, BLOCK_POOL, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tokens.js';
+import { BlockPool, type BlockPoolCounters } from '../memory/block-pool.js';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
@@ -55,6 +56,8 @@ export interface AgentStatus {
   bus_backlog: number;
   process_table: { size: number; evicted: number };
   workers: { threads: number; queued: number; counters: ReturnType<PluginCounters['snapshot']> };
+  /** Off-heap memory blocks (BLOCK_POOL): handed out, prepared by the helper thread, made in place. */
+  memory_blocks: BlockPoolCounters;
   plugins: PluginStatus[];
   skipped: SkippedPlugin[];
   core: ReturnType<PluginCounters['snapshot']>;
@@ -76,6 +79,7 @@ export class Kernel {
   readonly hosts: PluginHost[] = [];
   readonly skipped: SkippedPlugin[] = [];
   readonly pool: WorkerPool;
+  readonly blocks: BlockPool;
   readonly config: VigilConfig;
   readonly hostName: string;
   private readonly hostInfo: { readonly name: string };
@@ -115,7 +119,9 @@ export class Kernel {
       taskTimeoutMs: this.config.workers.task_timeout_seconds * 1000,
     });
     this.container = rootContainer.createChildContainer();
+    this.blocks = new BlockPool({ prefault: this.config.workers.prefault_memory });
     this.container.registerInstance(WORKER_POOL, this.pool);
+    this.container.registerInstance(BLOCK_POOL, this.blocks);
     this.container.registerInstance(PROCESS_TABLE, this.processTable);
     this.container.registerInstance(ROOT_LOGGER, this.logger);
     this.container.registerInstance(AGENT_CONFIG, this.config);
@@ -279,6 +285,7 @@ export class Kernel {
       for (const h of hosts) h.subscription?.unsubscribe();
     }
     await this.pool.close();
+    await this.blocks.close();
     this.state = 'stopped';
     this.sourcesDone?.();
   }
@@ -300,6 +307,7 @@ export class Kernel {
       bus_backlog: this.bus.backlog,
       process_table: { size: this.processTable.size, evicted: this.processTable.evicted },
       workers: { threads: this.pool.threads, queued: this.pool.queueSize, counters: this.pool.counters.snapshot() },
+      memory_blocks: this.blocks.counters(),
       plugins: this.hosts.map((h) => h.status()),
       skipped: [...this.skipped],
       core: this.counters.snapshot(),
