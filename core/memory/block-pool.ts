@@ -137,7 +137,6 @@ export class BlockPool implements BlockSource {
     } catch {
       return; // no worker threads here: allocate in place
     }
-    w.unref();
     w.on('message', (ab: unknown) => {
       this.inflight--;
       if (this.closed || !(ab instanceof ArrayBuffer)) return;
@@ -151,6 +150,9 @@ export class BlockPool implements BlockSource {
     w.on('exit', () => {
       if (this.worker === w) this.worker = null;
     });
+    // After the listeners: adding a 'message' listener refs the worker again. Unreferenced,
+    // it never keeps the process alive.
+    w.unref();
     this.worker = w;
     this.refill();
   }

@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BlockPool } from '../../core/index.js';
 
@@ -44,4 +48,27 @@ test('without prefaulting no thread is started', () => {
   assert.equal(c.fallback, 5);
   pool.give(Buffer.alloc(100));
   assert.equal(pool.counters().released, 1, 'a block of another size is not kept');
+});
+
+test('the helper thread never keeps the process alive', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-blocks-'));
+  const script = join(dir, 'use-pool.mjs');
+  const core = new URL('../../core/index.js', import.meta.url).href;
+  writeFileSync(
+    script,
+    `import { BlockPool } from ${JSON.stringify(core)};
+const p = new BlockPool({ prefault: true });
+p.take();
+p.take();
+setTimeout(() => { p.take(); console.log('took'); }, 200);
+`,
+  );
+  try {
+    const r = spawnSync(process.execPath, [...process.execArgv, script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, 'exited by itself (not killed at the timeout)');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /took/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
