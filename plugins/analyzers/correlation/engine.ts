@@ -12,6 +12,7 @@ import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditi
 import { processIdentity, KEY_SEP } from './paths.js';
 import { CountGroup, RuleState, type DetectionLike, type Entry, type Evidence, type ShardedMap } from './state-store.js';
 import { SeqStore, type ChainItem } from './seq-store.js';
+import { PLAIN_BLOCKS, type BlockSource } from '../../../core/index.js';
 
 /** The subset of PluginCounters the engine writes. */
 export interface EngineCounters {
@@ -31,10 +32,12 @@ export interface EngineOptions {
   maxPartialTotal?: number;
   /** Expiry work per tick: at most this many entries … */
   sliceEntries?: number;
-  /** … and at most this long (ms). */
+  /** … and at most this long (ms; default DEFAULT_SLICE_MS). */
   sliceBudgetMs?: number;
   /** Correlation rules may consume correlation detections up to this depth. */
   maxChainDepth?: number;
+  /** Off-heap blocks for sequence state (default: allocated in place). */
+  blocks?: BlockSource;
 }
 
 export interface LoadReport {
@@ -78,7 +81,15 @@ interface Handler {
   readonly step: number;
 }
 
+/**
+ * The longest stretch (ms) the engine works without giving the event loop back: one slice of
+ * a batch (onEventsUntil) or of expiry (tick).
+ */
+export const DEFAULT_SLICE_MS = 2;
+
 const MAX_EVIDENCE = 100;
+/** Events between two looks at the clock in onEventsUntil (a few microseconds each). */
+const CHECK_EVERY = 16;
 const MAX_DISTINCT = 10_000;
 
 /** Subject of step i (0-based) of a chain. */
@@ -121,6 +132,7 @@ export class CorrelationEngine {
   private readonly sliceEntries: number;
   private readonly sliceBudgetMs: number;
   private readonly maxChainDepth: number;
+  private readonly blocks: BlockSource;
 
   private runtimes: Runtime[] = [];
   private typeIdx = new Map<string, Handler[]>();
@@ -140,8 +152,9 @@ export class CorrelationEngine {
     this.maxPerRule = opts.maxPartialPerRule ?? 200_000;
     this.maxTotal = opts.maxPartialTotal ?? 1_000_000;
     this.sliceEntries = opts.sliceEntries ?? 8192;
-    this.sliceBudgetMs = opts.sliceBudgetMs ?? 4;
+    this.sliceBudgetMs = opts.sliceBudgetMs ?? DEFAULT_SLICE_MS;
     this.maxChainDepth = opts.maxChainDepth ?? 4;
+    this.blocks = opts.blocks ?? PLAIN_BLOCKS;
   }
 
   /** Live partial matches over all rules. */
@@ -200,7 +213,7 @@ export class CorrelationEngine {
     const rt: Runtime = {
       rule,
       state: prev !== null ? prev.state : isCount ? new RuleState(1, rule.spanMs, composite.size > 0) : null,
-      seq: prev !== null ? prev.seq : isCount ? null : new SeqStore(rule.steps.length, rule.spanMs),
+      seq: prev !== null ? prev.seq : isCount ? null : new SeqStore(rule.steps.length, rule.spanMs, this.blocks),
       seqIdx: prev !== null ? prev.seqIdx : !isCount && composite.size > 0 ? new Map() : null,
       order,
       singleIdentitySlots: singles,
@@ -262,6 +275,23 @@ export class CorrelationEngine {
   onEvents(batch: readonly VigilEvent[]): void {
     for (const e of batch) this.processEvent(e);
     this.flushCounters();
+  }
+
+  /**
+   * Feed `batch` from index `start` until it is done or `deadline` (performance.now() ms)
+   * has passed; returns the index of the first event not processed. The caller yields to
+   * the event loop between calls, so a large batch never blocks it for longer than a slice.
+   */
+  onEventsUntil(batch: readonly VigilEvent[], start: number, deadline: number): number {
+    let i = start;
+    const n = batch.length;
+    while (i < n) {
+      const end = Math.min(n, i + CHECK_EVERY);
+      for (; i < end; i++) this.processEvent(batch[i] as VigilEvent);
+      if (performance.now() >= deadline) break;
+    }
+    this.flushCounters();
+    return i;
   }
 
   processEvent(e: VigilEvent): void {

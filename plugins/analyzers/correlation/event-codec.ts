@@ -10,6 +10,7 @@
  *   7 object: pairs of (name, value), then a 0 byte; a name is a byte 2..255 (index + 2 in
  *     FIELD_NAMES) or 1 followed by a string,
  *   8 array: element count, then the elements,
+ *   9 a string of the StringTable: its index,
  *   0x80 | n: the integer n (0..127).
  * Lengths and counts are unsigned LEB128.
  *
@@ -68,6 +69,7 @@ const T_UTF8 = 6;
 export const STR_UTF8 = T_UTF8;
 const T_OBJ = 7;
 const T_ARR = 8;
+const T_REF = 9;
 const T_SMALL = 0x80;
 const NAME_LITERAL = 1;
 const OBJ_END = 0;
@@ -82,8 +84,49 @@ interface WellFormedCheck {
 class Unencodable extends Error {}
 const UNENCODABLE = new Unencodable('unencodable');
 
-/** Writes values into a reused, growing scratch buffer. */
+/** Strings longer than this are never interned. */
+const MAX_INTERNED_LENGTH = 256;
+/** Field positions the encoder tracks for recurring values (a hash of the path, modulo this). */
+const SLOTS = 1024;
+
+/**
+ * Strings that recur in kept events (event types, images, host and user names, raw field
+ * names), stored once for the life of a store: the encoder writes their index and the decoder
+ * hands back the same string object (no copy, no garbage). Bounded: when full, strings are
+ * written out again.
+ */
+export class StringTable {
+  readonly strings: string[] = [];
+
+  constructor(private readonly capacity = 65_536) {}
+
+  get size(): number {
+    return this.strings.length;
+  }
+
+  /** Add `s`; its index, or -1 when the table is full or `s` would not survive as UTF-8. */
+  add(s: string): number {
+    if (this.strings.length >= this.capacity || !(s as unknown as WellFormedCheck).isWellFormed()) return -1;
+    return this.strings.push(s) - 1;
+  }
+}
+
+/**
+ * Writes values into a reused, growing scratch buffer. With a StringTable, a string goes into
+ * the table when the same field (by path) held the same string in the previous event encoded:
+ * values that recur (types, images, host names) are interned after one repeat, unique ones
+ * (GUIDs, command lines) cost one comparison and never enter. No hashing of strings at all.
+ */
 export class EventEncoder {
+  /** Per field slot: the string it held last and that string's table index (-1: none). */
+  private readonly lastStr: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
+  private readonly lastIdx = new Int32Array(SLOTS).fill(-1);
+  /** Per object slot and position: the field name seen there last and its code (0: a literal). */
+  private readonly lastName: (string | undefined)[] = new Array<string | undefined>(SLOTS).fill(undefined);
+  private readonly lastCode = new Uint8Array(SLOTS);
+
+  constructor(private readonly table: StringTable | null = null) {}
+
   private buf = Buffer.allocUnsafeSlow(4096);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private p = 0;
@@ -97,7 +140,7 @@ export class EventEncoder {
   encode(v: unknown): number {
     this.p = 0;
     try {
-      this.value(v, 0);
+      this.value(v, 0, 0);
     } catch (e) {
       if (e === UNENCODABLE || e instanceof RangeError) return -1; // RangeError: cycle or too deep
       throw e;
@@ -123,8 +166,23 @@ export class EventEncoder {
     b[this.p++] = n;
   }
 
-  private str(s: string): void {
+  private str(s: string, slot: number): void {
     const len = s.length;
+    if (this.table !== null && len > 0 && len <= MAX_INTERNED_LENGTH) {
+      if (this.lastStr[slot] === s) {
+        let i = this.lastIdx[slot] as number;
+        if (i < 0) this.lastIdx[slot] = i = this.table.add(s);
+        if (i >= 0) {
+          this.ensure(6);
+          this.buf[this.p++] = T_REF;
+          this.uint(i);
+          return;
+        }
+      } else {
+        this.lastStr[slot] = s;
+        this.lastIdx[slot] = -1;
+      }
+    }
     this.ensure(len * 3 + 6);
     const b = this.buf;
     // Optimistically ASCII: tag and one-byte length, then the characters.
@@ -161,10 +219,11 @@ export class EventEncoder {
     this.p += n;
   }
 
-  private value(v: unknown, depth: number): void {
+  /** `slot`: the field position (for recurring strings). */
+  private value(v: unknown, depth: number, slot: number): void {
     switch (typeof v) {
       case 'string':
-        this.str(v);
+        this.str(v, slot);
         return;
       case 'number': {
         this.ensure(9);
@@ -209,7 +268,7 @@ export class EventEncoder {
         if (e === undefined) {
           this.ensure(1);
           this.buf[this.p++] = T_NULL;
-        } else this.value(e, depth + 1);
+        } else this.value(e, depth + 1, (slot * 31 + 3) & (SLOTS - 1));
       }
       return;
     }
@@ -217,20 +276,34 @@ export class EventEncoder {
     this.ensure(1);
     this.buf[this.p++] = T_OBJ;
     const o = v as Record<string, unknown>;
+    let pos = 0;
     for (const k in o) {
       const x = o[k];
       if (x === undefined) continue;
-      const code = FIELD_CODE.get(k);
+      // Events of one kind list the same names in the same order: a name compare instead of a lookup.
+      const at = (slot * 31 + 5 * pos) & (SLOTS - 1);
+      let code: number | undefined;
+      if (this.lastName[at] === k) code = (this.lastCode[at] as number) || undefined;
+      else {
+        code = FIELD_CODE.get(k);
+        this.lastName[at] = k;
+        this.lastCode[at] = code ?? 0;
+      }
+      let child: number;
       if (code !== undefined) {
         this.ensure(1);
         this.buf[this.p++] = code;
+        child = (slot * 31 + code) & (SLOTS - 1);
       } else {
         if (k === '__proto__') throw UNENCODABLE;
         this.ensure(1);
         this.buf[this.p++] = NAME_LITERAL;
-        this.str(k);
+        // Names outside the table (raw fields) come in the same order event after event.
+        this.str(k, (slot * 31 + 257 + 2 * pos) & (SLOTS - 1));
+        child = (slot * 31 + 258 + 2 * pos) & (SLOTS - 1);
       }
-      this.value(x, depth + 1);
+      this.value(x, depth + 1, child);
+      pos++;
     }
     this.ensure(1);
     this.buf[this.p++] = OBJ_END;
@@ -248,6 +321,8 @@ const HAS_SLICES = typeof (Buffer.prototype as Partial<SliceBuffer>).latin1Slice
 export class EventDecoder {
   pos = 0;
   private buf: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly table: StringTable | null = null) {}
 
   /** Decode one value at `off` of `buf`; `pos` is then just past it. */
   decode(buf: Buffer, off: number): unknown {
@@ -277,6 +352,11 @@ export class EventDecoder {
 
   private str(tag: number): string {
     const n = this.uint();
+    if (tag === T_REF) {
+      const r = this.table?.strings[n];
+      if (r === undefined) throw new Error(`event-codec: string ${n} is not in the table (byte ${this.pos})`);
+      return r;
+    }
     const b = this.buf;
     const s = this.pos;
     this.pos = s + n;
@@ -314,6 +394,7 @@ export class EventDecoder {
       }
       case T_ASCII:
       case T_UTF8:
+      case T_REF:
         return this.str(tag);
       case T_ARR: {
         const n = this.uint();

@@ -3,18 +3,21 @@
  * Rule format, semantics and limits: docs/correlation.md.
  */
 import { isAbsolute, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { BLOCK_POOL, PLAIN_BLOCKS } from '../../../core/index.js';
 import type { AnalyzerContext, AnalyzerInstance, AnalyzerPlugin } from '../../../core/plugin/types.js';
 import { PLUGIN_API_VERSION } from '../../../core/plugin/types.js';
 import type { Detection } from '../../../core/events/detection.js';
 import type { VigilEvent } from '../../../core/events/event.js';
 import { createClock, type ClockKind } from './clock.js';
 import type { StaticCompiler } from './condition.js';
-import { CorrelationEngine } from './engine.js';
+import { CorrelationEngine, DEFAULT_SLICE_MS } from './engine.js';
 import { compileCorrelationDocs, loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation } from './model.js';
 import { loadSigmaCorrelations, type SigmaLoadStats } from './sigma.js';
 
-export { CorrelationEngine, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
+export { CorrelationEngine, DEFAULT_SLICE_MS, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
 export { EventClock, WallClock, VirtualClock, createClock, type Clock, type ClockKind } from './clock.js';
 export { compileCorrelation, CompileError, ruleHash } from './compile.js';
 export { compileCorrCondition, ConditionError, type CorrCondition, type StaticCompiler, type BoundLookup } from './condition.js';
@@ -53,6 +56,8 @@ export interface CorrelationConfig {
   condition_compiler: 'auto' | 'builtin';
   /** Wall clock only: how often expiry runs without new events. */
   tick_ms: number;
+  /** The longest the analyzer works before yielding to the event loop (ms). */
+  slice_ms: number;
 }
 
 const CONFIG_SCHEMA = {
@@ -66,6 +71,7 @@ const CONFIG_SCHEMA = {
     clock: { enum: ['event', 'wall'], default: 'event' },
     condition_compiler: { enum: ['auto', 'builtin'], default: 'auto' },
     tick_ms: { type: 'integer', minimum: 10, default: 250 },
+    slice_ms: { type: 'number', minimum: 0.5, maximum: 50, default: DEFAULT_SLICE_MS },
   },
 } as const;
 
@@ -147,6 +153,8 @@ class CorrelationAnalyzer implements AnalyzerInstance {
       counters: ctx.counters,
       maxPartialPerRule: cfg.max_partial_per_rule,
       maxPartialTotal: cfg.max_partial_total,
+      sliceBudgetMs: cfg.slice_ms,
+      blocks: ctx.container.isRegistered(BLOCK_POOL, true) ? ctx.container.resolve(BLOCK_POOL) : PLAIN_BLOCKS,
     });
   }
 
@@ -198,8 +206,19 @@ class CorrelationAnalyzer implements AnalyzerInstance {
     setImmediate(again);
   }
 
-  onEvents(batch: readonly VigilEvent[]): void {
-    this.engine.onEvents(batch);
+  /** A batch in slices of at most slice_ms, yielding between them (the bus waits for the promise). */
+  onEvents(batch: readonly VigilEvent[]): void | Promise<void> {
+    const i = this.engine.onEventsUntil(batch, 0, performance.now() + this.ctx.config.slice_ms);
+    if (i < batch.length) return this.rest(batch, i);
+    this.sweep();
+  }
+
+  private async rest(batch: readonly VigilEvent[], from: number): Promise<void> {
+    let i = from;
+    while (i < batch.length) {
+      await yieldToLoop();
+      i = this.engine.onEventsUntil(batch, i, performance.now() + this.ctx.config.slice_ms);
+    }
     this.sweep();
   }
 

@@ -1,8 +1,8 @@
 /**
  * Off-heap state of a sequence rule. Every partial match is a record in typed-array columns
  * (chunked, so growth never copies millions of entries); keys and the evidence chain are
- * bytes in ArrayBuffer chunks; lookup is open addressing over 256 small tables per step, so
- * a rehash touches a few ten thousand entries at most. The JS heap holds no object per key:
+ * bytes in ArrayBuffer chunks; lookup goes through one ShardedIdTable per step (id-table.ts).
+ * The JS heap holds no object per key:
  * the garbage collector has nothing to trace or copy when millions of matches are live.
  *
  * Evidence events are kept in the compact binary form of event-codec.ts and re-created when a
@@ -11,7 +11,9 @@
  * instead (rare: detections are few).
  */
 import type { DetectionLike } from './state-store.js';
-import { EventDecoder, EventEncoder, STR_UTF8 } from './event-codec.js';
+import { EventDecoder, EventEncoder, STR_UTF8, StringTable } from './event-codec.js';
+import { ShardedIdTable } from './id-table.js';
+import { PLAIN_BLOCKS, type BlockSource } from '../../../core/index.js';
 
 /** One matched step of a chain: the key it waits under, its subject and its detection. */
 export interface ChainItem {
@@ -23,49 +25,83 @@ export interface ChainItem {
 const RC_BITS = 14;
 const RC_SIZE = 1 << RC_BITS;
 const RC_MASK = RC_SIZE - 1;
-const SHARD_BITS = 8;
-const SHARDS = 1 << SHARD_BITS;
-const MIN_TABLE = 16;
-const BYTE_CHUNK = 1 << 20;
 
 const F_ALIVE = 1;
 const F_HELD = 2;
 
-/** Columns of RC_SIZE records. */
+/** Columns of RC_SIZE records, laid out in one block. */
 class RecordChunk {
-  readonly exp = new Float64Array(RC_SIZE);
+  readonly exp: Float64Array;
   /** Time of the newest step's subject. */
-  readonly t = new Float64Array(RC_SIZE);
+  readonly t: Float64Array;
   /** Wheel bucket the record is queued in; NaN when not queued. */
-  readonly wb = new Float64Array(RC_SIZE);
-  readonly hash = new Int32Array(RC_SIZE);
-  readonly wprev = new Int32Array(RC_SIZE);
+  readonly wb: Float64Array;
+  readonly hash: Int32Array;
+  readonly wprev: Int32Array;
   /** Next in the wheel bucket, or next free record. */
-  readonly wnext = new Int32Array(RC_SIZE);
-  readonly pc = new Int32Array(RC_SIZE);
-  readonly poff = new Int32Array(RC_SIZE);
-  readonly klen = new Int32Array(RC_SIZE);
-  readonly plen = new Int32Array(RC_SIZE);
-  readonly slot = new Uint8Array(RC_SIZE);
-  readonly flags = new Uint8Array(RC_SIZE);
+  readonly wnext: Int32Array;
+  readonly pc: Int32Array;
+  readonly poff: Int32Array;
+  readonly klen: Int32Array;
+  readonly plen: Int32Array;
+  readonly slot: Uint8Array;
+  readonly flags: Uint8Array;
+
+  /** Bytes of one chunk's columns. */
+  static readonly BYTES = RC_SIZE * (3 * 8 + 7 * 4 + 2);
+
+  /** `block`: at least BYTES long, 8-byte aligned; records are written before being read. */
+  constructor(block: Buffer) {
+    const ab = block.buffer;
+    let o = block.byteOffset;
+    const f64 = (): Float64Array => {
+      const a = new Float64Array(ab, o, RC_SIZE);
+      o += RC_SIZE * 8;
+      return a;
+    };
+    const i32 = (): Int32Array => {
+      const a = new Int32Array(ab, o, RC_SIZE);
+      o += RC_SIZE * 4;
+      return a;
+    };
+    const u8 = (): Uint8Array => {
+      const a = new Uint8Array(ab, o, RC_SIZE);
+      o += RC_SIZE;
+      return a;
+    };
+    this.exp = f64();
+    this.t = f64();
+    this.wb = f64();
+    this.hash = i32();
+    this.wprev = i32();
+    this.wnext = i32();
+    this.pc = i32();
+    this.poff = i32();
+    this.klen = i32();
+    this.plen = i32();
+    this.slot = u8();
+    this.flags = u8();
+  }
 }
 
 /** Byte chunks, freed when every record written into them is gone. */
 class ByteArena {
   readonly bufs: (Buffer | null)[] = [];
+  constructor(private readonly blocks: BlockSource) {}
+
   private readonly used: number[] = [];
   private readonly liveBytes: number[] = [];
   private readonly freeIdx: number[] = [];
-  private readonly pool: Buffer[] = [];
   cur = -1;
 
   /** A chunk with at least `need` free bytes; returns its index. */
   reserve(need: number): number {
     const c = this.cur;
-    if (c >= 0 && BYTE_CHUNK - (this.used[c] as number) >= need) return c;
+    const size = this.blocks.blockBytes;
+    if (c >= 0 && size - (this.used[c] as number) >= need) return c;
     if (c >= 0 && this.liveBytes[c] === 0) this.drop(c);
-    const size = Math.max(BYTE_CHUNK, need);
-    const buf = size === BYTE_CHUNK && this.pool.length > 0 ? (this.pool.pop() as Buffer) : Buffer.allocUnsafeSlow(size);
+    // A chain longer than a block (rare: huge events) gets a buffer of its own.
+    const buf = need <= size ? this.blocks.take() : Buffer.allocUnsafeSlow(need);
     const idx = this.freeIdx.length > 0 ? (this.freeIdx.pop() as number) : this.bufs.length;
     this.bufs[idx] = buf;
     this.used[idx] = 0;
@@ -92,7 +128,7 @@ class ByteArena {
   private drop(c: number): void {
     const b = this.bufs[c];
     if (b === null || b === undefined) return;
-    if (b.length === BYTE_CHUNK && this.pool.length < 4) this.pool.push(b);
+    this.blocks.give(b);
     this.bufs[c] = null;
     this.freeIdx.push(c);
     if (c === this.cur) this.cur = -1;
@@ -129,14 +165,16 @@ export class SeqStore {
   private readonly rc: RecordChunk[] = [];
   private nextId = 0;
   private freeHead = -1;
-  private readonly arena = new ByteArena();
+  private readonly arena: ByteArena;
   /** Chains held as objects (detections, or events the codec does not take). */
   private readonly held = new Map<number, ChainItem[]>();
-  /** Per slot: 256 open-addressing tables of record id + 1 (0 = empty). */
-  private readonly tabs: (Int32Array | null)[][];
-  private readonly counts: Int32Array[];
-  private readonly enc = new EventEncoder();
-  private readonly dec = new EventDecoder();
+  /** Per slot (step): key hash → record id. */
+  private readonly tabs: ShardedIdTable[];
+  private readonly matchesScratch = (id: number): boolean => this.keyEquals(this.chunk(id), id & RC_MASK);
+  /** Recurring strings of the kept events, stored once. */
+  private readonly strings = new StringTable();
+  private readonly enc = new EventEncoder(this.strings);
+  private readonly dec = new EventDecoder(this.strings);
   private scratch = Buffer.allocUnsafeSlow(256);
   private scratchLen = 0;
   private scratchHash = 0;
@@ -148,9 +186,14 @@ export class SeqStore {
   readonly gran: number;
   live = 0;
 
-  constructor(slotCount: number, spanMs: number) {
-    this.tabs = Array.from({ length: slotCount }, () => new Array<Int32Array | null>(SHARDS).fill(null));
-    this.counts = Array.from({ length: slotCount }, () => new Int32Array(SHARDS));
+  constructor(
+    slotCount: number,
+    spanMs: number,
+    private readonly blocks: BlockSource = PLAIN_BLOCKS,
+  ) {
+    if (blocks.blockBytes < RecordChunk.BYTES) throw new RangeError(`SeqStore: blocks of ${blocks.blockBytes} bytes, need ${RecordChunk.BYTES}`);
+    this.arena = new ByteArena(blocks);
+    this.tabs = Array.from({ length: slotCount }, (_, i) => new ShardedIdTable(0x9e3779b9 + i));
     // About 64 buckets per span, between 10 ms and 1 s (an absent step fires at most one
     // bucket late).
     this.gran = Math.min(1000, Math.max(10, Math.floor(spanMs / 64)));
@@ -162,8 +205,8 @@ export class SeqStore {
 
   /** Bytes held outside the JS heap (record columns, tables, arena). */
   get offHeapBytes(): number {
-    let n = this.rc.length * RC_SIZE * 70 + this.arena.bytes;
-    for (const s of this.tabs) for (const t of s) if (t !== null) n += t.byteLength;
+    let n = this.rc.length * this.blocks.blockBytes + this.arena.bytes;
+    for (const t of this.tabs) n += t.byteLength;
     return n;
   }
 
@@ -176,11 +219,23 @@ export class SeqStore {
   /** Encode `key` into the scratch buffer and hash it. */
   private prepKey(key: string): void {
     if (key === this.scratchKey) return;
-    if (key.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(key.length * 3 + 64);
+    const len = key.length;
+    if (len * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(len * 3 + 64);
     const s = this.scratch;
-    const n = s.write(key, 0, 'utf8');
     let h = 0x811c9dc5 | 0;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ (s[i] as number), 0x01000193);
+    let n = 0;
+    // ASCII keys (GUIDs, pid@time) are written and hashed in one pass; others through UTF-8.
+    for (; n < len; n++) {
+      const c = key.charCodeAt(n);
+      if (c >= 0x80) break;
+      s[n] = c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if (n < len) {
+      n = s.write(key, 0, 'utf8');
+      h = 0x811c9dc5 | 0;
+      for (let i = 0; i < n; i++) h = Math.imul(h ^ (s[i] as number), 0x01000193);
+    }
     this.scratchLen = n;
     this.scratchHash = fmix(h);
     this.scratchKey = key;
@@ -198,21 +253,10 @@ export class SeqStore {
 
   /** The live record of `slot` under `key`, or -1. */
   find(slot: number, key: string): number {
-    const shards = this.tabs[slot];
-    if (shards === undefined) return -1;
+    const tab = this.tabs[slot];
+    if (tab === undefined) return -1;
     this.prepKey(key);
-    const h = this.scratchHash;
-    const tab = shards[h >>> (32 - SHARD_BITS)];
-    if (tab === null || tab === undefined) return -1;
-    const mask = tab.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const e = tab[i] as number;
-      if (e === 0) return -1;
-      const id = e - 1;
-      const c = this.chunk(id);
-      const o = id & RC_MASK;
-      if (c.hash[o] === h && this.keyEquals(c, o)) return id;
-    }
+    return tab.find(this.scratchHash, this.matchesScratch);
   }
 
   keyOf(id: number): string {
@@ -268,7 +312,7 @@ export class SeqStore {
       return id;
     }
     const id = this.nextId++;
-    if (id >>> RC_BITS >= this.rc.length) this.rc.push(new RecordChunk());
+    if (id >>> RC_BITS >= this.rc.length) this.rc.push(new RecordChunk(this.blocks.take()));
     return id;
   }
 
@@ -329,7 +373,7 @@ export class SeqStore {
       const before = prev >= 0 ? this.chain(prev) : [];
       this.held.set(id, [...before, { key, subj, det }]);
     }
-    this.tableInsert(slot, id, this.scratchHash);
+    (this.tabs[slot] as ShardedIdTable).insert(this.scratchHash, id);
     this.wheelAdd(id);
     this.live++;
     return id;
@@ -340,7 +384,7 @@ export class SeqStore {
     const o = id & RC_MASK;
     const f = c.flags[o] as number;
     if ((f & F_ALIVE) === 0) return;
-    this.tableDelete(c.slot[o] as number, id, c.hash[o] as number);
+    (this.tabs[c.slot[o] as number] as ShardedIdTable).delete(c.hash[o] as number, id);
     if (!Number.isNaN(c.wb[o] as number)) this.wheelUnlink(id);
     if ((f & F_HELD) !== 0) this.held.delete(id);
     this.arena.release(c.pc[o] as number, (c.klen[o] as number) + (c.plen[o] as number));
@@ -348,67 +392,6 @@ export class SeqStore {
     c.wnext[o] = this.freeHead;
     this.freeHead = id;
     this.live--;
-  }
-
-  // ---- hash tables ----------------------------------------------------------------
-
-  private tableInsert(slot: number, id: number, h: number): void {
-    const shards = this.tabs[slot] as (Int32Array | null)[];
-    const counts = this.counts[slot] as Int32Array;
-    const s = h >>> (32 - SHARD_BITS);
-    let tab = shards[s] ?? null;
-    const n = (counts[s] as number) + 1;
-    if (tab === null) tab = shards[s] = new Int32Array(MIN_TABLE);
-    else if (n * 2 > tab.length) tab = shards[s] = this.rehash(tab, tab.length * 4);
-    counts[s] = n;
-    const mask = tab.length - 1;
-    let i = h & mask;
-    while (tab[i] !== 0) i = (i + 1) & mask;
-    tab[i] = id + 1;
-  }
-
-  private rehash(old: Int32Array, size: number): Int32Array {
-    const tab = new Int32Array(size);
-    const mask = size - 1;
-    for (let j = 0; j < old.length; j++) {
-      const e = old[j] as number;
-      if (e === 0) continue;
-      let i = (this.chunk(e - 1).hash[(e - 1) & RC_MASK] as number) & mask;
-      while (tab[i] !== 0) i = (i + 1) & mask;
-      tab[i] = e;
-    }
-    return tab;
-  }
-
-  private tableDelete(slot: number, id: number, h: number): void {
-    const shards = this.tabs[slot] as (Int32Array | null)[];
-    const counts = this.counts[slot] as Int32Array;
-    const s = h >>> (32 - SHARD_BITS);
-    const tab = shards[s] ?? null;
-    if (tab === null) return;
-    const mask = tab.length - 1;
-    let i = h & mask;
-    for (;;) {
-      const e = tab[i] as number;
-      if (e === 0) return;
-      if (e === id + 1) break;
-      i = (i + 1) & mask;
-    }
-    // Backward-shift deletion: no tombstones, probe chains stay short.
-    tab[i] = 0;
-    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const e = tab[j] as number;
-      if (e === 0) break;
-      const k = (this.chunk(e - 1).hash[(e - 1) & RC_MASK] as number) & mask;
-      const stays = i <= j ? i < k && k <= j : i < k || k <= j;
-      if (stays) continue;
-      tab[i] = e;
-      tab[j] = 0;
-      i = j;
-    }
-    const n = (counts[s] as number) - 1;
-    counts[s] = n;
-    if (tab.length > MIN_TABLE && n * 16 < tab.length) shards[s] = this.rehash(tab, tab.length / 4);
   }
 
   // ---- expiry wheel ---------------------------------------------------------------

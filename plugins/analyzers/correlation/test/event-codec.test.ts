@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { EventDecoder, EventEncoder } from '../event-codec.js';
+import { EventDecoder, EventEncoder, StringTable } from '../event-codec.js';
 import { SeqStore } from '../seq-store.js';
 
 /** What the value looks like after a lossless round trip: `undefined` fields dropped, array holes null. */
@@ -87,6 +87,42 @@ test('property: events with any groups, unicode text, odd numbers and missing fi
     }),
     { numRuns: 400 },
   );
+});
+
+test('property: with a string table, recurring strings are written once and every event still comes back equal', () => {
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 6 }), (events) => {
+      const table = new StringTable(64);
+      const enc = new EventEncoder(table);
+      const dec = new EventDecoder(table);
+      const written: Array<[Buffer, unknown]> = [];
+      // Each event twice in a row: the second time, its fields hold the strings they held before.
+      for (const e of events.flatMap((x) => [x, x])) {
+        const n = enc.encode(e);
+        assert.ok(n >= 0);
+        written.push([Buffer.from(enc.bytes.subarray(0, n)), e]);
+      }
+      // Decoded after everything was written (the table only grows), in any order.
+      for (const [bytes, e] of [...written].reverse()) assert.deepStrictEqual(dec.decode(bytes, 0), normalized(e));
+      for (let i = 0; i < written.length; i += 2) assert.ok((written[i + 1]?.[0].length ?? 0) <= (written[i]?.[0].length ?? 0), 'an event encoded again is no longer');
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('strings are interned when a field repeats its value; unique values stay out; the table is bounded', () => {
+  const table = new StringTable(2);
+  const enc = new EventEncoder(table);
+  const ev = (i: number, user: string): object => ({ type: 'process.access', proc: { guid: `{guid-${i}}` }, target: { image: 'C:\\Windows\\System32\\lsass.exe' }, user: { name: user } });
+  const first = enc.encode(ev(0, 'alice'));
+  const second = enc.encode(ev(1, 'bob'));
+  assert.ok(second < first - 30, `type and image are written once, then as an index (${first} → ${second} bytes)`);
+  assert.deepEqual(table.strings, ['process.access', 'C:\\Windows\\System32\\lsass.exe']);
+  for (let i = 2; i < 50; i++) enc.encode(ev(i, 'carol'));
+  assert.equal(table.size, 2, 'full: carol is written out, GUIDs never entered');
+  const dec = new EventDecoder(table);
+  const n = enc.encode(ev(99, 'carol'));
+  assert.deepStrictEqual(dec.decode(Buffer.from(enc.bytes.subarray(0, n)), 0), ev(99, 'carol'));
 });
 
 test('property: evidence chains in the sequence store come back equal, step by step', () => {
