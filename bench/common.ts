@@ -130,10 +130,11 @@ export function replicateEvents(drafts: readonly EventDraft[], min: number, sour
 
 /**
  * Make `gc` available: when it is not exposed, run this same script again under
- * `node --expose-gc` (keeping the loader flags, e.g. `--import tsx`) and exit with its code.
+ * `node --expose-gc` plus `flags` (keeping the loader flags, e.g. `--import tsx` when run from
+ * source) and exit with its code.
  */
-export function ensureGc(entryUrl: string): void {
+export function ensureGc(entryUrl: string, flags: readonly string[] = []): void {
   if ((globalThis as { gc?: unknown }).gc !== undefined) return;
-  const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(entryUrl), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--expose-gc', ...flags, ...process.execArgv, fileURLToPath(entryUrl), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
