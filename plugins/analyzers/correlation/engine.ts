@@ -784,7 +784,8 @@ export class CorrelationEngine {
     let caughtUp = true;
     for (const rt of this.runtimes) {
       for (;;) {
-        const ask = Math.min(budget, 1024);
+        // A look at the clock every 256 entries keeps a slice near its budget.
+        const ask = Math.min(budget, 256);
         if (ask <= 0) break;
         const done = rt.seq !== null ? rt.seq.sweep(now, ask, rt.visitSeq) : (rt.state?.wheel.sweep(now, ask, rt.visit) ?? 0);
         budget -= done;
