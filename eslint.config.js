@@ -19,10 +19,7 @@ export default tseslint.config(
     // A plugin sees the core only through its public SDK (DESIGN.md §2). This block replaces the
     // rule options for plugins, so the koffi path is repeated.
     files: ['plugins/**/*.ts'],
-    ignores: [
-      'plugins/analyzers/correlation/**', // converted separately
-    ],
-    rules: {
+      rules: {
       'no-restricted-imports': [
         'error',
         {

@@ -3,7 +3,7 @@
  * documents of kind `sequence` and `count`. The command belongs to the core, which hands
  * each rule file to the tooling owning its kinds.
  */
-import type { RuleExplainResult, RuleLintReport, RuleTestReport, RuleTooling } from '../../../core/plugin/types.js';
+import type { RuleExplainResult, RuleLintReport, RuleTestReport, RuleTooling } from '../../../core/index.js';
 import type { StaticCompiler } from './condition.js';
 import { explainCorrelation, toFixtureItems } from './explain.js';
 import { lintCorrelationRules, testCorrelationRules } from './fixtures.js';

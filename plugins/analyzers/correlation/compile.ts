@@ -1,6 +1,6 @@
 /** Turns a schema-valid correlation rule document into its compiled, runnable form. */
 import { createHash } from 'node:crypto';
-import { isKnownEventType } from '../../../core/events/event-types.js';
+import { isKnownEventType } from '../../../core/index.js';
 import { compileCorrCondition, ConditionError, type ConditionContext, type CorrCondition, type StaticCompiler } from './condition.js';
 import { parseDuration } from './duration.js';
 import { compileGetter, compileKeyGetter, isIdentityPath, keyPart, KEY_SEP } from './paths.js';

@@ -4,15 +4,13 @@
  * timespan), fed by events and by other analyzers' detections.
  */
 import { performance } from 'node:perf_hooks';
-import type { VigilEvent } from '../../../core/events/event.js';
-import type { DetectionDraft, MatchedPredicate } from '../../../core/events/detection.js';
+import { PLAIN_BLOCKS, type VigilEvent, type DetectionDraft, type MatchedPredicate, type BlockSource } from '../../../core/index.js';
 import type { Clock } from './clock.js';
 import type { BoundLookup } from './condition.js';
 import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditionDoc } from './model.js';
 import { processIdentity, KEY_SEP } from './paths.js';
 import { CountGroup, RuleState, type DetectionLike, type Entry, type Evidence, type ShardedMap } from './state-store.js';
 import { SeqStore, type ChainItem } from './seq-store.js';
-import { PLAIN_BLOCKS, type BlockSource } from '../../../core/index.js';
 
 /** The subset of PluginCounters the engine writes. */
 export interface EngineCounters {

@@ -15,9 +15,7 @@
  * partial matches the engines reported, to name them in later lines. When that list and the
  * engines' live counts disagree, the trace says so.
  */
-import type { EventDraft, VigilEvent } from '../../../core/events/event.js';
-import type { DetectionDraft } from '../../../core/events/detection.js';
-import { isKnownEventType } from '../../../core/events/event-types.js';
+import { isKnownEventType, type EventDraft, type VigilEvent, type DetectionDraft } from '../../../core/index.js';
 import { VirtualClock } from './clock.js';
 import { compileCorrelation } from './compile.js';
 import { CorrelationEngine, type EngineCounters } from './engine.js';

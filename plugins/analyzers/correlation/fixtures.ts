@@ -3,9 +3,7 @@
  * virtual clock (a ten-minute span costs nothing) and checks positives fire and negatives
  * do not. `lintCorrelationRules`: load problems plus content warnings.
  */
-import type { EventDraft, VigilEvent } from '../../../core/events/event.js';
-import { isKnownEventType } from '../../../core/events/event-types.js';
-import type { DetectionDraft } from '../../../core/events/detection.js';
+import { isKnownEventType, type EventDraft, type VigilEvent, type DetectionDraft } from '../../../core/index.js';
 import { VirtualClock } from './clock.js';
 import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine } from './engine.js';

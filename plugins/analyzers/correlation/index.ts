@@ -5,11 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { BLOCK_POOL, PLAIN_BLOCKS } from '../../../core/index.js';
-import type { AnalyzerContext, AnalyzerInstance, AnalyzerPlugin } from '../../../core/plugin/types.js';
-import { PLUGIN_API_VERSION } from '../../../core/plugin/types.js';
-import type { Detection } from '../../../core/events/detection.js';
-import type { VigilEvent } from '../../../core/events/event.js';
+import { BLOCK_POOL, PLAIN_BLOCKS, PLUGIN_API_VERSION, type AnalyzerContext, type AnalyzerInstance, type AnalyzerPlugin, type Detection, type VigilEvent, type PluginCliRegistrar } from '../../../core/index.js';
 import { createClock, type ClockKind } from './clock.js';
 import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine, DEFAULT_SLICE_MS } from './engine.js';
@@ -266,6 +262,5 @@ export const plugin: AnalyzerPlugin<CorrelationConfig> = {
 export { correlationTooling } from './cli.js';
 export { explainCorrelation, type CorrelationExplain, type ExplainItem, type ExplainLine, type ExplainOutcome } from './explain.js';
 import { correlationTooling } from './cli.js';
-import type { PluginCliRegistrar } from '../../../core/index.js';
 /** Contributes the sequence/count tooling to the core's `vigil rules lint|test|explain`. */
 export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(correlationTooling);

@@ -1,6 +1,5 @@
 /** Correlation rule documents (as written) and their compiled form. */
-import type { EventDraft } from '../../../core/events/event.js';
-import type { RequestedAction, Severity } from '../../../core/events/detection.js';
+import type { EventDraft, RequestedAction, Severity } from '../../../core/index.js';
 import type { CorrCondition, Literal } from './condition.js';
 
 /** A fixture item: an event, or a detection of another rule (for `rule` steps). */

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import type { Severity } from '../../../core/events/detection.js';
+import type { Severity } from '../../../core/index.js';
 import { listRuleFiles, type CorrelationIssue } from './loader.js';
 import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
 import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../shared/sigma/index.js';

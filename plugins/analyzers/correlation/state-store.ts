@@ -3,7 +3,7 @@
  * time-bucketed wheel, visited in small slices. (Sequence rules keep their partial matches
  * off the JS heap: seq-store.ts.)
  */
-import type { VigilEvent } from '../../../core/events/event.js';
+import type { VigilEvent } from '../../../core/index.js';
 
 /** What the engine needs of a detection it consumes (a Detection, or its own chained output). */
 export interface DetectionLike {

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EventDraft, VigilEvent } from '../../../../core/events/event.js';
+import type { EventDraft, VigilEvent, DetectionDraft } from '../../../../core/index.js';
 import { testCorrelationRules, loadCorrelationFiles, CorrelationEngine, VirtualClock } from '../index.js';
-import type { DetectionDraft } from '../../../../core/events/detection.js';
 
 const ROOT = process.env['VIGIL_PROJECT_ROOT'] ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 const SAMPLES = join(process.env['VIGIL_DATASETS'] ?? resolve(ROOT, '../shared/datasets'), 'evtx-attack-samples');

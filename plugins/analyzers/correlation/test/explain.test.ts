@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { projectRoot } from '../../../../core/paths.js';
-import type { EventDraft } from '../../../../core/events/event.js';
+import { projectRoot, type EventDraft } from '../../../../core/index.js';
 import { explainCorrelation, type CorrelationExplain, type ExplainOutcome } from '../explain.js';
 import { replayFixture } from '../fixtures.js';
 import { loadSharedCompiler } from '../index.js';

@@ -1,7 +1,5 @@
 /** Test helpers: stamped events, an engine on a virtual clock, a counters double. */
-import type { EventDraft, VigilEvent } from '../../../../core/events/event.js';
-import type { DetectionDraft } from '../../../../core/events/detection.js';
-import { PluginCounters } from '../../../../core/telemetry/counters.js';
+import { PluginCounters, type EventDraft, type VigilEvent, type DetectionDraft } from '../../../../core/index.js';
 import { VirtualClock } from '../clock.js';
 import { compileCorrelation } from '../compile.js';
 import { CorrelationEngine, type EngineOptions } from '../engine.js';

@@ -8,7 +8,7 @@ import { compileCorrelationDocs, convertSigmaCorrelations, loadSigmaCorrelations
 import { CorrelationEngine } from '../engine.js';
 import { VirtualClock } from '../clock.js';
 import { ev, T0 } from './helpers.js';
-import type { DetectionDraft } from '../../../../core/events/detection.js';
+import type { DetectionDraft } from '../../../../core/index.js';
 
 const ROOT = process.env['VIGIL_PROJECT_ROOT'] ?? resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 const DATASETS = process.env['VIGIL_DATASETS'] ?? resolve(ROOT, '../shared/datasets');
