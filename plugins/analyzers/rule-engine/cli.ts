@@ -3,15 +3,8 @@
  * (rule documents without `kind`). The command itself belongs to the core, which hands each
  * rule file to the tooling owning its kinds.
  */
-import type { Command } from 'commander';
 import { DETECTION_RULE_KIND, type EventDraft, type RuleExplainResult, type RuleLintReport, type RuleTestReport, type RuleTooling } from '../../../core/index.js';
-// Core-internal CLI command, not part of the SDK: kept until registerRuleCommands moves out of the plugin.
-// eslint-disable-next-line no-restricted-imports
-import { registerRuleToolsCommand, type RuleToolsIo } from '../../../core/cli/rule-tools.js';
 import { compileRuleSet, explainRule, formatIssue, lintRules, loadRuleFiles, testRules, type LoadIssue } from '../../shared/rules/index.js';
-
-/** Where the commands write (tests pass their own). */
-export type CliIo = RuleToolsIo;
 
 function issueMessage(i: LoadIssue): string {
   return i.expected !== undefined || i.found !== undefined ? `${i.message} (expected ${i.expected ?? '?'}, found ${i.found ?? '?'})` : i.message;
@@ -67,10 +60,3 @@ export const ruleEngineTooling: RuleTooling = {
   },
 };
 
-/**
- * `vigil rules …` with the detection tooling only (embedding and tests); the vigil CLI
- * registers the command once for all toolings.
- */
-export function registerRuleCommands(program: Command, io?: CliIo): void {
-  registerRuleToolsCommand(program, { toolings: () => [ruleEngineTooling], ...(io !== undefined ? { io } : {}) });
-}

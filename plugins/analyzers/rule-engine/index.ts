@@ -9,7 +9,7 @@ import { buildRuleSet, resolvePaths, type RuleEngineConfig } from './engine.js';
 
 import { ruleEngineTooling } from './cli.js';
 import type { PluginCliRegistrar } from '../../../core/index.js';
-export { registerRuleCommands, ruleEngineTooling } from './cli.js';
+export { ruleEngineTooling } from './cli.js';
 /** Contributes the detection-rule tooling to the core's `vigil rules lint|test|explain`. */
 export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(ruleEngineTooling);
 export { buildRuleSet, type RuleEngineConfig } from './engine.js';

@@ -7,7 +7,8 @@ import { Command } from 'commander';
 import type { DependencyContainer } from 'tsyringe';
 import { PluginCounters, silentLogger, type AnalyzerContext, type DetectionDraft, type VigilEvent } from '../../../core/index.js';
 import { plugin, type RuleEngineConfig } from './index.js';
-import { registerRuleCommands } from './cli.js';
+import { ruleEngineTooling } from './cli.js';
+import { registerRuleToolsCommand } from '../../../core/index.js';
 
 function rule(id: string, image: string): Record<string, unknown> {
   return {
@@ -138,7 +139,7 @@ test('start skips refused rules and counts them', async () => {
 async function runCli(args: string[]): Promise<{ code: number; stdout: string }> {
   const program = new Command().exitOverride();
   const chunks: string[] = [];
-  registerRuleCommands(program, { out: (s) => chunks.push(s), err: () => undefined });
+  registerRuleToolsCommand(program, { toolings: () => [ruleEngineTooling], io: { out: (s) => chunks.push(s), err: () => undefined } });
   process.exitCode = 0;
   await program.parseAsync(['node', 'vigil', ...args]);
   const code = Number(process.exitCode ?? 0);
