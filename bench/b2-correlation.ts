@@ -18,11 +18,13 @@ import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:pe
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { VigilEvent } from '../core/events/event.js';
 import { BlockPool } from '../core/index.js';
-import { ensureGc } from './common.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CorrelationEngine, DEFAULT_SLICE_MS, VirtualClock, compileCorrelation, type CorrelationRuleDoc } from '../plugins/analyzers/correlation/index.js';
 
-ensureGc(import.meta.url, ['--max-old-space-size=12288']);
-const gc = (globalThis as { gc?: () => void }).gc as () => void;
+/** A child measures one implementation at one size: `--child seq|count vigil|plain N`. */
+const CHILD = process.argv[2] === '--child' ? process.argv.slice(3) : null;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 const SPAN = 60_000;
 const BATCH = 1000;
@@ -327,12 +329,31 @@ async function noiseFloor(ms: number, sliceMs: number): Promise<{ slices: number
     slices_over_10ms: durs.filter((d) => d >= 10).length,
   };
 }
+if (CHILD !== null) {
+  // One measurement in a fresh process: neither implementation inherits the other's heap
+  // (the Map peer leaves gigabytes for the collector at 5·10^6 keys).
+  const [kind, which, size] = CHILD;
+  const n = Number(size);
+  const seqImpl = which === 'vigil' ? () => vigilImpl(SEQ_RULE) : plainMapImpl;
+  const countImpl = which === 'vigil' ? () => vigilImpl(COUNT_RULE) : plainCountImpl;
+  // Warm-up (unmeasured): the code is compiled before the measured run.
+  if (kind === 'count') await runCount(100_000, 20_000, countImpl);
+  else await runSequence(Math.min(n, 200_000), seqImpl);
+  const out = kind === 'count' ? await runCount(1_000_000, 200_000, countImpl) : await runSequence(n, seqImpl);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+/** Run one measurement in its own process (node --expose-gc, a heap large enough for the peer). */
+function measure<T>(kind: 'seq' | 'count', which: 'vigil' | 'plain', n: number): T {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=12288', ...process.execArgv, fileURLToPath(import.meta.url), '--child', kind, which, String(n)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`B2 child ${kind} ${which} ${n} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as T;
+}
+
 const started = performance.now();
 // First, before any state exists: what the machine adds to slices of the engine's length.
 const noise = await noiseFloor(5_000, DEFAULT_SLICE_MS);
-// Warm-up (unmeasured): both implementations' code is compiled before the measured runs.
-await runSequence(20_000, plainMapImpl);
-await runSequence(20_000, () => vigilImpl(SEQ_RULE));
 /** Paired rounds per size (order alternating), so that a machine that speeds up or slows down between two runs does not decide the ratio. */
 const roundsFor = (n: number): number => Number(process.env['B2_ROUNDS'] ?? (n <= 100_000 ? 7 : n <= 1_000_000 ? 3 : 1));
 const median = (xs: readonly number[]): number => {
@@ -362,11 +383,11 @@ for (const n of SIZES) {
     let v: RunResult;
     let p: RunResult;
     if (r % 2 === 0) {
-      p = await runSequence(n, plainMapImpl);
-      v = await runSequence(n, () => vigilImpl(SEQ_RULE));
+      p = measure<RunResult>('seq', 'plain', n);
+      v = measure<RunResult>('seq', 'vigil', n);
     } else {
-      v = await runSequence(n, () => vigilImpl(SEQ_RULE));
-      p = await runSequence(n, plainMapImpl);
+      v = measure<RunResult>('seq', 'vigil', n);
+      p = measure<RunResult>('seq', 'plain', n);
     }
     if (v.fired !== p.fired) throw new Error(`fired differ at ${n}: vigil ${v.fired}, plain ${p.fired}`);
     vs.push(v);
@@ -391,9 +412,10 @@ for (const n of SIZES) {
 const countRatios: number[] = [];
 let countVigil = { events_per_s: 0, fired: 0 };
 let countPlain = { events_per_s: 0, fired: 0 };
+type CountResult = { events_per_s: number; fired: number };
 for (let r = 0; r < 5; r++) {
-  countVigil = await runCount(1_000_000, 200_000, () => vigilImpl(COUNT_RULE));
-  countPlain = await runCount(1_000_000, 200_000, plainCountImpl);
+  countVigil = measure<CountResult>('count', 'vigil', 0);
+  countPlain = measure<CountResult>('count', 'plain', 0);
   if (countVigil.fired !== countPlain.fired) throw new Error(`count rule fired differ: vigil ${countVigil.fired}, plain ${countPlain.fired}`);
   countRatios.push(countVigil.events_per_s / countPlain.events_per_s);
 }
@@ -415,9 +437,9 @@ console.log(
   JSON.stringify(
     {
       bench: 'B2-correlation',
-      run_as: `node ${process.execArgv.join(' ')}; heap measured after two gc() calls`,
+      run_as: `each measurement in its own process: node --expose-gc --max-old-space-size=12288 ${process.execArgv.join(' ')} (after a warm-up run in that process); heap measured after two gc() calls`,
       node: process.version,
-      workload: `A then B by proc.guid within 60 s; A for every key (all live), B for half, the rest expires; batches of 1000 events, which the engine works through in slices of ${DEFAULT_SLICE_MS} ms as the analyzer plugin does (the Map peer takes a batch at once); a 20k-key warm-up run of each first; per size, paired rounds in alternating order (7 at 1e5, 3 at 1e6, 1 at 5e6; B2_ROUNDS overrides): throughput and bytes are medians, the throughput ratio is the median of the rounds' ratios, pauses are the worst round's`,
+      workload: `A then B by proc.guid within 60 s; A for every key (all live), B for half, the rest expires; batches of 1000 events, which the engine works through in slices of ${DEFAULT_SLICE_MS} ms as the analyzer plugin does (the Map peer takes a batch at once); each measurement in a fresh process after an unmeasured warm-up run of the same workload (up to 2e5 keys); per size, paired rounds in alternating order (7 at 1e5, 3 at 1e6, 1 at 5e6; B2_ROUNDS overrides): throughput and bytes are medians, the throughput ratio is the median of the rounds' ratios, pauses are the worst round's`,
       sizes,
       count_rule: { workload: '>= 5 logon.failure per user within 60 s; 1e6 events over 2e5 users; median of 5 paired rounds (last round shown)', vigil: countVigil, plain_map: countPlain, ratio: +median(countRatios).toFixed(3), ratio_rounds: countRatios.map((x) => +x.toFixed(3)) },
       ratio: +worst.throughput_ratio.toFixed(3),
