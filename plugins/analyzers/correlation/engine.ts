@@ -570,6 +570,7 @@ export class CorrelationEngine {
     if (n >= r.threshold) {
       this.remove(rt, g);
       this.fireCount(rt, r, g, n);
+      g.drop();
       return;
     }
     // Sliding window: the group lives until its newest event leaves the window. The wheel
@@ -635,6 +636,7 @@ export class CorrelationEngine {
       // The newer partial replaces the older one under the same key: it expires later.
       map.delete(e.key);
       this.unindex(rt, old);
+      old.drop();
       this.n.superseded++;
     } else {
       st.live++;
@@ -670,6 +672,7 @@ export class CorrelationEngine {
     const first = best?.oldest((e) => e.expires);
     if (first === undefined) return;
     this.remove(rt, first);
+    first.drop();
     this.n.evicted++;
   }
 
@@ -745,6 +748,7 @@ export class CorrelationEngine {
       return;
     }
     this.remove(rt, e);
+    e.drop();
     this.n.released++;
   }
 
@@ -768,6 +772,7 @@ export class CorrelationEngine {
       const n = e.distinct !== null ? e.distinct.size : e.count;
       if (satisfies(r.condition, n)) this.fireCount(rt, r, e, n);
     }
+    e.drop();
   }
 
   /**

@@ -31,6 +31,16 @@ export class CountGroup {
     readonly start: number,
     public expires: number,
   ) {}
+  /**
+   * Let go of the evidence once the group is done (fired, expired, evicted, released or
+   * replaced): the expiry wheel may still hold the group until its bucket is swept, and it
+   * must not keep the events alive meanwhile.
+   */
+  drop(): void {
+    this.times = [];
+    this.evs = [];
+    this.distinct = null;
+  }
 }
 
 export type Entry = CountGroup;

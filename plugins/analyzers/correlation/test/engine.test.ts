@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ev, harness, LSASS, LSASS_RULE, compile, T0 } from './helpers.js';
@@ -324,4 +326,29 @@ test('the event clock follows event time, so replay expires state without waitin
   engine.onEvents([ev({ type: 'dns.query', proc: { guid: '{Z}' } }, 11 * MIN)]);
   engine.drain();
   assert.equal(engine.liveKeys, 0);
+});
+
+test('a count group that fired lets go of its events although the expiry wheel still holds it', async () => {
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  const rule = { id: 't.count', title: 'failures', severity: 'medium', kind: 'count', event: ['logon.failure'], group_by: ['user.target_name'], timespan: '60s', condition: { gte: 3 } };
+  let fired = 0;
+  // The sink keeps nothing; the clock never passes the span, so the group stays in its wheel bucket.
+  const h = harness([rule], { onDetection: () => fired++ });
+  const refs: WeakRef<object>[] = [];
+  (() => {
+    for (let i = 0; i < 3; i++) {
+      const e = ev({ type: 'logon.failure', user: { target_name: 'alice' } }, i * 10);
+      refs.push(new WeakRef(e));
+      h.engine.onEvents([e]);
+    }
+  })();
+  assert.equal(fired, 1);
+  await new Promise((r) => setImmediate(r));
+  collect();
+  assert.deepEqual(
+    refs.map((r) => r.deref() === undefined),
+    [true, true, true],
+    'no event of the fired group is still reachable',
+  );
 });
