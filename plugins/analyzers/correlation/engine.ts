@@ -36,6 +36,42 @@ export interface EngineOptions {
   maxChainDepth?: number;
   /** Off-heap blocks for sequence state (default: allocated in place). */
   blocks?: BlockSource;
+  /**
+   * Receives one record per decision the engine takes (for `vigil rules explain` and
+   * tests). Off by default; when absent the hot path pays one field check per site.
+   */
+  trace?: (t: EngineTrace) => void;
+}
+
+/**
+ * What the engine decided about one item, or about one partial match at expiry, release or
+ * eviction. Sequence steps: condition-false, key-missing, no-partial, out-of-order (older
+ * than the partial), bound-condition-false, span-exceeded, cancelled-absent, join-key-missing,
+ * started, advanced, fired. Partials (step = the step it waits for): superseded, expired,
+ * absent-satisfied (the absent step's span ended or its process stopped: the rule fires),
+ * released, evicted; cancelled-until (step -2). Count rules (step -1): condition-false,
+ * key-missing, window-restarted, counted, fired, expired, released, evicted.
+ */
+export type TraceOutcome = 'condition-false' | 'key-missing' | 'started' | 'superseded' | 'advanced' | 'join-key-missing' | 'fired' | 'no-partial' | 'out-of-order' | 'bound-condition-false' | 'span-exceeded' | 'cancelled-until' | 'cancelled-absent' | 'expired' | 'absent-satisfied' | 'released' | 'evicted' | 'counted' | 'window-restarted';
+
+export interface EngineTrace {
+  readonly ruleId: string;
+  /** Step index; -1 a count rule; -2 a sequence's `until`. */
+  readonly step: number;
+  readonly outcome: TraceOutcome;
+  /** Event time (or the clock, for expiry). */
+  readonly time: number;
+  /**
+   * The item's key for the step (count: its group); for started/advanced the key the partial
+   * now waits under (for step + 1); for a partial's end the key it waited under.
+   */
+  readonly key?: string;
+  /** End of the partial match's span, where there is one. */
+  readonly expires?: number;
+  /** For 'span-exceeded': by how many ms. */
+  readonly overMs?: number;
+  /** For count rules: the count after this event. */
+  readonly count?: number;
 }
 
 export interface LoadReport {
@@ -131,6 +167,7 @@ export class CorrelationEngine {
   private readonly sliceBudgetMs: number;
   private readonly maxChainDepth: number;
   private readonly blocks: BlockSource;
+  private readonly trace: ((t: EngineTrace) => void) | undefined;
 
   private runtimes: Runtime[] = [];
   private typeIdx = new Map<string, Handler[]>();
@@ -153,6 +190,7 @@ export class CorrelationEngine {
     this.sliceBudgetMs = opts.sliceBudgetMs ?? DEFAULT_SLICE_MS;
     this.maxChainDepth = opts.maxChainDepth ?? 4;
     this.blocks = opts.blocks ?? PLAIN_BLOCKS;
+    this.trace = opts.trace;
   }
 
   /** Live partial matches over all rules. */
@@ -326,7 +364,7 @@ export class CorrelationEngine {
   private dispatch(h: Handler, subj: object, det: DetectionLike | null, time: number, ruleId: string | null): void {
     const r = h.rt.rule;
     if (r.kind === 'count') this.countItem(h.rt, r, subj, det, time, ruleId);
-    else if (h.step === -2) this.untilItem(h.rt, r, subj, det);
+    else if (h.step === -2) this.untilItem(h.rt, r, subj, det, time);
     else this.stepItem(h.rt, r, h.step, subj, det, time);
   }
 
@@ -336,10 +374,14 @@ export class CorrelationEngine {
     const st = r.steps[k];
     const seq = rt.seq;
     if (st === undefined || seq === null) return;
-    if (st.cond !== null && !st.cond.usesBound && !st.cond.test(subj, null)) return;
+    if (st.cond !== null && !st.cond.usesBound && !st.cond.test(subj, null)) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'condition-false', time });
+      return;
+    }
     const key = st.key(subj, det);
     if (key === undefined) {
       this.n.missingKey++;
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'key-missing', time });
       return;
     }
     if (k === 0) {
@@ -348,26 +390,42 @@ export class CorrelationEngine {
       const waitKey = next.defaultJoin ? key : next.join?.((i) => (i === 0 ? subj : undefined), (i) => (i === 0 ? det : null));
       if (waitKey === undefined) {
         this.n.missingKey++;
+        if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: 0, outcome: 'join-key-missing', time, key });
         return;
       }
       this.insertSeq(rt, 1, waitKey, time + r.spanMs, time, -1, subj, det);
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: 0, outcome: 'started', time, key: waitKey, expires: time + r.spanMs });
       return;
     }
     const id = seq.find(k, key);
-    if (id < 0) return;
-    if (time > seq.expiresOf(id)) {
-      // Past the span: the match is over (an absent step is thereby satisfied).
-      this.expireSeq(rt, r, id);
+    if (id < 0) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'no-partial', time, key });
       return;
     }
-    if (time < seq.timeOf(id)) return;
+    if (time > seq.expiresOf(id)) {
+      // Past the span: the match is over (an absent step is thereby satisfied).
+      if (this.trace !== undefined) {
+        const expires = seq.expiresOf(id);
+        this.trace({ ruleId: r.doc.id, step: k, outcome: 'span-exceeded', time, key, expires, overMs: time - expires });
+      }
+      this.expireSeq(rt, r, id, time);
+      return;
+    }
+    if (time < seq.timeOf(id)) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'out-of-order', time, key, expires: seq.expiresOf(id) });
+      return;
+    }
     // The earlier steps' events are re-created only when a condition or the detection needs them.
     let chain: ChainItem[] | null = null;
     if (st.cond !== null && st.cond.usesBound) {
       chain = seq.chain(id);
-      if (!st.cond.test(subj, boundLookup(chain))) return;
+      if (!st.cond.test(subj, boundLookup(chain))) {
+        if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'bound-condition-false', time, key, expires: seq.expiresOf(id) });
+        return;
+      }
     }
     if (st.absent) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'cancelled-absent', time, key, expires: seq.expiresOf(id) });
       this.removeSeq(rt, id);
       this.n.cancelled++;
       return;
@@ -375,7 +433,7 @@ export class CorrelationEngine {
     if (k === r.steps.length - 1) {
       chain ??= seq.chain(id);
       this.removeSeq(rt, id);
-      this.fireSequence(rt, r, chain, subj, det);
+      this.fireSequence(rt, r, chain, subj, det, time);
       return;
     }
     const next = r.steps[k + 1];
@@ -389,14 +447,17 @@ export class CorrelationEngine {
       );
     }
     if (waitKey === undefined) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'join-key-missing', time, key, expires: seq.expiresOf(id) });
       this.removeSeq(rt, id);
       this.n.missingKey++;
       return;
     }
-    this.insertSeq(rt, k + 1, waitKey, seq.expiresOf(id), time, id, subj, det);
+    const expires = seq.expiresOf(id);
+    this.insertSeq(rt, k + 1, waitKey, expires, time, id, subj, det);
+    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'advanced', time, key: waitKey, expires });
   }
 
-  private untilItem(rt: Runtime, r: CompiledSequence, subj: object, det: DetectionLike | null): void {
+  private untilItem(rt: Runtime, r: CompiledSequence, subj: object, det: DetectionLike | null, time: number): void {
     const u = r.until;
     const seq = rt.seq;
     if (u === null || seq === null || !u.cond.test(subj, null)) return;
@@ -405,6 +466,7 @@ export class CorrelationEngine {
     for (let s = 1; s < r.steps.length; s++) {
       const id = seq.find(s, key);
       if (id >= 0) {
+        if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -2, outcome: 'cancelled-until', time, key, expires: seq.expiresOf(id) });
         this.removeSeq(rt, id);
         this.n.cancelled++;
       }
@@ -412,7 +474,7 @@ export class CorrelationEngine {
   }
 
   /** `chain`: the steps matched so far; `subj` the final step's subject, or null for an absent step. */
-  private fireSequence(rt: Runtime, r: CompiledSequence, chain: readonly ChainItem[], subj: object | null, det: DetectionLike | null): void {
+  private fireSequence(rt: Runtime, r: CompiledSequence, chain: readonly ChainItem[], subj: object | null, det: DetectionLike | null, time: number): void {
     const evidence: VigilEvent[] = [];
     const seen = new Set<VigilEvent>();
     const matched: MatchedPredicate[] = [];
@@ -428,6 +490,8 @@ export class CorrelationEngine {
     } else {
       matched.push({ path: `/steps/${i}`, op: 'absent', field: r.doc.steps[i]?.by.join(',') ?? '', value: lastKey });
     }
+    // Before the sink: what the detection chains into (other rules) is traced after it.
+    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: i, outcome: 'fired', time, key: lastKey });
     this.fire(rt, evidence, matched, `${r.doc.title} (${lastKey.split(KEY_SEP).join(', ')})`);
   }
 
@@ -437,6 +501,7 @@ export class CorrelationEngine {
     const old = seq.find(slot, key);
     if (old >= 0) {
       // The newer partial replaces the older one under the same key: it expires later.
+      if (this.trace !== undefined) this.trace({ ruleId: rt.rule.doc.id, step: slot, outcome: 'superseded', time, key, expires: seq.expiresOf(old) });
       this.removeSeq(rt, old);
       this.n.superseded++;
     }
@@ -488,10 +553,12 @@ export class CorrelationEngine {
     const seq = rt.seq as SeqStore;
     if (r.steps[seq.slotOf(id)]?.absent === true) {
       const chain = seq.chain(id);
+      if (this.trace !== undefined) this.traceSeq(rt, id, 'absent-satisfied', this.clock.now());
       this.removeSeq(rt, id);
-      this.fireSequence(rt, r, chain, null, null);
+      this.fireSequence(rt, r, chain, null, null, this.clock.now());
       return;
     }
+    if (this.trace !== undefined) this.traceSeq(rt, id, 'released', this.clock.now());
     this.removeSeq(rt, id);
     this.n.released++;
   }
@@ -499,33 +566,47 @@ export class CorrelationEngine {
   private visitSeqExpired(rt: Runtime, id: number): void {
     const seq = rt.seq as SeqStore;
     if (!seq.isLive(id) || rt.rule.kind !== 'sequence') return;
-    if (seq.expiresOf(id) > this.clock.now()) {
+    const now = this.clock.now();
+    if (seq.expiresOf(id) > now) {
       seq.requeue(id);
       return;
     }
-    this.expireSeq(rt, rt.rule, id);
+    // Traced here, not in expireSeq: an item that finds the partial past its span traces
+    // 'span-exceeded' instead, so that each end of a partial is one record.
+    if (this.trace !== undefined) this.traceSeq(rt, id, rt.rule.steps[seq.slotOf(id)]?.absent === true ? 'absent-satisfied' : 'expired', now);
+    this.expireSeq(rt, rt.rule, id, now);
   }
 
   /** End of a partial match's span: an absent step fires. */
-  private expireSeq(rt: Runtime, r: CompiledSequence, id: number): void {
+  private expireSeq(rt: Runtime, r: CompiledSequence, id: number, time: number): void {
     const seq = rt.seq as SeqStore;
     const absent = r.steps[seq.slotOf(id)]?.absent === true;
     const chain = absent ? seq.chain(id) : null;
     this.removeSeq(rt, id);
     this.n.expired++;
-    if (chain !== null) this.fireSequence(rt, r, chain, null, null);
+    if (chain !== null) this.fireSequence(rt, r, chain, null, null, time);
+  }
+
+  /** Trace the end of live sequence record `id` (only called when tracing). */
+  private traceSeq(rt: Runtime, id: number, outcome: TraceOutcome, time: number): void {
+    const seq = rt.seq as SeqStore;
+    this.trace?.({ ruleId: rt.rule.doc.id, step: seq.slotOf(id), outcome, time, key: seq.keyOf(id), expires: seq.expiresOf(id) });
   }
 
   // ---- counts ------------------------------------------------------------------------
 
   private countItem(rt: Runtime, r: CompiledCount, subj: object, det: DetectionLike | null, time: number, ruleId: string | null): void {
-    if (r.cond !== null && !r.cond.test(subj, null)) return;
+    if (r.cond !== null && !r.cond.test(subj, null)) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'condition-false', time });
+      return;
+    }
     const keyFn = (ruleId !== null ? r.keyByRule.get(ruleId) : undefined) ?? r.key;
     const key = keyFn(subj, det);
     let dv: string | undefined;
     if (r.distinct !== null) dv = r.distinct(subj, det);
     if (key === undefined || (r.distinct !== null && dv === undefined)) {
       this.n.missingKey++;
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'key-missing', time, ...(key !== undefined ? { key } : {}) });
       return;
     }
     const state = rt.state;
@@ -533,6 +614,7 @@ export class CorrelationEngine {
     const map = state.slots[0] as ShardedMap<Entry>;
     let g = map.get(key) as CountGroup | undefined;
     if (g !== undefined && time > g.expires) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'window-restarted', time, key, expires: g.expires });
       this.expireEntry(rt, g);
       g = undefined;
     }
@@ -551,7 +633,10 @@ export class CorrelationEngine {
       g.times.push(time);
       g.evs.push(ev);
     }
-    if (r.threshold === null) return; // evaluated when the window closes
+    if (r.threshold === null) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'counted', time, key, expires: g.expires, count: g.distinct !== null ? g.distinct.size : g.count });
+      return; // evaluated when the window closes
+    }
     const cutoff = time - r.spanMs;
     let n: number;
     if (g.distinct !== null) {
@@ -567,9 +652,10 @@ export class CorrelationEngine {
       }
       n = g.times.length;
     }
+    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'counted', time, key, expires: time + r.spanMs, count: n });
     if (n >= r.threshold) {
       this.remove(rt, g);
-      this.fireCount(rt, r, g, n);
+      this.fireCount(rt, r, g, n, time);
       g.drop();
       return;
     }
@@ -578,13 +664,14 @@ export class CorrelationEngine {
     g.expires = time + r.spanMs;
   }
 
-  private fireCount(rt: Runtime, r: CompiledCount, g: CountGroup, n: number): void {
+  private fireCount(rt: Runtime, r: CompiledCount, g: CountGroup, n: number, time: number): void {
     const evidence: VigilEvent[] = [];
     const seen = new Set<VigilEvent>();
     if (g.distinct !== null) for (const v of g.distinct.values()) pushEvidence(evidence, seen, v.ev);
     else for (const ev of g.evs) pushEvidence(evidence, seen, ev);
     evidence.sort((a, b) => a.time - b.time);
     const what = r.doc.value_count !== undefined ? `${n} distinct ${r.doc.value_count}` : `${n} events`;
+    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'fired', time, key: g.key, count: n });
     this.fire(rt, evidence, [{ path: '/condition', op: 'count', field: r.doc.value_count ?? r.doc.group_by.join(','), value: n }], `${r.doc.title}: ${what} for ${g.key.split(KEY_SEP).join(', ')}`);
   }
 
@@ -662,6 +749,7 @@ export class CorrelationEngine {
     if (rt.seq !== null) {
       const id = rt.seq.oldest();
       if (id < 0) return;
+      if (this.trace !== undefined) this.traceSeq(rt, id, 'evicted', this.clock.now());
       this.removeSeq(rt, id);
       this.n.evicted++;
       return;
@@ -671,6 +759,7 @@ export class CorrelationEngine {
     for (const m of rt.state.slots) if (best === undefined || m.size > best.size) best = m;
     const first = best?.oldest((e) => e.expires);
     if (first === undefined) return;
+    if (this.trace !== undefined) this.trace({ ruleId: rt.rule.doc.id, step: -1, outcome: 'evicted', time: this.clock.now(), key: first.key, expires: first.expires });
     this.remove(rt, first);
     first.drop();
     this.n.evicted++;
@@ -743,6 +832,7 @@ export class CorrelationEngine {
 
   private release(rt: Runtime, e: Entry): void {
     const r = rt.rule;
+    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'released', time: this.clock.now(), key: e.key, expires: e.expires });
     if (r.kind === 'count' && r.threshold === null && e instanceof CountGroup) {
       this.expireEntry(rt, e);
       return;
@@ -759,6 +849,7 @@ export class CorrelationEngine {
       rt.state?.wheel.add(e); // extended since it was queued (count groups): queue it again
       return;
     }
+    if (this.trace !== undefined) this.trace({ ruleId: rt.rule.doc.id, step: -1, outcome: 'expired', time: this.clock.now(), key: e.key, expires: e.expires });
     this.expireEntry(rt, e);
   }
 
@@ -770,7 +861,7 @@ export class CorrelationEngine {
     if (r.kind === 'sequence') return;
     if (r.threshold === null && e instanceof CountGroup) {
       const n = e.distinct !== null ? e.distinct.size : e.count;
-      if (satisfies(r.condition, n)) this.fireCount(rt, r, e, n);
+      if (satisfies(r.condition, n)) this.fireCount(rt, r, e, n, this.clock.now());
     }
     e.drop();
   }

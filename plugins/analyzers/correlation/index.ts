@@ -13,7 +13,7 @@ import { compileCorrelationDocs, loadCorrelationFiles, type CorrelationIssue } f
 import type { CompiledCorrelation } from './model.js';
 import { loadSigmaCorrelations, type SigmaLoadStats } from './sigma.js';
 
-export { CorrelationEngine, DEFAULT_SLICE_MS, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
+export { CorrelationEngine, DEFAULT_SLICE_MS, type EngineTrace, type TraceOutcome, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
 export { EventClock, WallClock, VirtualClock, createClock, type Clock, type ClockKind } from './clock.js';
 export { compileCorrelation, CompileError, ruleHash } from './compile.js';
 export { compileCorrCondition, ConditionError, type CorrCondition, type StaticCompiler, type BoundLookup } from './condition.js';

@@ -352,3 +352,170 @@ test('a count group that fired lets go of its events although the expiry wheel s
     'no event of the fired group is still reachable',
   );
 });
+
+// ---- the trace hook ------------------------------------------------------------------
+
+type Trace = import('../engine.js').EngineTrace;
+
+const THREE = {
+  id: 'test.three',
+  title: 'start, connect, write',
+  severity: 'medium',
+  kind: 'sequence',
+  maxspan: '10s',
+  steps: [
+    { name: 'start', event: ['process.start'], by: ['proc.guid'] },
+    { name: 'connect', event: ['net.connect'], by: ['proc.guid'] },
+    { name: 'write', event: ['file.create'], by: ['proc.guid'] },
+  ],
+  until: { event: ['registry.set'], match: { field: 'reg.key', contains_any: ['\\allowlist'] } },
+};
+
+const BURST = {
+  id: 'test.trace_count',
+  title: 'failures',
+  severity: 'medium',
+  kind: 'count',
+  event: ['logon.failure'],
+  group_by: ['user.target_name'],
+  timespan: '1m',
+  condition: { gte: 3 },
+};
+
+function traced(rules: unknown[], opts: Parameters<typeof harness>[1] = {}): { h: ReturnType<typeof harness>; log: Trace[] } {
+  const log: Trace[] = [];
+  return { h: harness(rules, { ...opts, trace: (t) => log.push(t) }), log };
+}
+
+test('trace: a sequence reports each decision — started, no partial, span exceeded by 1000 ms, started, advanced, fired', () => {
+  const { h, log } = traced([THREE]);
+  const p = (type: string, guid: string, dt: number) => ev({ type, proc: { guid } } as never, dt);
+  h.feed(p('process.start', '{A}', 0), p('net.connect', '{B}', 1000), p('net.connect', '{A}', 11_000), p('process.start', '{A}', 12_000), p('net.connect', '{A}', 13_000), p('file.create', '{A}', 14_000));
+  assert.deepEqual(
+    log.map((t) => [t.step, t.outcome, t.key]),
+    [
+      [0, 'started', '{a}'],
+      [1, 'no-partial', '{b}'],
+      [1, 'span-exceeded', '{a}'],
+      [0, 'started', '{a}'],
+      [1, 'advanced', '{a}'],
+      [2, 'fired', '{a}'],
+    ],
+  );
+  assert.ok(log.every((t) => t.ruleId === 'test.three'));
+  const over = log[2] as Trace;
+  assert.equal(over.overMs, 1000);
+  assert.equal(over.expires, T0 + 10_000);
+  assert.equal(over.time, T0 + 11_000);
+  assert.equal(log[4]?.expires, T0 + 22_000, 'the advanced partial keeps the span of its first step');
+  assert.equal(h.fired.length, 1);
+});
+
+test('trace: until cancels with cancelled-until, superseded / expired / absent-satisfied / released / evicted name the partial', () => {
+  const { h, log } = traced([THREE]);
+  const p = (type: string, guid: string, dt: number, extra: object = {}) => ev({ type, proc: { guid }, ...extra } as never, dt);
+  h.feed(p('process.start', '{A}', 0), p('net.connect', '{A}', 100), p('registry.set', '{A}', 200, { reg: { key: 'HKLM\\Vigil\\Allowlist' } }));
+  assert.deepEqual(log.slice(-1).map((t) => [t.step, t.outcome, t.key, t.expires]), [[-2, 'cancelled-until', '{a}', T0 + 10_000]]);
+  log.length = 0;
+  h.feed(p('process.start', '{C}', 1000), p('process.start', '{C}', 2000), p('process.start', '{D}', 2500), p('process.stop', '{D}', 2600));
+  assert.deepEqual(log.map((t) => [t.step, t.outcome, t.key]), [
+    [0, 'started', '{c}'],
+    [1, 'superseded', '{c}'],
+    [0, 'started', '{c}'],
+    [0, 'started', '{d}'],
+    [1, 'released', '{d}'],
+  ]);
+  log.length = 0;
+  h.at(20_000);
+  assert.deepEqual(log.map((t) => [t.step, t.outcome, t.key, t.expires]), [[1, 'expired', '{c}', T0 + 12_000]]);
+
+  const a = traced([ABSENT]);
+  a.h.feed(ev({ type: 'process.start', proc: { guid: '{P}' } }, 0), ev({ type: 'process.start', proc: { guid: '{Q}' } }, 0), ev({ type: 'process.stop', proc: { guid: '{Q}' } }, 10));
+  a.h.at(40_000);
+  assert.deepEqual(a.log.map((t) => [t.step, t.outcome, t.key]), [
+    [0, 'started', '{p}'],
+    [0, 'started', '{q}'],
+    [1, 'absent-satisfied', '{q}'],
+    [1, 'fired', '{q}'],
+    [1, 'absent-satisfied', '{p}'],
+    [1, 'fired', '{p}'],
+  ]);
+  assert.equal(a.h.fired.length, 2);
+
+  const e = traced([LSASS_RULE], { maxPartialPerRule: 1 });
+  e.h.feed(ev({ type: 'process.access', proc: { guid: '{P0}' }, target: LSASS, access: { granted: 0x10 } }, 0), ev({ type: 'process.access', proc: { guid: '{P1}' }, target: LSASS, access: { granted: 0x10 } }, 1));
+  assert.deepEqual(e.log.map((t) => [t.step, t.outcome, t.key]), [
+    [0, 'started', '{p0}'],
+    [1, 'evicted', '{p0}'],
+    [0, 'started', '{p1}'],
+  ]);
+});
+
+test('trace: a count rule reports counted with the count in the sliding window, then fired', () => {
+  const { h, log } = traced([BURST]);
+  const f = (dt: number, user?: string) => ev({ type: 'logon.failure', ...(user !== undefined ? { user: { target_name: user } } : {}) } as never, dt);
+  h.feed(f(0, 'alice'), f(30_000, 'alice'), f(40_000), f(61_000, 'alice'), f(70_000, 'alice'));
+  assert.deepEqual(log.map((t) => [t.step, t.outcome, t.count]), [
+    [-1, 'counted', 1],
+    [-1, 'counted', 2],
+    [-1, 'key-missing', undefined],
+    [-1, 'counted', 2], // the first left the window
+    [-1, 'counted', 3],
+    [-1, 'fired', 3],
+  ]);
+  assert.equal(h.fired.length, 1);
+  log.length = 0;
+  h.feed(f(200_000, 'alice'));
+  assert.deepEqual(log.map((t) => [t.outcome, t.count]), [['counted', 1]]);
+});
+
+test('trace: the hook changes nothing — same detections, counters and state with and without it', () => {
+  const UNTIL = { ...LSASS_RULE, id: 'test.until2', until: { event: ['registry.set'], match: { field: 'reg.key', contains_any: ['\\allowlist'] } } };
+  const rules = [THREE, ABSENT, BURST, LSASS_RULE, UNTIL];
+  const guids = ['{A}', '{B}', '{C}', '{D}'];
+  const types = ['process.start', 'net.connect', 'file.create', 'process.stop', 'registry.set', 'logon.failure', 'process.access', 'thread.remote_create'];
+  const events: ReturnType<typeof ev>[] = [];
+  // A fixed pseudo-random stream (an LCG): every kind of decision occurs, and the run is repeatable.
+  let x = 12345;
+  const rnd = (n: number): number => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), (x >>> 16) % n);
+  for (let i = 0; i < 400; i++) {
+    const guid = guids[rnd(guids.length)] as string;
+    const type = types[rnd(types.length)] as string;
+    events.push(
+      ev(
+        {
+          type,
+          proc: { guid },
+          target: LSASS,
+          access: { granted: 0x10 },
+          user: { target_name: guid },
+          ...(type === 'registry.set' ? { reg: { key: rnd(2) === 0 ? 'HKLM\\allowlist' : 'HKLM\\other' } } : {}),
+        } as never,
+        i * 700 + rnd(500),
+      ),
+    );
+  }
+  events.sort((a, b) => a.time - b.time);
+  // And one item that finds its partial a second past the span before expiry has run.
+  events.push(ev({ type: 'process.start', proc: { guid: '{E}' } } as never, 400 * 700), ev({ type: 'net.connect', proc: { guid: '{E}' } } as never, 400 * 700 + 11_000));
+  const plain = harness(rules, { maxPartialPerRule: 3 });
+  const { h, log } = traced(rules, { maxPartialPerRule: 3 });
+  // Expiry runs only now and then, so that some items find their partial past its span.
+  events.forEach((e, i) => {
+    for (const k of [plain, h]) {
+      k.clock.set(e.time);
+      k.engine.onEvents([e]);
+      if (i % 25 === 0) k.engine.drain();
+    }
+  });
+  plain.at(events.length * 700 + 120_000);
+  h.at(events.length * 700 + 120_000);
+  const view = (ds: typeof h.fired) => ds.map((d) => ({ id: d.rule.id, summary: d.summary, ev: d.evidence.map((e) => e.id), matched: d.matched }));
+  assert.ok(plain.fired.length > 5, 'the stream makes rules fire');
+  assert.deepEqual(view(h.fired), view(plain.fired));
+  assert.deepEqual(h.counters.snapshot(), plain.counters.snapshot());
+  assert.equal(h.engine.liveKeys, plain.engine.liveKeys);
+  const seen = new Set(log.map((t) => t.outcome));
+  for (const o of ['started', 'advanced', 'fired', 'no-partial', 'span-exceeded', 'cancelled-until', 'cancelled-absent', 'expired', 'absent-satisfied', 'released', 'evicted', 'counted', 'superseded'] as const) assert.ok(seen.has(o), `the stream exercises ${o}`);
+  assert.equal(log.filter((t) => t.outcome === 'fired').length, h.fired.length, 'one fired record per detection');
+});

@@ -16,7 +16,7 @@ function outcomes(x: CorrelationExplain): Array<[number, number, ExplainOutcome]
   return x.items.flatMap((it) => it.lines.map((l): [number, number, ExplainOutcome] => [it.index, l.step, l.outcome]));
 }
 
-test('on every fixture of the shipped pack the trace fires exactly when the fixture runner does, and its bookkeeping never disagrees with the engine', async () => {
+test('on every fixture of the shipped pack the trace fires exactly when the fixture runner does, and its labels never disagree with the engine', async () => {
   const shared = await loadSharedCompiler();
   const loaded = loadCorrelationFiles([PACK], shared.compiler ? { delegate: shared.compiler } : {});
   assert.ok(loaded.compiled.length >= 10, 'the pack loads');
@@ -25,7 +25,7 @@ test('on every fixture of the shipped pack the trace fires exactly when the fixt
     for (const kind of ['positive', 'negative'] as const) {
       (rule.doc.fixtures?.[kind] ?? []).forEach((items, i) => {
         const x = explainCorrelation(rule, items, loaded.defs, shared.compiler);
-        assert.equal(x.fired > 0, replayFixture(rule, items).length > 0, `${rule.doc.id} ${kind} ${i}`);
+        assert.equal(x.fired, replayFixture(rule, items).length, `${rule.doc.id} ${kind} ${i}: as many detections as the fixture runner`);
         assert.equal(x.fired > 0, kind === 'positive', `${rule.doc.id} ${kind} ${i}:\n${x.text}`);
         assert.deepEqual(x.notes, [], `${rule.doc.id} ${kind} ${i}:\n${x.text}`);
         checked++;
@@ -118,4 +118,27 @@ test('a count trace shows what was counted, the window restart and the firing', 
   assert.ok(got.some(([i, , o]) => i === 2 && o === 'window-restarted'), x.text);
   assert.ok(got.some(([i, , o]) => i === 3 && o === 'fired'), x.text);
   assert.equal(x.fired, 1);
+});
+
+test('superseded, out of order, released and a step on a detection: each line names the items of the partial', () => {
+  const rule = compile({ ...SEQ, steps: SEQ.steps.slice(0, 2), until: undefined });
+  const x = explainCorrelation(rule, [
+    e('process.start', 0, 'a'), // #0 started
+    e('process.start', 100, 'a'), // #1 replaces #0
+    e('net.connect', 50, 'a'), // #2 older than the partial #1: ignored
+    e('process.start', 200, 'b'), // #3 started
+    e('process.stop', 300, 'b'), // #4 releases #3
+    e('net.connect', 400, 'a'), // #5 fires with #1
+  ], NO_DEFS);
+  const line = (i: number) => x.items.find((it) => it.index === i)?.lines[0];
+  assert.equal(line(1)?.outcome, 'superseded', x.text);
+  assert.match(line(1)?.message ?? '', /replaces the older partial #0 \(step 0 \(start\)\) under the same key/);
+  assert.equal(line(2)?.outcome, 'out-of-order', x.text);
+  assert.deepEqual(line(2)?.chain, [1]);
+  assert.equal(line(4)?.outcome, 'released', x.text);
+  assert.deepEqual(line(4)?.chain, [3]);
+  assert.equal(line(5)?.outcome, 'fired', x.text);
+  assert.deepEqual(line(5)?.chain, [1, 5]);
+  assert.equal(x.fired, 1);
+  assert.deepEqual(x.notes, []);
 });
