@@ -714,22 +714,14 @@ export class CorrelationEngine {
     }
   }
 
+  /** A new count group under a key that has none (countItem looked it up just before). */
   private insert(rt: Runtime, e: Entry): void {
     const st = rt.state;
     if (st === null) return;
     const map = st.slots[e.slot] as ShardedMap<Entry>;
-    const old = map.get(e.key);
-    if (old !== undefined) {
-      // The newer partial replaces the older one under the same key: it expires later.
-      map.delete(e.key);
-      this.unindex(rt, old);
-      old.drop();
-      this.n.superseded++;
-    } else {
-      st.live++;
-      this.total++;
-    }
-    map.set(e.key, e);
+    st.live++;
+    this.total++;
+    map.setNew(e.key, e);
     if (st.byIdentity !== null) this.index(rt, e);
     st.wheel.add(e);
     this.enforceLimits(rt);

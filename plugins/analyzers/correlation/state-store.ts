@@ -37,8 +37,8 @@ export class CountGroup {
    * must not keep the events alive meanwhile.
    */
   drop(): void {
-    this.times = [];
-    this.evs = [];
+    this.times.length = 0;
+    this.evs.length = 0;
     this.distinct = null;
   }
 }
@@ -140,6 +140,12 @@ export class ShardedMap<V> {
     const had = m.has(key);
     m.set(key, v);
     if (!had) this.n++;
+  }
+
+  /** Add a key known to be absent (one lookup instead of two). */
+  setNew(key: string, v: V): void {
+    this.shard(key).set(key, v);
+    this.n++;
   }
 
   delete(key: string): boolean {
