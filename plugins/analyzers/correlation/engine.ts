@@ -665,11 +665,19 @@ export class CorrelationEngine {
   }
 
   private fireCount(rt: Runtime, r: CompiledCount, g: CountGroup, n: number, time: number): void {
-    const evidence: VigilEvent[] = [];
-    const seen = new Set<VigilEvent>();
-    if (g.distinct !== null) for (const v of g.distinct.values()) pushEvidence(evidence, seen, v.ev);
-    else for (const ev of g.evs) pushEvidence(evidence, seen, ev);
-    evidence.sort((a, b) => a.time - b.time);
+    let evidence: VigilEvent[];
+    if (g.distinct === null && !g.evs.some((ev) => Array.isArray(ev))) {
+      // Events counted one by one: each is there once, in arrival order (no dedup needed).
+      evidence = g.evs.slice() as VigilEvent[];
+    } else {
+      evidence = [];
+      const seen = new Set<VigilEvent>();
+      if (g.distinct !== null) for (const v of g.distinct.values()) pushEvidence(evidence, seen, v.ev);
+      else for (const ev of g.evs) pushEvidence(evidence, seen, ev);
+    }
+    let ordered = true;
+    for (let i = 1; i < evidence.length && ordered; i++) ordered = (evidence[i - 1] as VigilEvent).time <= (evidence[i] as VigilEvent).time;
+    if (!ordered) evidence.sort((a, b) => a.time - b.time);
     const what = r.doc.value_count !== undefined ? `${n} distinct ${r.doc.value_count}` : `${n} events`;
     if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'fired', time, key: g.key, count: n });
     this.fire(rt, evidence, [{ path: '/condition', op: 'count', field: r.doc.value_count ?? r.doc.group_by.join(','), value: n }], `${r.doc.title}: ${what} for ${g.key.split(KEY_SEP).join(', ')}`);
