@@ -4,9 +4,9 @@
  * detection rule) and hands the file to the tooling that owns those kinds (contributed by
  * analyzer plugins through `CliHost.registerRuleTooling`). Reports are merged; one exit code.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { listFiles } from '../paths.js';
 import {
   DETECTION_RULE_KIND,
   type RuleExplainResult,
@@ -64,26 +64,7 @@ function kindOf(rule: Rec): string {
 }
 
 async function listJsonFiles(paths: readonly string[], findings: RuleFinding[]): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const ent of entries) {
-      const p = join(dir, ent.name);
-      if (ent.isDirectory()) await walk(p);
-      else if (ent.isFile() && ent.name.toLowerCase().endsWith('.json')) out.push(p);
-    }
-  };
-  for (const given of paths) {
-    const p = resolve(given);
-    try {
-      if ((await stat(p)).isDirectory()) await walk(p);
-      else out.push(p);
-    } catch (err) {
-      findings.push({ severity: 'error', file: p, path: '', code: 'io', message: `cannot read: ${(err as Error).message}` });
-    }
-  }
-  return [...new Set(out)];
+  return listFiles(paths, '.json', (_given, file, err) => findings.push({ severity: 'error', file, path: '', code: 'io', message: `cannot read: ${err.message}` }));
 }
 
 /** Read every rule file under `paths` and decide which tooling gets it. */

@@ -3,7 +3,7 @@
  * virtual clock (a ten-minute span costs nothing) and checks positives fire and negatives
  * do not. `lintCorrelationRules`: load problems plus content warnings.
  */
-import { isKnownEventType, type EventDraft, type VigilEvent, type DetectionDraft } from '../../../core/index.js';
+import { isKnownEventType, type EventDraft, type VigilEvent, type DetectionDraft, type RuleFinding, type RuleFixtureFailure, type RuleLintReport } from '../../../core/index.js';
 import { VirtualClock } from './clock.js';
 import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine } from './engine.js';
@@ -11,14 +11,8 @@ import { loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation, FixtureItem } from './model.js';
 import type { DetectionLike } from './state-store.js';
 
-export interface CorrelationFixtureFailure {
-  ruleId: string;
-  file: string;
-  /** `positive` must fire, `negative` must not; `missing` when a kind is absent; `invalid` for a bad fixture. */
-  kind: 'positive' | 'negative' | 'missing' | 'invalid';
-  index?: number;
-  message: string;
-}
+/** The shapes of the core's rule tooling (`vigil rules`), under this plugin's names. */
+export type CorrelationFixtureFailure = RuleFixtureFailure;
 
 export interface CorrelationTestReport {
   files: number;
@@ -32,22 +26,9 @@ export interface CorrelationTestReport {
   issues: CorrelationIssue[];
 }
 
-export interface CorrelationLintFinding {
-  severity: 'error' | 'warning';
-  file: string;
-  ruleId?: string;
-  path: string;
-  code: string;
-  message: string;
-}
+export type CorrelationLintFinding = RuleFinding;
 
-export interface CorrelationLintReport {
-  files: number;
-  rules: number;
-  errors: number;
-  warnings: number;
-  findings: CorrelationLintFinding[];
-}
+export type CorrelationLintReport = RuleLintReport;
 
 function stamp(d: EventDraft, seq: number): VigilEvent {
   return { ...d, id: `fixture-${seq}`, seq, received: d.time, source: 'fixture', host: d.host ?? { name: 'fixture-host' } };

@@ -2,10 +2,9 @@
  * Reads rule files (single rules or packs) from files and folders. A bad file or rule is
  * reported with its file, rule id and JSON path and skipped; loading never aborts.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import semver from 'semver';
-import { isKnownEventType } from '../../../core/index.js';
+import { isKnownEventType, listFiles } from '../../../core/index.js';
 import { compileCondition, ConditionError, describe } from './compile.js';
 import { jsonErrorOffset } from './json-position.js';
 import { compileRule } from './rule-set.js';
@@ -35,27 +34,7 @@ function issueFrom(file: string, e: SchemaError, ruleId?: string): LoadIssue {
 
 /** Expand files and folders (recursively, *.json, sorted) into a file list. */
 export async function listRuleFiles(paths: readonly string[], issues: LoadIssue[]): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const ent of entries) {
-      const p = join(dir, ent.name);
-      if (ent.isDirectory()) await walk(p);
-      else if (ent.isFile() && ent.name.toLowerCase().endsWith('.json')) out.push(p);
-    }
-  };
-  for (const given of paths) {
-    const p = resolve(given);
-    try {
-      const st = await stat(p);
-      if (st.isDirectory()) await walk(p);
-      else out.push(p);
-    } catch (err) {
-      issues.push({ file: given, path: '', message: `cannot read: ${err instanceof Error ? err.message : String(err)}` });
-    }
-  }
-  return [...new Set(out)];
+  return listFiles(paths, '.json', (given, _file, err) => issues.push({ file: given, path: '', message: `cannot read: ${err.message}` }));
 }
 
 /** Line and column (1-based) of a character offset. */
