@@ -42,8 +42,10 @@ export interface BlockPoolCounters {
   ready: number;
   /** The number of blocks the pool tries to keep prepared (grows when callers outrun it). */
   lead: number;
-  /** False when the worker failed; the pool then allocates in place. */
+  /** False when the worker is not running; the pool then allocates in place. */
   worker: boolean;
+  /** Why the worker could not start or stopped with an error; null when it did not fail. */
+  failure: string | null;
 }
 
 export interface BlockPoolOptions {
@@ -83,6 +85,7 @@ export class BlockPool implements BlockSource {
   /** The worker is to be started on the first take. */
   private pending: boolean;
   private readonly n = { taken: 0, fallback: 0, prefaulted: 0, reused: 0, released: 0 };
+  private failure: string | null = null;
 
   constructor(opts: BlockPoolOptions = {}) {
     this.blockBytes = opts.blockBytes ?? 1 << 20;
@@ -117,7 +120,7 @@ export class BlockPool implements BlockSource {
   }
 
   counters(): BlockPoolCounters {
-    return { ...this.n, ready: this.ready.length, lead: this.lead, worker: this.worker !== null };
+    return { ...this.n, ready: this.ready.length, lead: this.lead, worker: this.worker !== null, failure: this.failure };
   }
 
   /** Stop the worker and drop prepared blocks. Blocks already taken stay valid. */
@@ -134,8 +137,10 @@ export class BlockPool implements BlockSource {
     let w: Worker;
     try {
       w = new Worker(WORKER_SOURCE, { eval: true });
-    } catch {
-      return; // no worker threads here: allocate in place
+    } catch (err) {
+      // No worker thread here: allocate in place, and say why in the counters (vigil status).
+      this.failure = `worker did not start: ${err instanceof Error ? err.message : String(err)}`;
+      return;
     }
     w.on('message', (ab: unknown) => {
       this.inflight--;
@@ -143,7 +148,8 @@ export class BlockPool implements BlockSource {
       this.n.prefaulted++;
       this.ready.push(Buffer.from(ab));
     });
-    w.on('error', () => {
+    w.on('error', (err: Error) => {
+      this.failure = `worker failed: ${err.message}`;
       this.worker = null;
       this.inflight = 0;
     });

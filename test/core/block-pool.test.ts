@@ -37,6 +37,7 @@ test('blocks are prepared by the helper thread ahead of demand, handed out zeroe
     await pool.close();
   }
   assert.equal(pool.counters().worker, false, 'closed: the thread is gone');
+  assert.equal(pool.counters().failure, null, 'a close is not a failure');
   assert.equal(pool.take().length, 64 * 1024, 'a closed pool still hands out blocks (made in place)');
 });
 
