@@ -317,10 +317,38 @@ interface SliceBuffer extends Buffer {
 }
 const HAS_SLICES = typeof (Buffer.prototype as Partial<SliceBuffer>).latin1Slice === 'function' && typeof (Buffer.prototype as Partial<SliceBuffer>).utf8Slice === 'function';
 
+/** Distinct object shapes (field-code sequences) a decoder makes constructors for. */
+const MAX_SHAPES = 1024;
+/** Objects with more fields than this are built field by field. */
+const MAX_SHAPE_FIELDS = 32;
+
+/** A constructor for objects of one shape: the field codes, and a function building the object from values on the stack. */
+interface Shape {
+  readonly codes: Uint8Array;
+  readonly make: (vals: unknown[], base: number) => Record<string, unknown>;
+}
+
+/**
+ * A function returning an object literal with the given fields, in order, from `vals[base…]`.
+ * Objects made by one literal share one hidden class from the start, where adding the fields
+ * one by one (a keyed store per field, on a call site that sees every shape) costs several
+ * times more. The names come from FIELD_NAMES only, quoted by JSON.stringify.
+ */
+function shapeMaker(codes: Uint8Array): Shape['make'] {
+  const fields = Array.from(codes, (c, i) => `${JSON.stringify(FIELD_NAMES[c - 2])}: v[b + ${i}]`);
+  return new Function('v', 'b', `return { ${fields.join(', ')} };`) as Shape['make'];
+}
+
 /** Reads values written by EventEncoder out of a buffer, from `pos` on. */
 export class EventDecoder {
   pos = 0;
   private buf: Buffer = Buffer.alloc(0);
+  /** Values of the objects being decoded (nested objects stack above their parent's). */
+  private readonly vals: unknown[] = [];
+  private readonly codes = new Uint8Array(MAX_SHAPE_FIELDS * MAX_DEPTH + 1);
+  private sp = 0;
+  /** Shapes by a hash of their codes (a colliding shape is built field by field). */
+  private readonly shapes = new Map<number, Shape>();
 
   constructor(private readonly table: StringTable | null = null) {}
 
@@ -328,7 +356,65 @@ export class EventDecoder {
   decode(buf: Buffer, off: number): unknown {
     this.buf = buf;
     this.pos = off;
+    this.sp = 0;
     return this.value();
+  }
+
+  private object(): Record<string, unknown> {
+    const b = this.buf;
+    const base = this.sp;
+    const vals = this.vals;
+    const codes = this.codes;
+    let h = 0;
+    for (;;) {
+      const c = b[this.pos++] as number;
+      if (c === OBJ_END) break;
+      if (c === NAME_LITERAL || this.sp - base >= MAX_SHAPE_FIELDS) {
+        // A name outside the table, or a wide object: field by field from here on.
+        this.pos--;
+        return this.slowObject(base, this.sp - base, true);
+      }
+      codes[this.sp] = c;
+      h = (Math.imul(h, 31) + c) | 0;
+      const at = this.sp++;
+      vals[at] = this.value();
+    }
+    const n = this.sp - base;
+    this.sp = base;
+    const key = (h ^ Math.imul(n, 0x9e3779b1)) | 0;
+    let shape = this.shapes.get(key);
+    if (shape === undefined) {
+      if (this.shapes.size >= MAX_SHAPES) return this.slowObject(base, n, false);
+      shape = { codes: codes.slice(base, base + n), make: shapeMaker(codes.slice(base, base + n)) };
+      this.shapes.set(key, shape);
+    }
+    const sc = shape.codes;
+    if (sc.length !== n) return this.slowObject(base, n, false);
+    for (let i = 0; i < n; i++) if (sc[i] !== codes[base + i]) return this.slowObject(base, n, false);
+    const o = shape.make(vals, base);
+    for (let i = base; i < base + n; i++) vals[i] = undefined;
+    return o;
+  }
+
+  /**
+   * An object built field by field: the first `done` fields (codes and values already on the
+   * stack from `base`), then, when `more`, the rest read from the buffer up to the object's end.
+   */
+  private slowObject(base: number, done: number, more: boolean): Record<string, unknown> {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < done; i++) {
+      o[FIELD_NAMES[(this.codes[base + i] as number) - 2] as string] = this.vals[base + i];
+      this.vals[base + i] = undefined;
+    }
+    this.sp = base;
+    if (!more) return o;
+    const b = this.buf;
+    for (;;) {
+      const c = b[this.pos++] as number;
+      if (c === OBJ_END) return o;
+      const k = c === NAME_LITERAL ? this.str(b[this.pos++] as number) : (FIELD_NAMES[c - 2] as string);
+      o[k] = this.value();
+    }
   }
 
   /** A tagged, length-prefixed string at `off`; `pos` is then past it. */
@@ -402,15 +488,8 @@ export class EventDecoder {
         for (let i = 0; i < n; i++) a[i] = this.value();
         return a;
       }
-      case T_OBJ: {
-        const o: Record<string, unknown> = {};
-        for (;;) {
-          const c = b[this.pos++] as number;
-          if (c === OBJ_END) return o;
-          const k = c === NAME_LITERAL ? this.str(b[this.pos++] as number) : (FIELD_NAMES[c - 2] as string);
-          o[k] = this.value();
-        }
-      }
+      case T_OBJ:
+        return this.object();
       default:
         throw new Error(`event-codec: bad tag ${tag} at byte ${this.pos - 1}`);
     }

@@ -186,3 +186,25 @@ test('values the codec does not take are refused, so the store keeps the object 
   const id = st.add(1, 'k', 60_000, 1, -1, d, null);
   assert.equal(st.chain(id)[0]?.subj, d, 'held as the same object');
 });
+
+test('decoded objects keep their field order across many shapes, wide objects and names outside the table', () => {
+  const enc = new EventEncoder();
+  const dec = new EventDecoder();
+  const names = ['pid', 'guid', 'image', 'cmdline', 'user', 'name', 'path', 'key', 'value', 'data', 'status'];
+  const values: object[] = [];
+  // More distinct shapes than the decoder makes constructors for: the rest are built field by field.
+  for (let i = 0; i < 3000; i++) {
+    const o: Record<string, unknown> = {};
+    for (let b = 0; b < names.length; b++) if ((i >> b) & 1) o[names[b] as string] = b % 2 === 0 ? i : `v${i}`;
+    values.push({ type: 'x', time: i, proc: o });
+  }
+  const wide: Record<string, unknown> = {};
+  for (let i = 0; i < 40; i++) wide[i % 2 === 0 ? `Field${i}` : (names[i % names.length] as string) + (i > 10 ? `_${i}` : '')] = i;
+  values.push({ type: 'wide', raw: wide }, { type: 'mixed', proc: { pid: 1, Custom: 'a', guid: '{G}' } });
+  for (const v of values) {
+    const n = enc.encode(v);
+    const back = dec.decode(Buffer.from(enc.bytes.subarray(0, n)), 0);
+    assert.deepEqual(back, v);
+    assert.deepEqual(Object.keys((back as { proc?: object; raw?: object }).proc ?? (back as { raw: object }).raw), Object.keys((v as { proc?: object; raw?: object }).proc ?? (v as { raw: object }).raw));
+  }
+});
