@@ -9,7 +9,8 @@ import type { Clock } from './clock.js';
 import type { BoundLookup } from './condition.js';
 import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditionDoc } from './model.js';
 import { processIdentity, KEY_SEP } from './paths.js';
-import { CountGroup, RuleState, type DetectionLike, type Entry, type Evidence, type ShardedMap } from './state-store.js';
+import { CountStore } from './count-store.js';
+import { pushEvidence, type DetectionLike, type Evidence } from './evidence.js';
 import { SeqStore, type ChainItem } from './seq-store.js';
 
 /** The subset of PluginCounters the engine writes. */
@@ -94,19 +95,32 @@ export interface EngineStats {
 
 interface Runtime {
   readonly rule: CompiledCorrelation;
-  /** State of a count rule (object per group). */
-  readonly state: RuleState | null;
-  /** State of a sequence rule (off the JS heap). */
-  readonly seq: SeqStore | null;
-  /** Process identity → sequence records whose composite key contains it. */
-  readonly seqIdx: Map<string, Set<number>> | null;
+  /**
+   * The rule's live records, off the JS heap: a sequence's partial matches, or a count rule's
+   * groups (the key records of `count`).
+   */
+  readonly seq: SeqStore;
+  /** A count rule's groups: counts and evidence (null for sequences). */
+  readonly count: CountStore | null;
+  /** Process identity → records whose composite key contains it. */
+  readonly byIdentity: Map<string, Set<number>> | null;
   readonly order: number;
   /** Slots whose whole key is one process identity (released by a direct lookup). */
   readonly singleIdentitySlots: readonly number[];
   /** Identity positions per slot for composite keys (released through the index). */
   readonly compositeParts: ReadonlyMap<number, readonly number[]>;
-  visit: (e: Entry) => void;
-  visitSeq: (id: number) => void;
+  visit: (id: number) => void;
+  /** The rule as every detection of it names it (built once, shared by its detections). */
+  readonly ref: DetectionDraft['rule'];
+  /** Per sequence step: how its match is described in a detection's `matched`. */
+  readonly steps: readonly StepRef[];
+}
+
+/** A sequence step as a detection's `matched` names it. */
+interface StepRef {
+  readonly path: string;
+  readonly op: string;
+  readonly field: string;
 }
 
 /** step ≥ 0: a sequence step; -1: a count rule; -2: a sequence's `until`. */
@@ -132,7 +146,7 @@ function boundLookup(chain: readonly ChainItem[]): BoundLookup {
 }
 
 function liveOf(rt: Runtime): number {
-  return rt.seq !== null ? rt.seq.live : rt.state !== null ? rt.state.live : 0;
+  return rt.seq.live;
 }
 
 function satisfies(c: CountConditionDoc, n: number): boolean {
@@ -143,18 +157,6 @@ function satisfies(c: CountConditionDoc, n: number): boolean {
     (c.lte === undefined || n <= c.lte) &&
     (c.eq === undefined || n === c.eq)
   );
-}
-
-function pushEvidence(out: VigilEvent[], seen: Set<VigilEvent>, ev: Evidence): void {
-  if (Array.isArray(ev)) {
-    for (const e of ev as readonly VigilEvent[]) pushEvidence(out, seen, e);
-    return;
-  }
-  const e = ev as VigilEvent;
-  if (!seen.has(e)) {
-    seen.add(e);
-    out.push(e);
-  }
 }
 
 export class CorrelationEngine {
@@ -245,20 +247,29 @@ export class CorrelationEngine {
       if (arity === 1) singles.push(slot);
       else composite.set(slot, parts);
     }
-    const isCount = rule.kind === 'count';
+    const count = prev !== null ? prev.count : rule.kind === 'count' ? new CountStore(rule.spanMs, this.blocks) : null;
     const rt: Runtime = {
       rule,
-      state: prev !== null ? prev.state : isCount ? new RuleState(1, rule.spanMs, composite.size > 0) : null,
-      seq: prev !== null ? prev.seq : isCount ? null : new SeqStore(rule.steps.length, rule.spanMs, this.blocks),
-      seqIdx: prev !== null ? prev.seqIdx : !isCount && composite.size > 0 ? new Map() : null,
+      seq: prev !== null ? prev.seq : count !== null ? count.keys : new SeqStore(rule.kind === 'sequence' ? rule.steps.length : 1, rule.spanMs, this.blocks),
+      count,
+      byIdentity: prev !== null ? prev.byIdentity : composite.size > 0 ? new Map() : null,
       order,
       singleIdentitySlots: singles,
       compositeParts: composite,
       visit: () => undefined,
-      visitSeq: () => undefined,
+      ref: Object.freeze({
+        id: rule.doc.id,
+        title: rule.doc.title,
+        source: 'correlation',
+        ...(rule.doc.version !== undefined ? { version: rule.doc.version } : {}),
+        ...(rule.doc.description !== undefined ? { description: rule.doc.description } : {}),
+      }),
+      steps:
+        rule.kind === 'sequence'
+          ? rule.steps.map((st, i) => ({ path: `/steps/${i}`, op: st.ruleIds ? 'rule' : 'event', field: rule.doc.steps[i]?.by.join(',') ?? '' }))
+          : [],
     };
-    rt.visit = (e) => this.visitExpired(rt, e);
-    rt.visitSeq = (id) => this.visitSeqExpired(rt, id);
+    rt.visit = (id) => (rt.count !== null ? this.visitCountExpired(rt, id) : this.visitSeqExpired(rt, id));
     return rt;
   }
 
@@ -373,7 +384,7 @@ export class CorrelationEngine {
   private stepItem(rt: Runtime, r: CompiledSequence, k: number, subj: object, det: DetectionLike | null, time: number): void {
     const st = r.steps[k];
     const seq = rt.seq;
-    if (st === undefined || seq === null) return;
+    if (st === undefined) return;
     if (st.cond !== null && !st.cond.usesBound && !st.cond.test(subj, null)) {
       if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: k, outcome: 'condition-false', time });
       return;
@@ -460,7 +471,7 @@ export class CorrelationEngine {
   private untilItem(rt: Runtime, r: CompiledSequence, subj: object, det: DetectionLike | null, time: number): void {
     const u = r.until;
     const seq = rt.seq;
-    if (u === null || seq === null || !u.cond.test(subj, null)) return;
+    if (u === null || !u.cond.test(subj, null)) return;
     const key = u.key(subj, det);
     if (key === undefined) return;
     for (let s = 1; s < r.steps.length; s++) {
@@ -476,28 +487,36 @@ export class CorrelationEngine {
   /** `chain`: the steps matched so far; `subj` the final step's subject, or null for an absent step. */
   private fireSequence(rt: Runtime, r: CompiledSequence, chain: readonly ChainItem[], subj: object | null, det: DetectionLike | null, time: number): void {
     const evidence: VigilEvent[] = [];
-    const seen = new Set<VigilEvent>();
+    // Events re-created from bytes are new objects: only consumed detections can share events.
+    let seen: Set<VigilEvent> | null = det !== null ? new Set() : null;
     const matched: MatchedPredicate[] = [];
-    chain.forEach((n, i) => {
-      pushEvidence(evidence, seen, n.det ? n.det.evidence : (n.subj as VigilEvent));
-      matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: n.key });
-    });
+    const steps = rt.steps;
+    for (let i = 0; i < chain.length; i++) {
+      const n = chain[i] as ChainItem;
+      if (n.det !== null) seen ??= new Set(evidence);
+      if (seen !== null) pushEvidence(evidence, seen, n.det !== null ? n.det.evidence : (n.subj as VigilEvent));
+      else evidence.push(n.subj as VigilEvent);
+      const s = steps[i] as StepRef;
+      matched.push({ path: s.path, op: s.op, field: s.field, value: n.key });
+    }
     const lastKey = chain[chain.length - 1]?.key ?? '';
     const i = chain.length;
+    const s = steps[i] as StepRef;
     if (subj !== null) {
-      pushEvidence(evidence, seen, det ? det.evidence : (subj as VigilEvent));
-      matched.push({ path: `/steps/${i}`, op: r.steps[i]?.ruleIds ? 'rule' : 'event', field: r.doc.steps[i]?.by.join(',') ?? '', value: lastKey });
+      if (seen !== null) pushEvidence(evidence, seen, det !== null ? det.evidence : (subj as VigilEvent));
+      else evidence.push(subj as VigilEvent);
+      matched.push({ path: s.path, op: s.op, field: s.field, value: lastKey });
     } else {
-      matched.push({ path: `/steps/${i}`, op: 'absent', field: r.doc.steps[i]?.by.join(',') ?? '', value: lastKey });
+      matched.push({ path: s.path, op: 'absent', field: s.field, value: lastKey });
     }
     // Before the sink: what the detection chains into (other rules) is traced after it.
     if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: i, outcome: 'fired', time, key: lastKey });
-    this.fire(rt, evidence, matched, `${r.doc.title} (${lastKey.split(KEY_SEP).join(', ')})`);
+    this.fire(rt, evidence, matched, `${r.doc.title} (${lastKey.includes(KEY_SEP) ? lastKey.split(KEY_SEP).join(', ') : lastKey})`);
   }
 
   /** A record waiting for `slot` under `key`, extending the chain of `prev` (removed here). */
   private insertSeq(rt: Runtime, slot: number, key: string, expires: number, time: number, prev: number, subj: object, det: DetectionLike | null): void {
-    const seq = rt.seq as SeqStore;
+    const seq = rt.seq;
     const old = seq.find(slot, key);
     if (old >= 0) {
       // The newer partial replaces the older one under the same key: it expires later.
@@ -508,21 +527,23 @@ export class CorrelationEngine {
     const id = seq.add(slot, key, expires, time, prev, subj, det);
     this.total++;
     if (prev >= 0) this.removeSeq(rt, prev);
-    if (rt.seqIdx !== null) this.indexSeq(rt, id, slot, key);
+    if (rt.byIdentity !== null) this.indexSeq(rt, id, slot, key);
     this.enforceLimits(rt);
   }
 
+  /** End record `id` (a partial match, or a count group with its evidence). */
   private removeSeq(rt: Runtime, id: number): void {
     const seq = rt.seq;
-    if (seq === null || !seq.isLive(id)) return;
-    if (rt.seqIdx !== null) this.unindexSeq(rt, id);
-    seq.remove(id);
+    if (!seq.isLive(id)) return;
+    if (rt.byIdentity !== null) this.unindexSeq(rt, id);
+    if (rt.count !== null) rt.count.remove(id);
+    else seq.remove(id);
     this.total--;
   }
 
   private indexSeq(rt: Runtime, id: number, slot: number, key: string): void {
     const parts = rt.compositeParts.get(slot);
-    const idx = rt.seqIdx;
+    const idx = rt.byIdentity;
     if (parts === undefined || idx === null) return;
     const ks = key.split(KEY_SEP);
     for (const p of parts) {
@@ -535,9 +556,9 @@ export class CorrelationEngine {
   }
 
   private unindexSeq(rt: Runtime, id: number): void {
-    const seq = rt.seq as SeqStore;
+    const seq = rt.seq;
     const parts = rt.compositeParts.get(seq.slotOf(id));
-    const idx = rt.seqIdx;
+    const idx = rt.byIdentity;
     if (parts === undefined || idx === null) return;
     const ks = seq.keyOf(id).split(KEY_SEP);
     for (const p of parts) {
@@ -550,7 +571,7 @@ export class CorrelationEngine {
   }
 
   private releaseSeq(rt: Runtime, r: CompiledSequence, id: number): void {
-    const seq = rt.seq as SeqStore;
+    const seq = rt.seq;
     if (r.steps[seq.slotOf(id)]?.absent === true) {
       const chain = seq.chain(id);
       if (this.trace !== undefined) this.traceSeq(rt, id, 'absent-satisfied', this.clock.now());
@@ -564,7 +585,7 @@ export class CorrelationEngine {
   }
 
   private visitSeqExpired(rt: Runtime, id: number): void {
-    const seq = rt.seq as SeqStore;
+    const seq = rt.seq;
     if (!seq.isLive(id) || rt.rule.kind !== 'sequence') return;
     const now = this.clock.now();
     if (seq.expiresOf(id) > now) {
@@ -579,7 +600,7 @@ export class CorrelationEngine {
 
   /** End of a partial match's span: an absent step fires. */
   private expireSeq(rt: Runtime, r: CompiledSequence, id: number, time: number): void {
-    const seq = rt.seq as SeqStore;
+    const seq = rt.seq;
     const absent = r.steps[seq.slotOf(id)]?.absent === true;
     const chain = absent ? seq.chain(id) : null;
     this.removeSeq(rt, id);
@@ -589,8 +610,8 @@ export class CorrelationEngine {
 
   /** Trace the end of live sequence record `id` (only called when tracing). */
   private traceSeq(rt: Runtime, id: number, outcome: TraceOutcome, time: number): void {
-    const seq = rt.seq as SeqStore;
-    this.trace?.({ ruleId: rt.rule.doc.id, step: seq.slotOf(id), outcome, time, key: seq.keyOf(id), expires: seq.expiresOf(id) });
+    const seq = rt.seq;
+    this.trace?.({ ruleId: rt.rule.doc.id, step: rt.count !== null ? -1 : seq.slotOf(id), outcome, time, key: seq.keyOf(id), expires: seq.expiresOf(id) });
   }
 
   // ---- counts ------------------------------------------------------------------------
@@ -609,78 +630,88 @@ export class CorrelationEngine {
       if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'key-missing', time, ...(key !== undefined ? { key } : {}) });
       return;
     }
-    const state = rt.state;
-    if (state === null) return;
-    const map = state.slots[0] as ShardedMap<Entry>;
-    let g = map.get(key) as CountGroup | undefined;
-    if (g !== undefined && time > g.expires) {
-      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'window-restarted', time, key, expires: g.expires });
-      this.expireEntry(rt, g);
-      g = undefined;
+    const cs = rt.count;
+    if (cs === null) return;
+    let g = cs.find(key);
+    if (g >= 0 && time > cs.expiresOf(g)) {
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'window-restarted', time, key, expires: cs.expiresOf(g) });
+      this.expireCount(rt, r, g, time);
+      g = -1;
     }
-    if (g === undefined) {
-      g = new CountGroup(key, time, time + r.spanMs);
-      this.insert(rt, g);
+    if (g < 0) {
+      g = cs.create(key, time, time + r.spanMs);
+      this.total++;
+      if (rt.byIdentity !== null) this.indexSeq(rt, g, 0, key);
+      this.enforceLimits(rt);
+      if (!cs.isLive(g)) return; // evicted at once (limits of 0)
     }
     const ev: Evidence = det ? det.evidence : (subj as VigilEvent);
-    g.count++;
+    const seen = cs.counted(g);
     if (dv !== undefined) {
-      g.distinct ??= new Map();
-      g.distinct.delete(dv);
-      if (g.distinct.size < MAX_DISTINCT) g.distinct.set(dv, { t: time, ev });
-      else this.counters?.discard('distinct_overflow', 1, false);
-    } else if (r.threshold !== null || g.evs.length < MAX_EVIDENCE) {
-      g.times.push(time);
-      g.evs.push(ev);
+      if (!cs.sight(g, dv, time, ev, MAX_DISTINCT)) this.counters?.discard('distinct_overflow', 1, false);
+    } else if (r.threshold !== null || cs.kept(g) < MAX_EVIDENCE) {
+      cs.push(g, time, ev);
     }
     if (r.threshold === null) {
-      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'counted', time, key, expires: g.expires, count: g.distinct !== null ? g.distinct.size : g.count });
+      if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'counted', time, key, expires: cs.expiresOf(g), count: dv !== undefined ? cs.distinctCount(g) : seen });
       return; // evaluated when the window closes
     }
     const cutoff = time - r.spanMs;
     let n: number;
-    if (g.distinct !== null) {
-      for (const [k, v] of g.distinct) {
-        if (v.t < cutoff) g.distinct.delete(k);
-        else break;
-      }
-      n = g.distinct.size;
+    if (dv !== undefined) {
+      cs.forgetBefore(g, cutoff);
+      n = cs.distinctCount(g);
     } else {
-      while (g.times.length > 0 && ((g.times[0] as number) < cutoff || g.times.length > r.threshold)) {
-        g.times.shift();
-        g.evs.shift();
-      }
-      n = g.times.length;
+      while (cs.kept(g) > 0 && (cs.oldestTime(g) < cutoff || cs.kept(g) > r.threshold)) cs.shift(g);
+      n = cs.kept(g);
     }
     if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'counted', time, key, expires: time + r.spanMs, count: n });
     if (n >= r.threshold) {
-      this.remove(rt, g);
       this.fireCount(rt, r, g, n, time);
-      g.drop();
       return;
     }
     // Sliding window: the group lives until its newest event leaves the window. The wheel
     // entry is not moved here; the sweep re-queues a group it finds extended.
-    g.expires = time + r.spanMs;
+    cs.setExpires(g, time + r.spanMs);
   }
 
-  private fireCount(rt: Runtime, r: CompiledCount, g: CountGroup, n: number, time: number): void {
-    let evidence: VigilEvent[];
-    if (g.distinct === null && !g.evs.some((ev) => Array.isArray(ev))) {
-      // Events counted one by one: each is there once, in arrival order (no dedup needed).
-      evidence = g.evs.slice() as VigilEvent[];
-    } else {
-      evidence = [];
-      const seen = new Set<VigilEvent>();
-      if (g.distinct !== null) for (const v of g.distinct.values()) pushEvidence(evidence, seen, v.ev);
-      else for (const ev of g.evs) pushEvidence(evidence, seen, ev);
-    }
-    let ordered = true;
-    for (let i = 1; i < evidence.length && ordered; i++) ordered = (evidence[i - 1] as VigilEvent).time <= (evidence[i] as VigilEvent).time;
-    if (!ordered) evidence.sort((a, b) => a.time - b.time);
+  /** Group `g` reached its condition: it fires and ends. */
+  private fireCount(rt: Runtime, r: CompiledCount, g: number, n: number, time: number): void {
+    const cs = rt.count as CountStore;
+    const evidence = cs.evidence(g);
+    const key = cs.keyOf(g);
+    // The group ends before the detection goes out: a chained rule may count into this rule again.
+    this.removeSeq(rt, g);
     const what = r.doc.value_count !== undefined ? `${n} distinct ${r.doc.value_count}` : `${n} events`;
-    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'fired', time, key: g.key, count: n });
-    this.fire(rt, evidence, [{ path: '/condition', op: 'count', field: r.doc.value_count ?? r.doc.group_by.join(','), value: n }], `${r.doc.title}: ${what} for ${g.key.split(KEY_SEP).join(', ')}`);
+    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'fired', time, key, count: n });
+    this.fire(rt, evidence, [{ path: '/condition', op: 'count', field: r.doc.value_count ?? r.doc.group_by.join(','), value: n }], `${r.doc.title}: ${what} for ${key.includes(KEY_SEP) ? key.split(KEY_SEP).join(', ') : key}`);
+  }
+
+  /** End of group `g`'s window: a window-close condition (lt, lte, eq …) is evaluated. */
+  private expireCount(rt: Runtime, r: CompiledCount, g: number, time: number): void {
+    const cs = rt.count as CountStore;
+    this.n.expired++;
+    if (r.threshold === null) {
+      const d = cs.distinctCount(g);
+      const n = d >= 0 ? d : cs.count(g);
+      if (satisfies(r.condition, n)) {
+        this.fireCount(rt, r, g, n, time);
+        return;
+      }
+    }
+    this.removeSeq(rt, g);
+  }
+
+  private visitCountExpired(rt: Runtime, id: number): void {
+    const cs = rt.count as CountStore;
+    if (!cs.isLive(id) || rt.rule.kind !== 'count') return;
+    const now = this.clock.now();
+    if (cs.expiresOf(id) > now) {
+      rt.seq.requeue(id); // extended since it was queued (sliding window): queue it again
+      return;
+    }
+    if (this.trace !== undefined) this.trace({ ruleId: rt.rule.doc.id, step: -1, outcome: 'expired', time: now, key: cs.keyOf(id), expires: cs.expiresOf(id) });
+    this.expireCount(rt, rt.rule, id, now);
   }
 
   // ---- shared ------------------------------------------------------------------------
@@ -688,20 +719,14 @@ export class CorrelationEngine {
   private fire(rt: Runtime, evidence: VigilEvent[], matched: MatchedPredicate[], summary: string): void {
     const doc = rt.rule.doc;
     const draft: DetectionDraft = {
-      rule: {
-        id: doc.id,
-        title: doc.title,
-        source: 'correlation',
-        ...(doc.version !== undefined ? { version: doc.version } : {}),
-        ...(doc.description !== undefined ? { description: doc.description } : {}),
-      },
+      rule: rt.ref,
       severity: doc.severity,
       tags: doc.tags ?? [],
       evidence,
       matched,
       summary,
-      ...(doc.response !== undefined ? { actions: doc.response } : {}),
     };
+    if (doc.response !== undefined) draft.actions = doc.response;
     this.n.fired++;
     this.sink(draft);
     // Correlation rules may build on other correlation rules (Sigma chains them by name).
@@ -722,19 +747,6 @@ export class CorrelationEngine {
     }
   }
 
-  /** A new count group under a key that has none (countItem looked it up just before). */
-  private insert(rt: Runtime, e: Entry): void {
-    const st = rt.state;
-    if (st === null) return;
-    const map = st.slots[e.slot] as ShardedMap<Entry>;
-    st.live++;
-    this.total++;
-    map.setNew(e.key, e);
-    if (st.byIdentity !== null) this.index(rt, e);
-    st.wheel.add(e);
-    this.enforceLimits(rt);
-  }
-
   private enforceLimits(rt: Runtime): void {
     if (liveOf(rt) > this.maxPerRule) this.evictOldest(rt);
     while (this.total > this.maxTotal) {
@@ -746,124 +758,41 @@ export class CorrelationEngine {
   }
 
   private evictOldest(rt: Runtime): void {
-    if (rt.seq !== null) {
-      const id = rt.seq.oldest();
-      if (id < 0) return;
-      if (this.trace !== undefined) this.traceSeq(rt, id, 'evicted', this.clock.now());
-      this.removeSeq(rt, id);
-      this.n.evicted++;
-      return;
-    }
-    if (rt.state === null) return;
-    let best: ShardedMap<Entry> | undefined;
-    for (const m of rt.state.slots) if (best === undefined || m.size > best.size) best = m;
-    const first = best?.oldest((e) => e.expires);
-    if (first === undefined) return;
-    if (this.trace !== undefined) this.trace({ ruleId: rt.rule.doc.id, step: -1, outcome: 'evicted', time: this.clock.now(), key: first.key, expires: first.expires });
-    this.remove(rt, first);
-    first.drop();
+    const id = rt.seq.oldest();
+    if (id < 0) return;
+    if (this.trace !== undefined) this.traceSeq(rt, id, 'evicted', this.clock.now());
+    this.removeSeq(rt, id);
     this.n.evicted++;
-  }
-
-  private remove(rt: Runtime, e: Entry): void {
-    const st = rt.state;
-    if (st === null) return;
-    const map = st.slots[e.slot] as ShardedMap<Entry>;
-    if (map.get(e.key) !== e) return;
-    map.delete(e.key);
-    st.live--;
-    this.total--;
-    this.unindex(rt, e);
-  }
-
-  private index(rt: Runtime, e: Entry): void {
-    const parts = rt.compositeParts.get(e.slot);
-    const idx = rt.state?.byIdentity ?? null;
-    if (parts === undefined || idx === null) return;
-    const ks = e.key.split(KEY_SEP);
-    for (const p of parts) {
-      const id = ks[p];
-      if (id === undefined) continue;
-      let set = idx.get(id);
-      if (set === undefined) idx.set(id, (set = new Set()));
-      set.add(e);
-    }
-  }
-
-  private unindex(rt: Runtime, e: Entry): void {
-    const parts = rt.compositeParts.get(e.slot);
-    const idx = rt.state?.byIdentity ?? null;
-    if (parts === undefined || idx === null) return;
-    const ks = e.key.split(KEY_SEP);
-    for (const p of parts) {
-      const id = ks[p];
-      const set = id === undefined ? undefined : idx.get(id);
-      if (set === undefined || id === undefined) continue;
-      set.delete(e);
-      if (set.size === 0) idx.delete(id);
-    }
   }
 
   /** A process ended: its partial matches cannot progress (absent steps are thereby met). */
   releaseProcess(identity: string): void {
     for (const rt of this.runtimes) {
-      const r = rt.rule;
       const seq = rt.seq;
-      if (seq !== null && r.kind === 'sequence') {
-        for (const s of rt.singleIdentitySlots) {
-          const id = seq.find(s, identity);
-          if (id >= 0) this.releaseSeq(rt, r, id);
-        }
-        const set = rt.seqIdx?.get(identity);
-        // Releasing may fire and thereby change the set: re-check each id.
-        if (set !== undefined) for (const id of [...set]) if (set.has(id) && seq.isLive(id)) this.releaseSeq(rt, r, id);
-        continue;
-      }
-      const st = rt.state;
-      if (st === null) continue;
       for (const s of rt.singleIdentitySlots) {
-        const e = st.slots[s]?.get(identity);
-        if (e !== undefined) this.release(rt, e);
+        const id = seq.find(s, identity);
+        if (id >= 0) this.release(rt, id);
       }
-      const set = st.byIdentity?.get(identity);
-      if (set !== undefined) for (const e of [...set]) this.release(rt, e);
+      const set = rt.byIdentity?.get(identity);
+      // Releasing may fire and thereby change the set: re-check each id.
+      if (set !== undefined) for (const id of [...set]) if (set.has(id) && seq.isLive(id)) this.release(rt, id);
     }
   }
 
-  private release(rt: Runtime, e: Entry): void {
+  private release(rt: Runtime, id: number): void {
     const r = rt.rule;
-    if (this.trace !== undefined) this.trace({ ruleId: r.doc.id, step: -1, outcome: 'released', time: this.clock.now(), key: e.key, expires: e.expires });
-    if (r.kind === 'count' && r.threshold === null && e instanceof CountGroup) {
-      this.expireEntry(rt, e);
+    if (r.kind === 'sequence') {
+      this.releaseSeq(rt, r, id);
       return;
     }
-    this.remove(rt, e);
-    e.drop();
+    if (this.trace !== undefined) this.traceSeq(rt, id, 'released', this.clock.now());
+    if (r.threshold === null) {
+      // A window-close condition is decided now, on what the window has seen.
+      this.expireCount(rt, r, id, this.clock.now());
+      return;
+    }
+    this.removeSeq(rt, id);
     this.n.released++;
-  }
-
-  private visitExpired(rt: Runtime, e: Entry): void {
-    const map = rt.state?.slots[e.slot];
-    if (map === undefined || map.get(e.key) !== e) return; // consumed or replaced since
-    if (e.expires > this.clock.now()) {
-      rt.state?.wheel.add(e); // extended since it was queued (count groups): queue it again
-      return;
-    }
-    if (this.trace !== undefined) this.trace({ ruleId: rt.rule.doc.id, step: -1, outcome: 'expired', time: this.clock.now(), key: e.key, expires: e.expires });
-    this.expireEntry(rt, e);
-  }
-
-  /** End of an entry's span: absent steps fire, closing count windows are evaluated. */
-  private expireEntry(rt: Runtime, e: Entry): void {
-    this.remove(rt, e);
-    this.n.expired++;
-    const r = rt.rule;
-    if (r.kind === 'sequence') return;
-    if (r.threshold === null && e instanceof CountGroup) {
-      const n = e.distinct !== null ? e.distinct.size : e.count;
-      if (satisfies(r.condition, n)) this.fireCount(rt, r, e, n, this.clock.now());
-    }
-    e.drop();
   }
 
   /**
@@ -881,7 +810,7 @@ export class CorrelationEngine {
         // A look at the clock every 256 entries keeps a slice near its budget.
         const ask = Math.min(budget, 256);
         if (ask <= 0) break;
-        const done = rt.seq !== null ? rt.seq.sweep(now, ask, rt.visitSeq) : (rt.state?.wheel.sweep(now, ask, rt.visit) ?? 0);
+        const done = rt.seq.sweep(now, ask, rt.visit);
         budget -= done;
         if (done < ask) break;
         if (performance.now() >= deadline) {

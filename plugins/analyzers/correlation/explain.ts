@@ -15,7 +15,7 @@ import { CorrelationEngine, type EngineTrace } from './engine.js';
 import type { CompiledCorrelation, CompiledCount, CompiledSequence, FixtureItem, NamedDefs } from './model.js';
 import { KEY_SEP, processIdentity } from './paths.js';
 import type { StaticCompiler } from './condition.js';
-import type { DetectionLike } from './state-store.js';
+import type { DetectionLike } from './evidence.js';
 
 /** What happened to one step (or the `until`, or a count rule) for one event. */
 export type ExplainOutcome =

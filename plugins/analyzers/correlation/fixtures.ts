@@ -9,7 +9,7 @@ import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine } from './engine.js';
 import { loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation, FixtureItem } from './model.js';
-import type { DetectionLike } from './state-store.js';
+import type { DetectionLike } from './evidence.js';
 
 /** The shapes of the core's rule tooling (`vigil rules`), under this plugin's names. */
 export type CorrelationFixtureFailure = RuleFixtureFailure;

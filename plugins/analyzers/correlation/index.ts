@@ -39,7 +39,7 @@ export {
 } from './sigma.js';
 export { CORRELATION_RULE_SCHEMA, SEQUENCE_RULE_SCHEMA, COUNT_RULE_SCHEMA } from './schema.js';
 export { parseDuration } from './duration.js';
-export type { DetectionLike } from './state-store.js';
+export type { DetectionLike } from './evidence.js';
 export type * from './model.js';
 
 export interface CorrelationConfig {

@@ -10,9 +10,10 @@
  * an event the codec does not take (bigint, class instances, cycles), are held as objects
  * instead (rare: detections are few).
  */
-import type { DetectionLike } from './state-store.js';
+import type { DetectionLike } from './evidence.js';
 import { EventDecoder, EventEncoder, STR_UTF8, StringTable } from './event-codec.js';
 import { ShardedIdTable } from './id-table.js';
+import { ByteArena, copyBytes } from './byte-arena.js';
 import { PLAIN_BLOCKS, type BlockSource } from '../../../core/index.js';
 
 /** One matched step of a chain: the key it waits under, its subject and its detection. */
@@ -22,134 +23,52 @@ export interface ChainItem {
   readonly det: DetectionLike | null;
 }
 
-const RC_BITS = 14;
+export const RC_BITS = 14;
 const RC_SIZE = 1 << RC_BITS;
 const RC_MASK = RC_SIZE - 1;
+
+/** Encoded length that marks a record of the key alone. */
+const KEY_ONLY = -2;
 
 const F_ALIVE = 1;
 const F_HELD = 2;
 
-/** Columns of RC_SIZE records, laid out in one block. */
-class RecordChunk {
-  readonly exp: Float64Array;
-  /** Time of the newest step's subject. */
-  readonly t: Float64Array;
-  /** Wheel bucket the record is queued in; NaN when not queued. */
-  readonly wb: Float64Array;
-  readonly hash: Int32Array;
-  readonly wprev: Int32Array;
-  /** Next in the wheel bucket, or next free record. */
-  readonly wnext: Int32Array;
-  readonly pc: Int32Array;
-  readonly poff: Int32Array;
-  readonly klen: Int32Array;
-  readonly plen: Int32Array;
-  readonly slot: Uint8Array;
-  readonly flags: Uint8Array;
+/**
+ * RC_SIZE records in one block, a 64-byte row each (one cache line: a lookup that finds a
+ * record reads its key position and length together, and removal touches one line).
+ * Fields: expires, time of the newest step's subject, wheel bucket (NaN: not queued) as
+ * float64 words; key hash, wheel prev, wheel next (or next free record), arena chunk, offset,
+ * key length, chain length as int32 words; slot and flags as bytes.
+ */
+// Float64 words of a row.
+const EXP = 0;
+const TIME = 1;
+const WB = 2;
+// Int32 words of a row.
+const HASH = 6;
+const WPREV = 7;
+const WNEXT = 8;
+const PC = 9;
+const POFF = 10;
+const KLEN = 11;
+const PLEN = 12;
+// Bytes of a row.
+const SLOT = 52;
+const FLAGS = 53;
 
-  /** Bytes of one chunk's columns. */
-  static readonly BYTES = RC_SIZE * (3 * 8 + 7 * 4 + 2);
+class RecordChunk {
+  readonly f64: Float64Array;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+
+  static readonly BYTES = RC_SIZE * 64;
 
   /** `block`: at least BYTES long, 8-byte aligned; records are written before being read. */
   constructor(block: Buffer) {
-    const ab = block.buffer;
-    let o = block.byteOffset;
-    const f64 = (): Float64Array => {
-      const a = new Float64Array(ab, o, RC_SIZE);
-      o += RC_SIZE * 8;
-      return a;
-    };
-    const i32 = (): Int32Array => {
-      const a = new Int32Array(ab, o, RC_SIZE);
-      o += RC_SIZE * 4;
-      return a;
-    };
-    const u8 = (): Uint8Array => {
-      const a = new Uint8Array(ab, o, RC_SIZE);
-      o += RC_SIZE;
-      return a;
-    };
-    this.exp = f64();
-    this.t = f64();
-    this.wb = f64();
-    this.hash = i32();
-    this.wprev = i32();
-    this.wnext = i32();
-    this.pc = i32();
-    this.poff = i32();
-    this.klen = i32();
-    this.plen = i32();
-    this.slot = u8();
-    this.flags = u8();
+    this.f64 = new Float64Array(block.buffer, block.byteOffset, RC_SIZE * 8);
+    this.i32 = new Int32Array(block.buffer, block.byteOffset, RC_SIZE * 16);
+    this.u8 = new Uint8Array(block.buffer, block.byteOffset, RC_SIZE * 64);
   }
-}
-
-/** Byte chunks, freed when every record written into them is gone. */
-class ByteArena {
-  readonly bufs: (Buffer | null)[] = [];
-  constructor(private readonly blocks: BlockSource) {}
-
-  private readonly used: number[] = [];
-  private readonly liveBytes: number[] = [];
-  private readonly freeIdx: number[] = [];
-  cur = -1;
-
-  /** A chunk with at least `need` free bytes; returns its index. */
-  reserve(need: number): number {
-    const c = this.cur;
-    const size = this.blocks.blockBytes;
-    if (c >= 0 && size - (this.used[c] as number) >= need) return c;
-    if (c >= 0 && this.liveBytes[c] === 0) this.drop(c);
-    // A chain longer than a block (rare: huge events) gets a buffer of its own.
-    const buf = need <= size ? this.blocks.take() : Buffer.allocUnsafeSlow(need);
-    const idx = this.freeIdx.length > 0 ? (this.freeIdx.pop() as number) : this.bufs.length;
-    this.bufs[idx] = buf;
-    this.used[idx] = 0;
-    this.liveBytes[idx] = 0;
-    this.cur = idx;
-    return idx;
-  }
-
-  offset(c: number): number {
-    return this.used[c] as number;
-  }
-
-  commit(c: number, n: number): void {
-    this.used[c] = (this.used[c] as number) + n;
-    this.liveBytes[c] = (this.liveBytes[c] as number) + n;
-  }
-
-  release(c: number, n: number): void {
-    const left = (this.liveBytes[c] as number) - n;
-    this.liveBytes[c] = left;
-    if (left === 0 && c !== this.cur) this.drop(c);
-  }
-
-  private drop(c: number): void {
-    const b = this.bufs[c];
-    if (b === null || b === undefined) return;
-    this.blocks.give(b);
-    this.bufs[c] = null;
-    this.freeIdx.push(c);
-    if (c === this.cur) this.cur = -1;
-  }
-
-  get bytes(): number {
-    let n = 0;
-    for (const b of this.bufs) if (b !== null) n += b.length;
-    return n;
-  }
-}
-
-/**
- * Copy bytes; short runs by hand, longer ones through a plain Uint8Array view (Buffer#copy
- * and Buffer#subarray cost more in argument handling and allocation). Returns the count.
- */
-function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
-  const n = to - from;
-  if (n > 24) dst.set(new Uint8Array(src.buffer, src.byteOffset + from, n), at);
-  else for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number;
-  return n;
 }
 
 function fmix(h: number): number {
@@ -243,9 +162,9 @@ export class SeqStore {
 
   private keyEquals(c: RecordChunk, o: number): boolean {
     const n = this.scratchLen;
-    if (c.klen[o] !== n) return false;
-    const buf = this.arena.bufs[c.pc[o] as number] as Buffer;
-    const off = c.poff[o] as number;
+    if (c.i32[o * 16 + KLEN] !== n) return false;
+    const buf = this.arena.bufs[c.i32[o * 16 + PC] as number] as Buffer;
+    const off = c.i32[o * 16 + POFF] as number;
     const s = this.scratch;
     for (let i = 0; i < n; i++) if (buf[off + i] !== s[i]) return false;
     return true;
@@ -262,36 +181,41 @@ export class SeqStore {
   keyOf(id: number): string {
     const c = this.chunk(id);
     const o = id & RC_MASK;
-    const buf = this.arena.bufs[c.pc[o] as number] as Buffer;
-    const off = c.poff[o] as number;
-    return buf.toString('utf8', off, off + (c.klen[o] as number));
+    const buf = this.arena.bufs[c.i32[o * 16 + PC] as number] as Buffer;
+    const off = c.i32[o * 16 + POFF] as number;
+    return buf.toString('utf8', off, off + (c.i32[o * 16 + KLEN] as number));
   }
 
   slotOf(id: number): number {
-    return this.chunk(id).slot[id & RC_MASK] as number;
+    return this.chunk(id).u8[(id & RC_MASK) * 64 + SLOT] as number;
   }
 
   expiresOf(id: number): number {
-    return this.chunk(id).exp[id & RC_MASK] as number;
+    return this.chunk(id).f64[(id & RC_MASK) * 8 + EXP] as number;
+  }
+
+  /** Move a record's end (count groups: a sliding window). The wheel finds out when it comes to the record. */
+  setExpires(id: number, expires: number): void {
+    this.chunk(id).f64[(id & RC_MASK) * 8 + EXP] = expires;
   }
 
   /** Time of the newest matched step. */
   timeOf(id: number): number {
-    return this.chunk(id).t[id & RC_MASK] as number;
+    return this.chunk(id).f64[(id & RC_MASK) * 8 + TIME] as number;
   }
 
   isLive(id: number): boolean {
-    return id >= 0 && id < this.nextId && ((this.chunk(id).flags[id & RC_MASK] as number) & F_ALIVE) !== 0;
+    return id >= 0 && id < this.nextId && ((this.chunk(id).u8[(id & RC_MASK) * 64 + FLAGS] as number) & F_ALIVE) !== 0;
   }
 
   /** The matched steps of a record, step 0 first (events re-created from their bytes). */
   chain(id: number): ChainItem[] {
     const c = this.chunk(id);
     const o = id & RC_MASK;
-    if (((c.flags[o] as number) & F_HELD) !== 0) return this.held.get(id) ?? [];
-    const buf = this.arena.bufs[c.pc[o] as number] as Buffer;
-    let off = (c.poff[o] as number) + (c.klen[o] as number);
-    const end = off + (c.plen[o] as number);
+    if (((c.u8[o * 64 + FLAGS] as number) & F_HELD) !== 0) return this.held.get(id) ?? [];
+    const buf = this.arena.bufs[c.i32[o * 16 + PC] as number] as Buffer;
+    let off = (c.i32[o * 16 + POFF] as number) + (c.i32[o * 16 + KLEN] as number);
+    const end = off + (c.i32[o * 16 + PLEN] as number);
     const d = this.dec;
     const items: ChainItem[] = [];
     while (off < end) {
@@ -308,7 +232,7 @@ export class SeqStore {
   private allocId(): number {
     if (this.freeHead >= 0) {
       const id = this.freeHead;
-      this.freeHead = this.chunk(id).wnext[id & RC_MASK] as number;
+      this.freeHead = this.chunk(id).i32[(id & RC_MASK) * 16 + WNEXT] as number;
       return id;
     }
     const id = this.nextId++;
@@ -318,35 +242,35 @@ export class SeqStore {
 
   /**
    * A new record waiting for `slot` under `key`: the chain of `prev` (a live record, or -1)
-   * plus this step. The caller removes any record already under the key beforehand, and
+   * plus this step; with `subj` null, a record of the key alone (count groups). The caller removes any record already under the key beforehand, and
    * `prev` afterwards.
    */
-  add(slot: number, key: string, expires: number, time: number, prev: number, subj: object, det: DetectionLike | null): number {
-    const prevHeld = prev >= 0 && ((this.chunk(prev).flags[prev & RC_MASK] as number) & F_HELD) !== 0;
+  add(slot: number, key: string, expires: number, time: number, prev: number, subj: object | null, det: DetectionLike | null): number {
+    const prevHeld = prev >= 0 && ((this.chunk(prev).u8[(prev & RC_MASK) * 64 + FLAGS] as number) & F_HELD) !== 0;
     // -1: held as an object (a detection, a chain already held, or a value the codec does not take).
-    const encLen = det === null && !prevHeld ? this.enc.encode(subj) : -1;
+    const encLen = subj === null ? KEY_ONLY : det === null && !prevHeld ? this.enc.encode(subj) : -1;
     const id = this.allocId();
     const c = this.chunk(id);
     const o = id & RC_MASK;
     let pBuf: Buffer | null = null;
     let pOff = 0;
     let pLen = 0;
-    if (prev >= 0 && encLen >= 0) {
+    if (prev >= 0 && encLen >= 0 && encLen !== KEY_ONLY) {
       const pc = this.chunk(prev);
       const po = prev & RC_MASK;
-      pBuf = this.arena.bufs[pc.pc[po] as number] as Buffer;
-      pOff = (pc.poff[po] as number) + (pc.klen[po] as number);
-      pLen = pc.plen[po] as number;
+      pBuf = this.arena.bufs[pc.i32[po * 16 + PC] as number] as Buffer;
+      pOff = (pc.i32[po * 16 + POFF] as number) + (pc.i32[po * 16 + KLEN] as number);
+      pLen = pc.i32[po * 16 + PLEN] as number;
     }
     this.prepKey(key);
     const kl = this.scratchLen;
-    const need = encLen < 0 ? kl : kl + pLen + kl + 6 + encLen;
+    const need = encLen < 0 || encLen === KEY_ONLY ? kl : kl + pLen + kl + 6 + encLen;
     const ci = this.arena.reserve(need);
     const buf = this.arena.bufs[ci] as Buffer;
     const start = this.arena.offset(ci);
     // The key, then (unless held) the previous chain and this step: its key and its event.
     let p = start + copyBytes(this.scratch, 0, kl, buf, start);
-    if (encLen >= 0) {
+    if (encLen >= 0 && encLen !== KEY_ONLY) {
       if (pBuf !== null) p += copyBytes(pBuf, pOff, pOff + pLen, buf, p);
       buf[p++] = STR_UTF8;
       let x = kl;
@@ -359,17 +283,17 @@ export class SeqStore {
       p += copyBytes(this.enc.bytes, 0, encLen, buf, p);
     }
     this.arena.commit(ci, p - start);
-    c.exp[o] = expires;
-    c.t[o] = time;
-    c.hash[o] = this.scratchHash;
-    c.pc[o] = ci;
-    c.poff[o] = start;
-    c.klen[o] = kl;
-    c.plen[o] = p - start - kl;
-    c.slot[o] = slot;
-    c.flags[o] = F_ALIVE | (encLen < 0 ? F_HELD : 0);
-    c.wb[o] = Number.NaN;
-    if (encLen < 0) {
+    c.f64[o * 8 + EXP] = expires;
+    c.f64[o * 8 + TIME] = time;
+    c.i32[o * 16 + HASH] = this.scratchHash;
+    c.i32[o * 16 + PC] = ci;
+    c.i32[o * 16 + POFF] = start;
+    c.i32[o * 16 + KLEN] = kl;
+    c.i32[o * 16 + PLEN] = p - start - kl;
+    c.u8[o * 64 + SLOT] = slot;
+    c.u8[o * 64 + FLAGS] = F_ALIVE | (encLen === -1 ? F_HELD : 0);
+    c.f64[o * 8 + WB] = Number.NaN;
+    if (encLen < 0 && subj !== null) {
       const before = prev >= 0 ? this.chain(prev) : [];
       this.held.set(id, [...before, { key, subj, det }]);
     }
@@ -382,14 +306,14 @@ export class SeqStore {
   remove(id: number): void {
     const c = this.chunk(id);
     const o = id & RC_MASK;
-    const f = c.flags[o] as number;
+    const f = c.u8[o * 64 + FLAGS] as number;
     if ((f & F_ALIVE) === 0) return;
-    (this.tabs[c.slot[o] as number] as ShardedIdTable).delete(c.hash[o] as number, id);
-    if (!Number.isNaN(c.wb[o] as number)) this.wheelUnlink(id);
+    (this.tabs[c.u8[o * 64 + SLOT] as number] as ShardedIdTable).delete(c.i32[o * 16 + HASH] as number, id);
+    if (!Number.isNaN(c.f64[o * 8 + WB] as number)) this.wheelUnlink(id);
     if ((f & F_HELD) !== 0) this.held.delete(id);
-    this.arena.release(c.pc[o] as number, (c.klen[o] as number) + (c.plen[o] as number));
-    c.flags[o] = 0;
-    c.wnext[o] = this.freeHead;
+    this.arena.release(c.i32[o * 16 + PC] as number, (c.i32[o * 16 + KLEN] as number) + (c.i32[o * 16 + PLEN] as number));
+    c.u8[o * 64 + FLAGS] = 0;
+    c.i32[o * 16 + WNEXT] = this.freeHead;
     this.freeHead = id;
     this.live--;
   }
@@ -399,46 +323,46 @@ export class SeqStore {
   private wheelAdd(id: number): void {
     const c = this.chunk(id);
     const o = id & RC_MASK;
-    let b = Math.floor((c.exp[o] as number) / this.gran);
+    let b = Math.floor((c.f64[o * 8 + EXP] as number) / this.gran);
     if (Number.isNaN(this.cursor) || b < this.cursor) {
       // A late record goes into the bucket swept next: it is already due.
       if (Number.isNaN(this.cursor)) this.cursor = b;
       else b = this.cursor;
     }
-    c.wb[o] = b;
+    c.f64[o * 8 + WB] = b;
     const head = this.buckets.get(b);
     if (head === undefined) {
-      c.wprev[o] = id;
-      c.wnext[o] = id;
+      c.i32[o * 16 + WPREV] = id;
+      c.i32[o * 16 + WNEXT] = id;
       this.buckets.set(b, id);
       return;
     }
     const hc = this.chunk(head);
-    const tail = hc.wprev[head & RC_MASK] as number;
-    c.wprev[o] = tail;
-    c.wnext[o] = head;
-    this.chunk(tail).wnext[tail & RC_MASK] = id;
-    hc.wprev[head & RC_MASK] = id;
+    const tail = hc.i32[(head & RC_MASK) * 16 + WPREV] as number;
+    c.i32[o * 16 + WPREV] = tail;
+    c.i32[o * 16 + WNEXT] = head;
+    this.chunk(tail).i32[(tail & RC_MASK) * 16 + WNEXT] = id;
+    hc.i32[(head & RC_MASK) * 16 + WPREV] = id;
   }
 
   private wheelUnlink(id: number): void {
     const c = this.chunk(id);
     const o = id & RC_MASK;
-    const b = c.wb[o] as number;
-    const next = c.wnext[o] as number;
+    const b = c.f64[o * 8 + WB] as number;
+    const next = c.i32[o * 16 + WNEXT] as number;
     if (next === id) this.buckets.delete(b);
     else {
-      const prev = c.wprev[o] as number;
-      this.chunk(prev).wnext[prev & RC_MASK] = next;
-      this.chunk(next).wprev[next & RC_MASK] = prev;
+      const prev = c.i32[o * 16 + WPREV] as number;
+      this.chunk(prev).i32[(prev & RC_MASK) * 16 + WNEXT] = next;
+      this.chunk(next).i32[(next & RC_MASK) * 16 + WPREV] = prev;
       if (this.buckets.get(b) === id) this.buckets.set(b, next);
     }
-    c.wb[o] = Number.NaN;
+    c.f64[o * 8 + WB] = Number.NaN;
   }
 
   /** Queue a record again (it was taken off the wheel by a sweep but is not due yet). */
   requeue(id: number): void {
-    if (this.isLive(id) && Number.isNaN(this.chunk(id).wb[id & RC_MASK] as number)) this.wheelAdd(id);
+    if (this.isLive(id) && Number.isNaN(this.chunk(id).f64[(id & RC_MASK) * 8 + WB] as number)) this.wheelAdd(id);
   }
 
   /** The record that expires first (eviction victim), or -1. */

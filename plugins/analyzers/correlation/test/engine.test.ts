@@ -328,29 +328,34 @@ test('the event clock follows event time, so replay expires state without waitin
   assert.equal(engine.liveKeys, 0);
 });
 
-test('a count group that fired lets go of its events although the expiry wheel still holds it', async () => {
+test('count groups hold no event objects: evidence is kept as bytes, and the detection carries equal events', async () => {
   setFlagsFromString('--expose-gc');
   const collect = runInNewContext('gc') as () => void;
   const rule = { id: 't.count', title: 'failures', severity: 'medium', kind: 'count', event: ['logon.failure'], group_by: ['user.target_name'], timespan: '60s', condition: { gte: 3 } };
-  let fired = 0;
-  // The sink keeps nothing; the clock never passes the span, so the group stays in its wheel bucket.
-  const h = harness([rule], { onDetection: () => fired++ });
+  const h = harness([rule]);
   const refs: WeakRef<object>[] = [];
+  const copies: unknown[] = [];
   (() => {
-    for (let i = 0; i < 3; i++) {
-      const e = ev({ type: 'logon.failure', user: { target_name: 'alice' } }, i * 10);
+    for (let i = 0; i < 2; i++) {
+      const e = ev({ type: 'logon.failure', user: { target_name: 'alice' }, raw: { IpAddress: '10.1.1.1' } }, i * 10);
       refs.push(new WeakRef(e));
+      copies.push(structuredClone(e));
       h.engine.onEvents([e]);
     }
   })();
-  assert.equal(fired, 1);
+  assert.equal(h.engine.liveKeys, 1, 'the group is live, two short of its threshold');
   await new Promise((r) => setImmediate(r));
   collect();
   assert.deepEqual(
     refs.map((r) => r.deref() === undefined),
-    [true, true, true],
-    'no event of the fired group is still reachable',
+    [true, true],
+    'no counted event is reachable while the group waits',
   );
+  const third = ev({ type: 'logon.failure', user: { target_name: 'alice' } }, 30);
+  h.feed(third);
+  assert.equal(h.fired.length, 1);
+  assert.deepEqual(h.fired[0]?.evidence, [...copies, third]);
+  assert.equal(h.engine.liveKeys, 0);
 });
 
 // ---- the trace hook ------------------------------------------------------------------
