@@ -219,29 +219,34 @@ export class EventEncoder {
     this.p += n;
   }
 
+  /** A number (room for 9 bytes ensured by the caller). */
+  private num(v: number): void {
+    const b = this.buf;
+    // An int32 that is not -0 (1 / -0 is -Infinity).
+    if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+      if (v >= 0 && v < 0x80) b[this.p++] = T_SMALL | v;
+      else {
+        b[this.p] = T_I32;
+        this.view.setInt32(this.p + 1, v, true);
+        this.p += 5;
+      }
+    } else {
+      b[this.p] = T_F64;
+      this.view.setFloat64(this.p + 1, v, true);
+      this.p += 9;
+    }
+  }
+
   /** `slot`: the field position (for recurring strings). */
   private value(v: unknown, depth: number, slot: number): void {
     switch (typeof v) {
       case 'string':
         this.str(v, slot);
         return;
-      case 'number': {
+      case 'number':
         this.ensure(9);
-        const b = this.buf;
-        if ((v | 0) === v && !Object.is(v, -0)) {
-          if (v >= 0 && v < 0x80) b[this.p++] = T_SMALL | v;
-          else {
-            b[this.p] = T_I32;
-            this.view.setInt32(this.p + 1, v, true);
-            this.p += 5;
-          }
-        } else {
-          b[this.p] = T_F64;
-          this.view.setFloat64(this.p + 1, v, true);
-          this.p += 9;
-        }
+        this.num(v);
         return;
-      }
       case 'boolean':
         this.ensure(1);
         this.buf[this.p++] = v ? T_TRUE : T_FALSE;
@@ -291,7 +296,8 @@ export class EventEncoder {
       }
       let child: number;
       if (code !== undefined) {
-        this.ensure(1);
+        // The name's byte and, for a number, the value.
+        this.ensure(10);
         this.buf[this.p++] = code;
         child = (slot * 31 + code) & (SLOTS - 1);
       } else {
@@ -301,8 +307,12 @@ export class EventEncoder {
         // Names outside the table (raw fields) come in the same order event after event.
         this.str(k, (slot * 31 + 257 + 2 * pos) & (SLOTS - 1));
         child = (slot * 31 + 258 + 2 * pos) & (SLOTS - 1);
+        this.ensure(9);
       }
-      this.value(x, depth + 1, child);
+      // Strings and numbers written here: most fields are, and a call per field adds up.
+      if (typeof x === 'string') this.str(x, child);
+      else if (typeof x === 'number') this.num(x);
+      else this.value(x, depth + 1, child);
       pos++;
     }
     this.ensure(1);
@@ -447,12 +457,29 @@ export class EventDecoder {
     const s = this.pos;
     this.pos = s + n;
     if (tag === T_ASCII) {
-      if (n <= 24) {
-        let r = '';
-        for (let i = s; i < s + n; i++) r += String.fromCharCode(b[i] as number);
-        return r;
+      // Short strings in one call (a string per character costs more); longer ones natively.
+      switch (n) {
+        case 0:
+          return '';
+        case 1:
+          return String.fromCharCode(b[s] as number);
+        case 2:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number);
+        case 3:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number);
+        case 4:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number);
+        case 5:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number);
+        case 6:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number);
+        case 7:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number);
+        case 8:
+          return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number, b[s + 7] as number);
+        default:
+          return HAS_SLICES ? (b as SliceBuffer).latin1Slice(s, s + n) : b.toString('latin1', s, s + n);
       }
-      return HAS_SLICES ? (b as SliceBuffer).latin1Slice(s, s + n) : b.toString('latin1', s, s + n);
     }
     return HAS_SLICES ? (b as SliceBuffer).utf8Slice(s, s + n) : b.toString('utf8', s, s + n);
   }
