@@ -18,6 +18,7 @@ export class ByteArena {
   /** Typed views of the chunks, made on first use (for records laid out in 8-byte aligned words). */
   private readonly f64s: (Float64Array | null)[] = [];
   private readonly u32s: (Uint32Array | null)[] = [];
+  private readonly dvs: (DataView | null)[] = [];
 
   /** Chunk `c` as float64 words (its buffer starts 8-byte aligned: blocks and slow buffers do). */
   f64(c: number): Float64Array {
@@ -25,6 +26,16 @@ export class ByteArena {
     if (v === null || v === undefined) {
       const b = this.bufs[c] as Buffer;
       this.f64s[c] = v = new Float64Array(b.buffer, b.byteOffset, b.length >>> 3);
+    }
+    return v;
+  }
+
+  /** Chunk `c` as a DataView. */
+  dv(c: number): DataView {
+    let v = this.dvs[c];
+    if (v === null || v === undefined) {
+      const b = this.bufs[c] as Buffer;
+      this.dvs[c] = v = new DataView(b.buffer, b.byteOffset, b.length);
     }
     return v;
   }
@@ -51,6 +62,7 @@ export class ByteArena {
     this.bufs[idx] = buf;
     this.f64s[idx] = null;
     this.u32s[idx] = null;
+    this.dvs[idx] = null;
     this.used[idx] = 0;
     this.liveBytes[idx] = 0;
     this.cur = idx;
@@ -79,6 +91,7 @@ export class ByteArena {
     this.bufs[c] = null;
     this.f64s[c] = null;
     this.u32s[c] = null;
+    this.dvs[c] = null;
     this.freeIdx.push(c);
     if (c === this.cur) this.cur = -1;
   }

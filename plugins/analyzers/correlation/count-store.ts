@@ -20,6 +20,8 @@ const RC_MASK = RC_SIZE - 1;
 
 /** An item in the arena: next item (f64 position, -1: none), time (f64), byte length (u32), padding, then the bytes. */
 const ITEM_HEADER = 24;
+/** Room an item is encoded into directly (larger events are encoded aside first). */
+const DIRECT_ROOM = 2048;
 /** Byte length of an item whose evidence is held as an object. */
 const HELD = 0xffffffff;
 /** Arena positions: chunk index × 2^32 + byte offset (exact in a double). */
@@ -174,16 +176,30 @@ export class CountStore {
 
   /** Write an item (no successor yet); returns its position. */
   private put(time: number, ev: Evidence): number {
-    const n = Array.isArray(ev) ? -1 : this.enc.encode(ev);
+    const arena = this.arena;
+    let n = -1;
+    // Encoded straight into the arena where there is room for a usual event; a larger one is
+    // encoded aside and copied into a chunk with room for it.
+    let ci = arena.reserve(ITEM_HEADER + DIRECT_ROOM);
+    let off = arena.offset(ci);
+    if (!Array.isArray(ev)) {
+      const buf = arena.bufs[ci] as Buffer;
+      n = this.enc.encodeInto(ev, buf, arena.dv(ci), off + ITEM_HEADER, buf.length);
+      if (n === -2) {
+        n = this.enc.encode(ev);
+        if (n >= 0) {
+          ci = arena.reserve(ITEM_HEADER + n);
+          off = arena.offset(ci);
+          copyBytes(this.enc.bytes, 0, n, arena.bufs[ci] as Buffer, off + ITEM_HEADER);
+        }
+      }
+    }
     const len = n < 0 ? 0 : n;
-    const ci = this.arena.reserve((ITEM_HEADER + len + 7) & ~7);
-    const off = this.arena.offset(ci);
-    const f = this.arena.f64(ci);
+    const f = arena.f64(ci);
     f[off >>> 3] = -1;
     f[(off >>> 3) + 1] = time;
-    this.arena.u32(ci)[(off >>> 2) + 4] = n < 0 ? HELD : n;
-    if (n > 0) copyBytes(this.enc.bytes, 0, n, this.arena.bufs[ci] as Buffer, off + ITEM_HEADER);
-    this.arena.commit(ci, (ITEM_HEADER + len + 7) & ~7);
+    arena.u32(ci)[(off >>> 2) + 4] = n < 0 ? HELD : n;
+    arena.commit(ci, (ITEM_HEADER + len + 7) & ~7);
     const pos = ci * POS_MUL + off;
     if (n < 0) this.held.set(pos, ev);
     return pos;

@@ -83,6 +83,8 @@ interface WellFormedCheck {
 /** Thrown inside the encoder for values it does not take; never escapes `encode`. */
 class Unencodable extends Error {}
 const UNENCODABLE = new Unencodable('unencodable');
+/** Thrown inside encodeInto when the target has no room left; never escapes it. */
+const NO_ROOM = new Unencodable('no room');
 
 /** Strings longer than this are never interned. */
 const MAX_INTERNED_LENGTH = 256;
@@ -127,7 +129,7 @@ export class EventEncoder {
 
   constructor(private readonly table: StringTable | null = null) {}
 
-  private buf = Buffer.allocUnsafeSlow(4096);
+  private buf: Buffer = Buffer.allocUnsafeSlow(4096);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private p = 0;
 
@@ -148,11 +150,48 @@ export class EventEncoder {
     return this.p;
   }
 
+  /**
+   * Encode `v` straight into `target` from `at`, not past `end` (no copy afterwards). Returns
+   * the byte length; -1 when `v` holds something the codec does not take; -2 when it does
+   * not fit (encode it with `encode` instead: strings it met are then seen a second time,
+   * which may intern some, harmlessly).
+   */
+  encodeInto(v: unknown, target: Buffer, view: DataView, at: number, end: number): number {
+    const own = this.buf;
+    const ownView = this.view;
+    this.buf = target;
+    this.view = view;
+    this.p = at;
+    this.limit = Math.min(end, target.length);
+    this.into = true;
+    try {
+      this.value(v, 0, 0);
+      return this.p - at;
+    } catch (e) {
+      if (e === NO_ROOM) return -2;
+      if (e === UNENCODABLE || e instanceof RangeError) return -1; // RangeError: cycle or too deep
+      throw e;
+    } finally {
+      this.buf = own;
+      this.view = ownView;
+      this.limit = own.length;
+      this.into = false;
+    }
+  }
+
+  /** Where writing must stop: the end of the encoder's own buffer (which grows), or encodeInto's `end`. */
+  private limit = 4096;
+  private into = false;
+
   private ensure(n: number): void {
-    if (this.p + n <= this.buf.length) return;
+    if (this.p + n <= this.limit) return;
+    // ensure asks for the most a write can take, so near the end of a target this may refuse
+    // a value that would just have fit: encodeInto's caller then encodes it the usual way.
+    if (this.into) throw NO_ROOM;
     const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.p + n + 1024));
     this.buf.copy(next, 0, 0, this.p);
     this.buf = next;
+    this.limit = next.length;
     this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 

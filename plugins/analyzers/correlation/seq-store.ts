@@ -27,8 +27,8 @@ export const RC_BITS = 14;
 const RC_SIZE = 1 << RC_BITS;
 const RC_MASK = RC_SIZE - 1;
 
-/** Encoded length that marks a record of the key alone. */
-const KEY_ONLY = -2;
+/** Room a step's event is encoded into directly (larger events are encoded aside first). */
+const DIRECT_ROOM = 2048;
 
 const F_ALIVE = 1;
 const F_HELD = 2;
@@ -247,42 +247,57 @@ export class SeqStore {
    */
   add(slot: number, key: string, expires: number, time: number, prev: number, subj: object | null, det: DetectionLike | null): number {
     const prevHeld = prev >= 0 && ((this.chunk(prev).u8[(prev & RC_MASK) * 64 + FLAGS] as number) & F_HELD) !== 0;
-    // -1: held as an object (a detection, a chain already held, or a value the codec does not take).
-    const encLen = subj === null ? KEY_ONLY : det === null && !prevHeld ? this.enc.encode(subj) : -1;
+    // Held as objects: a detection, a chain already held, or (found below) a value the codec does not take.
+    let held = subj !== null && (det !== null || prevHeld);
     const id = this.allocId();
     const c = this.chunk(id);
     const o = id & RC_MASK;
-    let pBuf: Buffer | null = null;
-    let pOff = 0;
-    let pLen = 0;
-    if (prev >= 0 && encLen >= 0 && encLen !== KEY_ONLY) {
-      const pc = this.chunk(prev);
-      const po = prev & RC_MASK;
-      pBuf = this.arena.bufs[pc.i32[po * 16 + PC] as number] as Buffer;
-      pOff = (pc.i32[po * 16 + POFF] as number) + (pc.i32[po * 16 + KLEN] as number);
-      pLen = pc.i32[po * 16 + PLEN] as number;
-    }
     this.prepKey(key);
     const kl = this.scratchLen;
-    const need = encLen < 0 || encLen === KEY_ONLY ? kl : kl + pLen + kl + 6 + encLen;
-    const ci = this.arena.reserve(need);
-    const buf = this.arena.bufs[ci] as Buffer;
-    const start = this.arena.offset(ci);
-    // The key, then (unless held) the previous chain and this step: its key and its event.
-    let p = start + copyBytes(this.scratch, 0, kl, buf, start);
-    if (encLen >= 0 && encLen !== KEY_ONLY) {
-      if (pBuf !== null) p += copyBytes(pBuf, pOff, pOff + pLen, buf, p);
-      buf[p++] = STR_UTF8;
-      let x = kl;
-      while (x >= 0x80) {
-        buf[p++] = (x & 0x7f) | 0x80;
-        x >>>= 7;
+    const arena = this.arena;
+    let ci: number;
+    let start: number;
+    let p: number;
+    if (subj !== null && !held) {
+      // The key, the previous chain, this step's key, then the event encoded straight after
+      // them (a large event is encoded aside first, then copied).
+      let pBuf: Buffer | null = null;
+      let pOff = 0;
+      let pLen = 0;
+      if (prev >= 0) {
+        const pc = this.chunk(prev);
+        const po = prev & RC_MASK;
+        pBuf = arena.bufs[pc.i32[po * 16 + PC] as number] as Buffer;
+        pOff = (pc.i32[po * 16 + POFF] as number) + (pc.i32[po * 16 + KLEN] as number);
+        pLen = pc.i32[po * 16 + PLEN] as number;
       }
-      buf[p++] = x;
-      p += copyBytes(this.scratch, 0, kl, buf, p);
-      p += copyBytes(this.enc.bytes, 0, encLen, buf, p);
+      const head = kl + pLen + kl + 6;
+      ci = arena.reserve(head + DIRECT_ROOM);
+      let buf = arena.bufs[ci] as Buffer;
+      start = arena.offset(ci);
+      p = this.writeHead(buf, start, pBuf, pOff, pLen);
+      let n = this.enc.encodeInto(subj, buf, arena.dv(ci), p, buf.length);
+      if (n === -2) {
+        n = this.enc.encode(subj);
+        if (n >= 0) {
+          ci = arena.reserve(head + n);
+          buf = arena.bufs[ci] as Buffer;
+          start = arena.offset(ci);
+          p = this.writeHead(buf, start, pBuf, pOff, pLen);
+          copyBytes(this.enc.bytes, 0, n, buf, p);
+        }
+      }
+      if (n >= 0) p += n;
+      else {
+        held = true;
+        p = start + kl; // the key alone (written first)
+      }
+    } else {
+      ci = arena.reserve(kl);
+      start = arena.offset(ci);
+      p = start + copyBytes(this.scratch, 0, kl, arena.bufs[ci] as Buffer, start);
     }
-    this.arena.commit(ci, p - start);
+    arena.commit(ci, p - start);
     c.f64[o * 8 + EXP] = expires;
     c.f64[o * 8 + TIME] = time;
     c.i32[o * 16 + HASH] = this.scratchHash;
@@ -291,9 +306,9 @@ export class SeqStore {
     c.i32[o * 16 + KLEN] = kl;
     c.i32[o * 16 + PLEN] = p - start - kl;
     c.u8[o * 64 + SLOT] = slot;
-    c.u8[o * 64 + FLAGS] = F_ALIVE | (encLen === -1 ? F_HELD : 0);
+    c.u8[o * 64 + FLAGS] = F_ALIVE | (held ? F_HELD : 0);
     c.f64[o * 8 + WB] = Number.NaN;
-    if (encLen < 0 && subj !== null) {
+    if (held && subj !== null) {
       const before = prev >= 0 ? this.chain(prev) : [];
       this.held.set(id, [...before, { key, subj, det }]);
     }
@@ -301,6 +316,21 @@ export class SeqStore {
     this.wheelAdd(id);
     this.live++;
     return id;
+  }
+
+  /** Write the scratch key, the previous chain and this step's key at `start`; returns the end. */
+  private writeHead(buf: Buffer, start: number, pBuf: Buffer | null, pOff: number, pLen: number): number {
+    const kl = this.scratchLen;
+    let p = start + copyBytes(this.scratch, 0, kl, buf, start);
+    if (pBuf !== null) p += copyBytes(pBuf, pOff, pOff + pLen, buf, p);
+    buf[p++] = STR_UTF8;
+    let x = kl;
+    while (x >= 0x80) {
+      buf[p++] = (x & 0x7f) | 0x80;
+      x >>>= 7;
+    }
+    buf[p++] = x;
+    return p + copyBytes(this.scratch, 0, kl, buf, p);
   }
 
   remove(id: number): void {

@@ -123,3 +123,16 @@ test('groups are found by key among many; removed groups give their evidence blo
   assert.ok(blocks.out <= before + 1, 'only key bytes may need a new block');
   assert.equal(cs.find('again-39999') >= 0, true);
 });
+
+test('events of every size come back equal, across block boundaries (large ones are encoded aside)', () => {
+  const cs = new CountStore(SPAN, countingBlocks());
+  const g = cs.create('k', 0, SPAN);
+  const es: VigilEvent[] = [];
+  // From a few bytes to several kilobytes, past the room an event is encoded into directly.
+  for (let i = 0; i < 1500; i++) {
+    const e = ev({ type: 'process.start', proc: { guid: `{${i}}`, cmdline: 'x'.repeat((i * 37) % 7000) } }, i);
+    es.push(e);
+    cs.push(g, e.time, e);
+  }
+  assert.deepEqual(cs.evidence(g), es);
+});

@@ -75,3 +75,18 @@ test('detections keep their evidence with many live partial matches in the store
   assert.equal(evidence[1], b);
   assert.equal(h.engine.liveKeys, 1999);
 });
+
+test('chains with events of every size come back equal, across block boundaries', () => {
+  const st = new SeqStore(3, SPAN);
+  for (let i = 0; i < 800; i++) {
+    const a = { type: 'a', time: i, cmdline: 'y'.repeat((i * 53) % 6000) };
+    const b = { type: 'b', time: i + 1, note: 'z'.repeat((i * 29) % 3000) };
+    const id0 = st.add(1, `k${i}`, SPAN + i, i, -1, a, null);
+    const id1 = st.add(2, `k${i}`, SPAN + i, i + 1, id0, b, null);
+    st.remove(id0);
+    assert.deepEqual(
+      st.chain(id1).map((c) => c.subj),
+      [a, b],
+    );
+  }
+});
