@@ -5,6 +5,10 @@
  */
 import type { BlockSource } from '../../../core/index.js';
 
+const asF64 = (b: Buffer): Float64Array => new Float64Array(b.buffer, b.byteOffset, b.length >>> 3);
+const asU32 = (b: Buffer): Uint32Array => new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+const asDataView = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
+
 /** Byte chunks (blocks of a BlockSource), each given back once every byte written into it is released. */
 export class ByteArena {
   readonly bufs: (Buffer | null)[] = [];
@@ -22,31 +26,22 @@ export class ByteArena {
 
   /** Chunk `c` as float64 words (its buffer starts 8-byte aligned: blocks and slow buffers do). */
   f64(c: number): Float64Array {
-    let v = this.f64s[c];
-    if (v === null || v === undefined) {
-      const b = this.bufs[c] as Buffer;
-      this.f64s[c] = v = new Float64Array(b.buffer, b.byteOffset, b.length >>> 3);
-    }
-    return v;
-  }
-
-  /** Chunk `c` as a DataView. */
-  dv(c: number): DataView {
-    let v = this.dvs[c];
-    if (v === null || v === undefined) {
-      const b = this.bufs[c] as Buffer;
-      this.dvs[c] = v = new DataView(b.buffer, b.byteOffset, b.length);
-    }
-    return v;
+    return this.view(this.f64s, c, asF64);
   }
 
   /** Chunk `c` as uint32 words. */
   u32(c: number): Uint32Array {
-    let v = this.u32s[c];
-    if (v === null || v === undefined) {
-      const b = this.bufs[c] as Buffer;
-      this.u32s[c] = v = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
-    }
+    return this.view(this.u32s, c, asU32);
+  }
+
+  /** Chunk `c` as a DataView. */
+  dv(c: number): DataView {
+    return this.view(this.dvs, c, asDataView);
+  }
+
+  private view<T>(cache: (T | null)[], c: number, make: (b: Buffer) => T): T {
+    let v = cache[c];
+    if (v === null || v === undefined) cache[c] = v = make(this.bufs[c] as Buffer);
     return v;
   }
 
@@ -60,6 +55,7 @@ export class ByteArena {
     const buf = need <= size ? this.blocks.take() : Buffer.allocUnsafeSlow(need);
     const idx = this.freeIdx.length > 0 ? (this.freeIdx.pop() as number) : this.bufs.length;
     this.bufs[idx] = buf;
+    this.held += buf.length;
     this.f64s[idx] = null;
     this.u32s[idx] = null;
     this.dvs[idx] = null;
@@ -88,6 +84,7 @@ export class ByteArena {
     const b = this.bufs[c];
     if (b === null || b === undefined) return;
     this.blocks.give(b);
+    this.held -= b.length;
     this.bufs[c] = null;
     this.f64s[c] = null;
     this.u32s[c] = null;
@@ -96,11 +93,11 @@ export class ByteArena {
     if (c === this.cur) this.cur = -1;
   }
 
+  /** Bytes of the chunks held (kept up to date as chunks come and go). */
   get bytes(): number {
-    let n = 0;
-    for (const b of this.bufs) if (b !== null) n += b.length;
-    return n;
+    return this.held;
   }
+  private held = 0;
 }
 
 /**

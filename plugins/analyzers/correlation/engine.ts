@@ -200,6 +200,13 @@ export class CorrelationEngine {
     return this.total;
   }
 
+  /** Bytes of the rules' state outside the JS heap: record rows, lookup tables, kept events. */
+  get stateBytes(): number {
+    let n = 0;
+    for (const rt of this.runtimes) n += rt.count !== null ? rt.count.offHeapBytes : rt.seq.offHeapBytes;
+    return n;
+  }
+
   get now(): number {
     return this.clock.now();
   }
@@ -858,6 +865,7 @@ export class CorrelationEngine {
     d('reload_dropped', n.reloadDropped, f.reloadDropped, true);
     if (n.fired > f.fired) c.add('fired', n.fired - f.fired);
     c.set('live_keys', this.total);
+    c.set('state_bytes', this.stateBytes);
     this.flushed = { ...n };
   }
 }

@@ -51,12 +51,11 @@ export class ShardedIdTable {
     this.newShard(0, MIN_SLOTS);
   }
 
-  /** Bytes of the directory and the shard tables. */
+  /** Bytes of the directory and the shard tables (kept up to date as they change). */
   get byteLength(): number {
-    let n = this.dir.byteLength;
-    for (const t of this.tabs) n += t.byteLength;
-    return n;
+    return this.bytes;
   }
+  private bytes = 4;
 
   get size(): number {
     let n = 0;
@@ -153,6 +152,7 @@ export class ShardedIdTable {
   private newShard(depth: number, slots: number): number {
     const s = this.tabs.length;
     this.tabs.push(new Int32Array(slots * 2));
+    this.bytes += slots * 8;
     this.counts.push(0);
     this.localDepth.push(depth);
     this.growAt.push(0);
@@ -177,6 +177,7 @@ export class ShardedIdTable {
       if (e !== 0) ShardedIdTable.place(tab, old[j - 1] as number, e);
     }
     this.tabs[s] = tab;
+    this.bytes += tab.byteLength - old.byteLength;
     this.setLimits(s, slots);
     this.resizes++;
   }
@@ -188,6 +189,7 @@ export class ShardedIdTable {
       // Double the directory: every shard is now pointed at by twice as many entries.
       const next = new Int32Array(this.dir.length * 2);
       for (let i = 0; i < this.dir.length; i++) next[2 * i] = next[2 * i + 1] = this.dir[i] as number;
+      this.bytes += next.byteLength - this.dir.byteLength;
       this.dir = next;
       this.depth++;
     }

@@ -1,9 +1,10 @@
 /**
- * Off-heap state of a sequence rule. Every partial match is a record in typed-array columns
- * (chunked, so growth never copies millions of entries); keys and the evidence chain are
- * bytes in ArrayBuffer chunks; lookup goes through one ShardedIdTable per step (id-table.ts).
- * The JS heap holds no object per key:
- * the garbage collector has nothing to trace or copy when millions of matches are live.
+ * Off-heap state of a sequence rule, and the keyed records count rules build on
+ * (count-store.ts). Every partial match is a 64-byte row in blocks of rows (so growth never
+ * copies millions of entries); keys and the evidence chain are bytes in ArrayBuffer chunks;
+ * lookup goes through one ShardedIdTable per step (id-table.ts). The JS heap holds no object
+ * per key: the garbage collector has nothing to trace or copy when millions of matches are
+ * live.
  *
  * Evidence events are kept in the compact binary form of event-codec.ts and re-created when a
  * match fires or a bound condition needs them. Chains that contain a consumed detection, or
@@ -242,8 +243,8 @@ export class SeqStore {
 
   /**
    * A new record waiting for `slot` under `key`: the chain of `prev` (a live record, or -1)
-   * plus this step; with `subj` null, a record of the key alone (count groups). The caller removes any record already under the key beforehand, and
-   * `prev` afterwards.
+   * plus this step; with `subj` null, a record of the key alone (count groups). The caller
+   * removes any record already under the key beforehand, and `prev` afterwards.
    */
   add(slot: number, key: string, expires: number, time: number, prev: number, subj: object | null, det: DetectionLike | null): number {
     const prevHeld = prev >= 0 && ((this.chunk(prev).u8[(prev & RC_MASK) * 64 + FLAGS] as number) & F_HELD) !== 0;

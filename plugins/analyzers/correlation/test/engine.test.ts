@@ -171,6 +171,23 @@ test('bounded state: the oldest partial is evicted beyond the limit, and counted
   assert.equal(h.fired.length, 1);
 });
 
+test('count rules are bounded and evicted like sequences; the state memory is a gauge', () => {
+  const rule = { id: 't.burst', title: 'failures', severity: 'medium', kind: 'count', event: ['logon.failure'], group_by: ['user.target_name'], timespan: '60s', condition: { gte: 3 } };
+  const h = harness([rule], { maxPartialPerRule: 2 });
+  for (const u of ['a', 'b', 'c']) h.feed(ev({ type: 'logon.failure', user: { target_name: u } }, 0));
+  assert.equal(h.engine.liveKeys, 2);
+  const snap = h.counters.snapshot();
+  assert.equal(snap.discarded['evicted']?.count, 1, 'the oldest group, a, is evicted');
+  assert.ok((snap.custom['state_bytes'] ?? 0) > 0, 'state_bytes reports the off-heap state');
+  assert.equal(snap.custom['state_bytes'], h.engine.stateBytes);
+  for (let i = 1; i < 3; i++) h.feed(ev({ type: 'logon.failure', user: { target_name: 'a' } }, i), ev({ type: 'logon.failure', user: { target_name: 'c' } }, i));
+  assert.deepEqual(
+    h.fired.map((d) => d.summary),
+    ['failures: 3 events for c'],
+    'a started again after its eviction and has 2; c reached 3',
+  );
+});
+
 test('total limit across rules', () => {
   const other = { ...LSASS_RULE, id: 'test.lsass2' };
   const h = harness([LSASS_RULE, other], { maxPartialTotal: 4 });

@@ -38,6 +38,9 @@ test('agrees with a Map through growth, splits, deletions and shrinking', () => 
   for (const [id, k] of ref) t.delete(hashOf(k), id);
   assert.equal(t.size, 0);
   assert.ok(t.byteLength < before / 4, `tables shrink when emptied (${before} → ${t.byteLength})`);
+  // The kept-up byte count equals what the arrays hold.
+  const inner = t as unknown as { dir: Int32Array; tabs: Int32Array[] };
+  assert.equal(t.byteLength, inner.dir.byteLength + inner.tabs.reduce((n, a) => n + a.byteLength, 0));
 });
 
 test('memory follows the key count: a small table stays small', () => {
