@@ -199,12 +199,16 @@ interface RunResult {
 
 /**
  * The event-loop thread's scheduler times from /proc/thread-self/schedstat (Linux): ns on a
- * CPU and ns runnable but waiting for one. Null where the file is absent.
+ * CPU, ns runnable but waiting for one, and its minor page faults (/proc/thread-self/stat).
+ * Null where the files are absent.
  */
-function threadTimes(): [number, number] | null {
+function threadTimes(): [number, number, number, number] | null {
   try {
     const f = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
-    return [Number(f[0]), Number(f[1])];
+    const st = readFileSync('/proc/thread-self/stat', 'utf8');
+    // Fields after the command name (which may hold spaces); minflt is the 10th field overall.
+    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return [Number(f[0]), Number(f[1]), Number(rest[7]), blocks.counters().taken];
   } catch {
     return null;
   }
@@ -220,12 +224,29 @@ interface LongSlice {
   wall_ms: number;
   on_cpu_ms: number | null;
   waiting_for_cpu_ms: number | null;
+  /** Minor page faults of the thread within the slice (each a first touch of a page). */
+  page_faults: number | null;
+  /** Garbage-collection pauses inside the slice. */
+  gc_ms: number;
+  /** Memory blocks the engine took from the pool within the slice. */
+  blocks_taken: number | null;
+  /** Events the slice worked through (null: an expiry slice). A slice looks at the clock every 16 events. */
+  events: number | null;
 }
 
-function sliceTimes(wallMs: number, t0: [number, number] | null): LongSlice {
+/** A long slice's scheduler times; its collection time is filled in once the run is over (GC entries arrive later). */
+function sliceTimes(wallMs: number, t0: [number, number, number, number] | null, s: number, e: number, events: number | null): LongSlice & { at: [number, number] } {
   const t1 = threadTimes();
-  if (t0 === null || t1 === null) return { wall_ms: +wallMs.toFixed(2), on_cpu_ms: null, waiting_for_cpu_ms: null };
-  return { wall_ms: +wallMs.toFixed(2), on_cpu_ms: +((t1[0] - t0[0]) / 1e6).toFixed(2), waiting_for_cpu_ms: +((t1[1] - t0[1]) / 1e6).toFixed(2) };
+  const wall = +wallMs.toFixed(2);
+  if (t0 === null || t1 === null) return { wall_ms: wall, on_cpu_ms: null, waiting_for_cpu_ms: null, page_faults: null, gc_ms: 0, blocks_taken: null, events, at: [s, e] };
+  return { wall_ms: wall, on_cpu_ms: +((t1[0] - t0[0]) / 1e6).toFixed(2), waiting_for_cpu_ms: +((t1[1] - t0[1]) / 1e6).toFixed(2), page_faults: t1[2] - t0[2], gc_ms: 0, blocks_taken: t1[3] - t0[3], events, at: [s, e] };
+}
+
+/** GC pause time within [s, e]. */
+function gcWithin(s: number, e: number): number {
+  let g = 0;
+  for (const [gs, ge] of gcPauses) if (ge > s && gs < e) g += Math.min(e, ge) - Math.max(s, gs);
+  return g;
 }
 
 /** Longest on-CPU time of a slice: slices under 10 ms count by their wall time (an upper bound). */
@@ -250,11 +271,7 @@ new PerformanceObserver((list) => {
 /** Longest slice once the GC time inside it is taken out. */
 function longestWithoutGc(slices: Array<[number, number]>): number {
   let worst = 0;
-  for (const [s, e] of slices) {
-    let g = 0;
-    for (const [gs, ge] of gcPauses) if (ge > s && gs < e) g += Math.min(e, ge) - Math.max(s, gs);
-    worst = Math.max(worst, e - s - g);
-  }
+  for (const [s, e] of slices) worst = Math.max(worst, e - s - gcWithin(s, e));
   return worst;
 }
 
@@ -323,7 +340,7 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
   const before = await heap();
   gcPauses.length = 0;
   const slices: Array<[number, number]> = [];
-  const longSlices: LongSlice[] = [];
+  const longSlices: Array<LongSlice & { at: [number, number] }> = [];
   const im = impl();
   // One histogram per measured phase: a histogram disabled and enabled again counts the gap
   // in between (the memory measurement) as one long delay.
@@ -336,12 +353,13 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
   const flush = async (): Promise<void> => {
     for (let i = 0; i < batch.length; ) {
       const t0 = threadTimes();
+      const i0 = i;
       const s = performance.now();
       i = im.slice(batch, i);
       const end = performance.now();
       const d = end - s;
       slices.push([s, end]);
-      if (d >= 10) longSlices.push(sliceTimes(d, t0));
+      if (d >= 10) longSlices.push(sliceTimes(d, t0, s, end, i - i0));
       busy += d;
       if (d > longest) longest = d;
       await yieldLoop();
@@ -372,7 +390,7 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
     const end = performance.now();
     const d = end - s;
     slices.push([s, end]);
-    if (d >= 10) longSlices.push(sliceTimes(d, t0));
+    if (d >= 10) longSlices.push(sliceTimes(d, t0, s, end, null));
     if (d > slice) slice = d;
     if (done) break;
     await yieldLoop();
@@ -395,7 +413,10 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
     p999_slice_ms: +(durs[Math.floor(durs.length * 0.999)] ?? 0).toFixed(2),
     slices_over_10ms: durs.filter((d) => d >= 10).length,
     longest_pause_on_cpu_ms: longestOnCpu(durs, longSlices),
-    long_slices: longSlices.sort((a, b) => b.wall_ms - a.wall_ms).slice(0, 10),
+    long_slices: longSlices
+      .sort((a, b) => b.wall_ms - a.wall_ms)
+      .slice(0, 10)
+      .map(({ at, ...l }) => ({ ...l, gc_ms: +gcWithin(at[0], at[1]).toFixed(2) })),
     fired: im.fired(),
     live_after_expiry: im.live(),
   };
