@@ -6,10 +6,15 @@
  * virtual machines that fault can be slow (bench/memory-blocks.ts: median batch 1.58 ms with
  * this pool against 2.30 ms in place; docs/correlation.md "State memory"). A store that grows
  * by tens of megabytes per second pays that on the event loop.
- * Here blocks are allocated ahead of demand (allocation itself maps no pages) and moved to a
- * worker thread (a zero-copy transfer), which touches one byte per page and moves them back:
- * the faults happen on the worker's thread, and the event loop receives blocks whose pages
- * are mapped. Transfer, not sharing, so that a block has one owner and is freed with it.
+ * Here blocks are allocated ahead of demand and moved to a worker thread (a zero-copy
+ * transfer), which touches one byte per page and moves them back, so the event loop receives
+ * blocks whose pages are mapped. Transfer, not sharing, so that a block has one owner and is
+ * freed with it. Known limit: the allocation itself happens on the caller's thread, and when
+ * the C allocator serves it from its heap rather than a fresh mapping, its zero-fill touches
+ * the pages right there (seen with `perf` on the development VM as page faults under
+ * `AllocateExternalBackingStore` on the event loop). Making the blocks in the worker would
+ * avoid that, but they would then be charged to the worker's allocator, which the process's
+ * `arrayBuffers` figure (and B2's bytes per key) would no longer show.
  * Blocks given back are reused before new ones are made.
  *
  * When the worker cannot keep up (or cannot start) `take()` allocates in place: never a
