@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ev, harness, LSASS, LSASS_RULE, compile, T0 } from './helpers.js';
+import { ev, failureBurst, harness, LSASS, LSASS_RULE, compile, T0 } from './helpers.js';
 import { CorrelationEngine } from '../engine.js';
 import { VirtualClock } from '../clock.js';
 
@@ -172,7 +172,7 @@ test('bounded state: the oldest partial is evicted beyond the limit, and counted
 });
 
 test('count rules are bounded and evicted like sequences; the state memory is a gauge', () => {
-  const rule = { id: 't.burst', title: 'failures', severity: 'medium', kind: 'count', event: ['logon.failure'], group_by: ['user.target_name'], timespan: '60s', condition: { gte: 3 } };
+  const rule = failureBurst('t.burst');
   const h = harness([rule], { maxPartialPerRule: 2 });
   for (const u of ['a', 'b', 'c']) h.feed(ev({ type: 'logon.failure', user: { target_name: u } }, 0));
   assert.equal(h.engine.liveKeys, 2);
@@ -228,17 +228,7 @@ test('hot reload keeps state of unchanged rules and drops changed ones', () => {
 });
 
 test('count rule: fires at the threshold inside a sliding window, then starts over', () => {
-  const rule = {
-    id: 'test.count',
-    title: 'failures',
-    severity: 'medium',
-    kind: 'count',
-    event: ['logon.failure'],
-    group_by: ['user.target_name'],
-    timespan: '1m',
-    condition: { gte: 3 },
-  };
-  const h = harness([rule]);
+  const h = harness([failureBurst('test.count')]);
   const f = (dt: number, user = 'alice') => ev({ type: 'logon.failure', user: { target_name: user } }, dt);
   h.feed(f(0), f(30_000), f(61_000)); // the first left the window
   assert.equal(h.fired.length, 0);
@@ -348,7 +338,7 @@ test('the event clock follows event time, so replay expires state without waitin
 test('count groups hold no event objects: evidence is kept as bytes, and the detection carries equal events', async () => {
   setFlagsFromString('--expose-gc');
   const collect = runInNewContext('gc') as () => void;
-  const rule = { id: 't.count', title: 'failures', severity: 'medium', kind: 'count', event: ['logon.failure'], group_by: ['user.target_name'], timespan: '60s', condition: { gte: 3 } };
+  const rule = failureBurst('t.count');
   const h = harness([rule]);
   const refs: WeakRef<object>[] = [];
   const copies: unknown[] = [];
@@ -393,16 +383,7 @@ const THREE = {
   until: { event: ['registry.set'], match: { field: 'reg.key', contains_any: ['\\allowlist'] } },
 };
 
-const BURST = {
-  id: 'test.trace_count',
-  title: 'failures',
-  severity: 'medium',
-  kind: 'count',
-  event: ['logon.failure'],
-  group_by: ['user.target_name'],
-  timespan: '1m',
-  condition: { gte: 3 },
-};
+const BURST = failureBurst('test.trace_count');
 
 function traced(rules: unknown[], opts: Parameters<typeof harness>[1] = {}): { h: ReturnType<typeof harness>; log: Trace[] } {
   const log: Trace[] = [];

@@ -76,3 +76,8 @@ export const LSASS_RULE = {
 };
 
 export const LSASS = { image: 'C:\\Windows\\System32\\lsass.exe', pid: 700, guid: '{lsass}' };
+
+/** A count rule: three or more logon failures for one user within a minute (`id` names it). */
+export function failureBurst(id: string): Record<string, unknown> {
+  return { id, title: 'failures', severity: 'medium', kind: 'count', event: ['logon.failure'], group_by: ['user.target_name'], timespan: '1m', condition: { gte: 3 } };
+}
