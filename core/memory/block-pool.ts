@@ -9,12 +9,13 @@
  * Here blocks are allocated ahead of demand and moved to a worker thread (a zero-copy
  * transfer), which touches one byte per page and moves them back, so the event loop receives
  * blocks whose pages are mapped. Transfer, not sharing, so that a block has one owner and is
- * freed with it. Known limit: the allocation itself happens on the caller's thread, and when
- * the C allocator serves it from its heap rather than a fresh mapping, its zero-fill touches
- * the pages right there (seen with `perf` on the development VM as page faults under
- * `AllocateExternalBackingStore` on the event loop). Making the blocks in the worker would
- * avoid that, but they would then be charged to the worker's allocator, which the process's
- * `arrayBuffers` figure (and B2's bytes per key) would no longer show.
+ * freed with it. A block is allocated uninitialised (`Buffer.allocUnsafeSlow`, no zero-fill)
+ * on the caller's thread, so that making it touches none of its pages there: a zero-filled
+ * `new ArrayBuffer` did, whenever the C allocator served it from its heap rather than a fresh
+ * mapping (seen with `perf` on the development VM as page faults under `memset` in
+ * `AllocateExternalBackingStore` on the event loop, a few milliseconds per block). It is
+ * still allocated on the caller's thread so that it is charged to the caller's allocator and
+ * shows in the process's `arrayBuffers` figure like any other block.
  * Blocks given back are reused before new ones are made.
  *
  * When the worker cannot keep up (or cannot start) `take()` allocates in place: never a
@@ -26,7 +27,7 @@ import { Worker } from 'node:worker_threads';
 export interface BlockSource {
   /** Bytes per block (every block has this length). */
   readonly blockBytes: number;
-  /** A block; its contents are unspecified (fresh blocks are zero, reused ones are not). */
+  /** A block; its contents are unspecified (neither fresh nor reused blocks are zeroed). */
   take(): Buffer;
   /** Hand a block back (it must not be used afterwards). */
   give(block: Buffer): void;
@@ -68,8 +69,8 @@ export interface BlockPoolOptions {
 
 const PAGE = 4096;
 
-// The worker touches one byte per page of a block (the block is fresh: its bytes are zero)
-// and transfers it back.
+// The worker writes one byte per page of a block (its contents are unspecified anyway) and
+// transfers it back.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 parentPort.on('message', (ab) => {
@@ -172,7 +173,8 @@ export class BlockPool implements BlockSource {
     const w = this.worker;
     if (w === null) return;
     for (let want = this.lead - this.ready.length - this.inflight; want > 0; want--) {
-      const ab = new ArrayBuffer(this.blockBytes);
+      // Uninitialised: a zero-filled allocation would touch every page here, on the caller's thread.
+      const ab = Buffer.allocUnsafeSlow(this.blockBytes).buffer;
       this.inflight++;
       w.postMessage(ab, [ab]);
     }
