@@ -210,6 +210,8 @@ interface RunResult {
   longest_pause_less_machine_stalls_ms: number | null;
   /** What the stall probe saw over the whole run; null without it. */
   machine_stalls: { pinned: boolean; reason: string | null; per_cpu_over_10ms: number[]; longest_per_cpu_ms: number[]; all_cpus_at_once_over_5ms: number; longest_all_cpus_at_once_ms: number } | null;
+  /** The block pool's counters after the run (blocks made in place are `fallback`). */
+  block_pool: ReturnType<BlockPool['counters']>;
   /** The longest pauses of 10 ms or more, with what the scheduler and the stall probe saw during them. */
   long_pauses: LongPause[];
   fired: number;
@@ -497,6 +499,7 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
       .filter((l) => l.wall_ms >= 10)
       .sort((a, b) => b.wall_ms - a.wall_ms)
       .slice(0, 12),
+    block_pool: blocks.counters(),
     fired: im.fired(),
     live_after_expiry: im.live(),
   };
