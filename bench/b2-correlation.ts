@@ -255,6 +255,11 @@ interface LongPause {
   cpu: number | null;
   machine_stall_ms: number | null;
   all_cpus_stalled_ms: number | null;
+  /**
+   * Time any CPU was stalled: a collection waits for its helper threads, wherever they run,
+   * so a stall of another CPU can hold the event loop too.
+   */
+  any_cpu_stalled_ms: number | null;
   on_cpu_ms: number | null;
   waiting_for_cpu_ms: number | null;
   page_faults: number | null;
@@ -305,6 +310,7 @@ function longPause(p: Pause, stalls: Stalls): LongPause {
     cpu,
     machine_stall_ms: own === undefined ? null : +overlapMs(own, p.s, p.e).toFixed(2),
     all_cpus_stalled_ms: stalls.pinned ? +overlapMs(stalls.allCpus, p.s, p.e).toFixed(2) : null,
+    any_cpu_stalled_ms: stalls.pinned ? +overlapMs(stalls.anyCpu, p.s, p.e).toFixed(2) : null,
     on_cpu_ms: t0 && t1 ? +((t1.onCpu - t0.onCpu) / 1e6).toFixed(2) : null,
     waiting_for_cpu_ms: t0 && t1 ? +((t1.waiting - t0.waiting) / 1e6).toFixed(2) : null,
     page_faults: t0 && t1 ? t1.faults - t0.faults : null,
@@ -461,7 +467,7 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
   }
   h2.disable();
   await yieldLoop(); // let the GC observer deliver
-  const stalls: Stalls = probe !== null ? await probe.stop() : { pinned: false, reason: 'no stall probe in this run', byCpu: [], allCpus: [] };
+  const stalls: Stalls = probe !== null ? await probe.stop() : { pinned: false, reason: 'no stall probe in this run', byCpu: [], allCpus: [], anyCpu: [] };
   const gcs = gcPauses.filter((p) => !p.forced);
   const longest = (xs: readonly { s: number; e: number }[]): number => +Math.max(0, ...xs.map((p) => p.e - p.s)).toFixed(2);
   const long = candidates.map((p) => longPause(p, stalls));

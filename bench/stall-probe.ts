@@ -31,6 +31,8 @@ export interface Stalls {
   byCpu: Interval[][];
   /** Stretches in which every CPU was stalled at once. */
   allCpus: Interval[];
+  /** Stretches in which at least one CPU was stalled. */
+  anyCpu: Interval[];
 }
 
 export interface StallProbe {
@@ -97,7 +99,7 @@ export async function startStallProbe(): Promise<StallProbe> {
         for (let i = 0; i + 1 < late.length; i += 2) out.push([(late[i] as number) - offset, (late[i + 1] as number) - offset]);
         return out;
       });
-      return { pinned: reason === null, reason, byCpu, allCpus: byCpu.reduce((a, b) => intersect(a, b)) };
+      return { pinned: reason === null, reason, byCpu, allCpus: byCpu.reduce((a, b) => intersect(a, b)), anyCpu: union(byCpu.flat()) };
     },
   };
 }
@@ -115,6 +117,18 @@ function intersect(a: readonly Interval[], b: readonly Interval[]): Interval[] {
     if (s < e) out.push([s, e]);
     if (x[1] < y[1]) i++;
     else j++;
+  }
+  return out;
+}
+
+/** Union of intervals, merged and in time order. */
+function union(xs: readonly Interval[]): Interval[] {
+  const sorted = [...xs].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
   }
   return out;
 }
