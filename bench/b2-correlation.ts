@@ -582,28 +582,39 @@ const noise = await noiseFloor(5_000, DEFAULT_SLICE_MS);
 const spinner = new Worker('let x = 0; for (;;) x = (x * 31 + 1) | 0;', { eval: true });
 const noiseLoaded = await noiseFloor(5_000, DEFAULT_SLICE_MS);
 await spinner.terminate();
-// The same while another thread grows the process's memory as the engine does at the largest
-// size (1 MiB blocks written page by page, 100 MB/s up to 1.5 GB, about what the count rule
-// takes at 5·10^6 keys): on a virtual machine, memory the guest has not used yet may cost the
-// host work that stops the virtual CPUs, whoever touches it.
+// The same while another thread writes memory as the engine does at the largest size (1 MiB
+// blocks written page by page, 100 MB/s up to 1.5 GB, about what the count rule takes at
+// 5·10^6 keys): `grow` writes fresh blocks, `rewrite` the same amount of blocks it touched
+// before the probe began. On a virtual machine, memory the guest has not used yet may cost
+// the host work that stops the virtual CPUs, whoever touches it; the pair shows whether it does.
 const GROW_MB_PER_S = 100;
 const GROW_MB = 1536;
-const grower = new Worker(
-  `const { workerData } = require('node:worker_threads');
-const keep = []; const t0 = Date.now(); const cell = new Int32Array(new SharedArrayBuffer(4));
-while (keep.length < workerData.mb) {
-  while (keep.length < Math.min(workerData.mb, ((Date.now() - t0) / 1000) * workerData.rate)) {
-    const b = Buffer.allocUnsafeSlow(1 << 20);
-    for (let i = 0; i < b.length; i += 4096) b[i] = 1;
-    keep.push(b);
+const WRITER = `const { parentPort, workerData } = require('node:worker_threads');
+const { mb, rate, mode } = workerData;
+const keep = [];
+const cell = new Int32Array(new SharedArrayBuffer(4));
+const block = () => { const b = Buffer.allocUnsafeSlow(1 << 20); for (let i = 0; i < b.length; i += 4096) b[i] = 1; return b; };
+if (mode === 'rewrite') while (keep.length < mb) keep.push(block());
+parentPort.postMessage('ready');
+const t0 = Date.now();
+for (let n = 0; n < mb; ) {
+  for (; n < Math.min(mb, ((Date.now() - t0) / 1000) * rate); n++) {
+    if (mode === 'rewrite') { const b = keep[n]; for (let i = 0; i < b.length; i += 4096) b[i] = 2; } else keep.push(block());
   }
   Atomics.wait(cell, 0, 0, 2);
 }
-setInterval(() => keep.length, 1000);`,
-  { eval: true, workerData: { mb: GROW_MB, rate: GROW_MB_PER_S } },
-);
-const noiseGrowing = await noiseFloor((GROW_MB / GROW_MB_PER_S) * 1000, DEFAULT_SLICE_MS);
-await grower.terminate();
+setInterval(() => keep.length, 1000);`;
+async function noiseWhileWriting(mode: 'grow' | 'rewrite'): Promise<Awaited<ReturnType<typeof noiseFloor>>> {
+  const w = new Worker(WRITER, { eval: true, workerData: { mb: GROW_MB, rate: GROW_MB_PER_S, mode } });
+  await new Promise((resolve) => w.once('message', resolve));
+  try {
+    return await noiseFloor((GROW_MB / GROW_MB_PER_S) * 1000, DEFAULT_SLICE_MS);
+  } finally {
+    await w.terminate();
+  }
+}
+const noiseGrowing = await noiseWhileWriting('grow');
+const noiseRewriting = await noiseWhileWriting('rewrite');
 /** Paired rounds per size (order alternating), so that a machine that speeds up or slows down between two runs does not decide the ratio. */
 const roundsFor = (n: number): number => Number(process.env['B2_ROUNDS'] ?? (n <= 100_000 ? 7 : n <= 1_000_000 ? 3 : 1));
 const median = (xs: readonly number[]): number => {
@@ -723,10 +734,11 @@ console.log(
       count_rule: { rule: '>= 5 logon.failure per user within 60 s; 2 failures for every user over 30 s (all groups live), 3 more for every other user (they fire), the rest expires', peer: 'Map<user, timestamp[]>, one full sweep for expiry', sizes: count },
       ratio: +worst.throughput_ratio.toFixed(3),
       machine_noise: {
-        workload: `slices that spin for ${DEFAULT_SLICE_MS} ms (the engine's slice), before the runs, yielding between them, for 5 s idle, 5 s with one busy thread beside, and while another thread grows memory: the longest shows what the machine adds`,
+        workload: `slices that spin for ${DEFAULT_SLICE_MS} ms (the engine's slice), before the runs, yielding between them, for 5 s idle, 5 s with one busy thread beside, while another thread grows memory (fresh pages) and while it rewrites memory it touched before: the longest shows what the machine adds`,
         idle: noise,
         one_busy_thread_beside: noiseLoaded,
         memory_growing_beside: { mb_per_s: GROW_MB_PER_S, up_to_mb: GROW_MB, ...noiseGrowing },
+        memory_rewritten_beside: { mb_per_s: GROW_MB_PER_S, up_to_mb: GROW_MB, ...noiseRewriting },
       },
       pause_attribution: attribution,
       floors,

@@ -36,6 +36,7 @@ export interface Stalls {
 }
 
 export interface StallProbe {
+  /** Ends the sentinels (they keep the process alive until then) and returns what they saw. */
   stop(): Promise<Stalls>;
 }
 
@@ -72,8 +73,8 @@ export async function startStallProbe(): Promise<StallProbe> {
   let reason: string | null = null;
   const sentinels = await Promise.all(
     Array.from({ length: cpus }, async (_, cpu) => {
+      // Referenced (its 'message' listener would re-reference it anyway): stop() ends it.
       const w = new Worker(SENTINEL, { eval: true, workerData: { stop } });
-      w.unref();
       const done = new Promise<number[]>((resolve, reject) => {
         w.on('message', (m: { late?: number[] }) => {
           if (m.late !== undefined) resolve(m.late);
@@ -105,7 +106,7 @@ export async function startStallProbe(): Promise<StallProbe> {
 }
 
 /** Intersection of two sorted, non-overlapping interval lists. */
-function intersect(a: readonly Interval[], b: readonly Interval[]): Interval[] {
+export function intersect(a: readonly Interval[], b: readonly Interval[]): Interval[] {
   const out: Interval[] = [];
   let i = 0;
   let j = 0;
@@ -122,7 +123,7 @@ function intersect(a: readonly Interval[], b: readonly Interval[]): Interval[] {
 }
 
 /** Union of intervals, merged and in time order. */
-function union(xs: readonly Interval[]): Interval[] {
+export function union(xs: readonly Interval[]): Interval[] {
   const sorted = [...xs].sort((a, b) => a[0] - b[0]);
   const out: Array<[number, number]> = [];
   for (const [s, e] of sorted) {
