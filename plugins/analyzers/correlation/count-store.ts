@@ -54,8 +54,9 @@ interface Sighting {
 export class CountStore {
   /** Groups: records of one slot holding the key. */
   readonly keys: SeqStore;
-  /** Rows of count fields, RC_SIZE groups per block. */
+  /** Rows of count fields, RC_SIZE groups per block (one block per block of key records). */
   private readonly rows: Float64Array[] = [];
+  private readonly rowBlocks: Buffer[] = [];
   private readonly arena: ByteArena;
   /** Recurring strings of the kept events, stored once. */
   private readonly strings = new StringTable();
@@ -101,6 +102,7 @@ export class CountStore {
     const id = this.keys.add(0, key, expires, time, -1, null, null);
     while (id >>> RC_BITS >= this.rows.length) {
       const b = this.blocks.take();
+      this.rowBlocks.push(b);
       this.rows.push(new Float64Array(b.buffer, b.byteOffset, RC_SIZE * ROW));
     }
     const c = this.chunk(id);
@@ -170,6 +172,11 @@ export class CountStore {
       this.distinct.delete(id);
     }
     this.keys.remove(id);
+    // The key records gave back their top blocks: the rows of those groups go with them.
+    while (this.rows.length > this.keys.recordBlocks) {
+      this.rows.pop();
+      this.blocks.give(this.rowBlocks.pop() as Buffer);
+    }
   }
 
   // ---- items -----------------------------------------------------------------------

@@ -6,6 +6,12 @@
  * per key: the garbage collector has nothing to trace or copy when millions of matches are
  * live.
  *
+ * Record blocks follow the live count down as well as up: a new record takes the free row of
+ * the lowest block that has one, so after a burst the upper blocks drain as their records end,
+ * and a block at the top is given back once it and the one below it are empty (one empty
+ * block stays, so a count that wavers at a block's edge does not take and give a block each
+ * time). The evidence arena gives its chunks back as they empty (byte-arena.ts).
+ *
  * Evidence events are kept in the compact binary form of event-codec.ts and re-created when a
  * match fires or a bound condition needs them. Chains that contain a consumed detection, or
  * an event the codec does not take (bigint, class instances, cycles), are held as objects
@@ -61,11 +67,15 @@ class RecordChunk {
   readonly f64: Float64Array;
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
+  /** Live records in this block. */
+  live = 0;
+  /** First record of this block's free list (linked through WNEXT), -1: none. */
+  free = -1;
 
   static readonly BYTES = RC_SIZE * 64;
 
   /** `block`: at least BYTES long, 8-byte aligned; records are written before being read. */
-  constructor(block: Buffer) {
+  constructor(readonly block: Buffer) {
     this.f64 = new Float64Array(block.buffer, block.byteOffset, RC_SIZE * 8);
     this.i32 = new Int32Array(block.buffer, block.byteOffset, RC_SIZE * 16);
     this.u8 = new Uint8Array(block.buffer, block.byteOffset, RC_SIZE * 64);
@@ -83,8 +93,12 @@ function fmix(h: number): number {
 
 export class SeqStore {
   private readonly rc: RecordChunk[] = [];
+  /** Records below this id have been handed out (the top block fills from here). */
   private nextId = 0;
-  private freeHead = -1;
+  /** Bit c of word c >>> 5: block c has a free record. */
+  private readonly hasFree: number[] = [];
+  /** No word below this one has a bit set. */
+  private lowWord = 0;
   private readonly arena: ByteArena;
   /** Chains held as objects (detections, or events the codec does not take). */
   private readonly held = new Map<number, ChainItem[]>();
@@ -230,15 +244,58 @@ export class SeqStore {
 
   // ---- insert / remove ------------------------------------------------------------
 
+  /** Blocks of records held now. */
+  get recordBlocks(): number {
+    return this.rc.length;
+  }
+
+  /** A free record of the lowest block that has one, else the next record of the top block. */
   private allocId(): number {
-    if (this.freeHead >= 0) {
-      const id = this.freeHead;
-      this.freeHead = this.chunk(id).i32[(id & RC_MASK) * 16 + WNEXT] as number;
+    const words = this.hasFree;
+    for (let w = this.lowWord; w < words.length; w++) {
+      const bits = words[w] as number;
+      if (bits === 0) continue;
+      this.lowWord = w;
+      const ci = (w << 5) + 31 - Math.clz32(bits & -bits);
+      const c = this.rc[ci] as RecordChunk;
+      const id = c.free;
+      c.free = c.i32[(id & RC_MASK) * 16 + WNEXT] as number;
+      if (c.free < 0) words[w] = bits & ~(1 << (ci & 31));
+      c.live++;
       return id;
     }
+    this.lowWord = words.length;
     const id = this.nextId++;
     if (id >>> RC_BITS >= this.rc.length) this.rc.push(new RecordChunk(this.blocks.take()));
+    this.chunk(id).live++;
     return id;
+  }
+
+  /** Record `id` (dead now) joins its block's free list; empty blocks at the top are given back. */
+  private freeId(id: number): void {
+    const ci = id >>> RC_BITS;
+    const c = this.rc[ci] as RecordChunk;
+    c.i32[(id & RC_MASK) * 16 + WNEXT] = c.free;
+    c.free = id;
+    const w = ci >>> 5;
+    while (this.hasFree.length <= w) this.hasFree.push(0);
+    this.hasFree[w] = (this.hasFree[w] as number) | (1 << (ci & 31));
+    if (w < this.lowWord) this.lowWord = w;
+    if (--c.live === 0) this.trim();
+  }
+
+  /** A block emptied: give back top blocks while the block below is empty too (one empty block stays). */
+  private trim(): void {
+    const rc = this.rc;
+    while (rc.length >= 2 && (rc[rc.length - 1] as RecordChunk).live === 0 && (rc[rc.length - 2] as RecordChunk).live === 0) {
+      const ci = rc.length - 1;
+      const top = rc.pop() as RecordChunk;
+      const w = ci >>> 5;
+      if (w < this.hasFree.length) this.hasFree[w] = (this.hasFree[w] as number) & ~(1 << (ci & 31));
+      this.nextId = ci << RC_BITS;
+      this.blocks.give(top.block);
+    }
+    while (this.hasFree.length > 0 && this.hasFree[this.hasFree.length - 1] === 0) this.hasFree.pop();
   }
 
   /**
@@ -344,9 +401,8 @@ export class SeqStore {
     if ((f & F_HELD) !== 0) this.held.delete(id);
     this.arena.release(c.i32[o * 16 + PC] as number, (c.i32[o * 16 + KLEN] as number) + (c.i32[o * 16 + PLEN] as number));
     c.u8[o * 64 + FLAGS] = 0;
-    c.i32[o * 16 + WNEXT] = this.freeHead;
-    this.freeHead = id;
     this.live--;
+    this.freeId(id);
   }
 
   // ---- expiry wheel ---------------------------------------------------------------

@@ -111,17 +111,19 @@ test('groups are found by key among many; removed groups give their evidence blo
   for (const g of ids) cs.remove(g);
   assert.equal(cs.live, 0);
   assert.equal(cs.find('user-7'), -1);
-  // Evidence and key bytes go back as their blocks empty (one current block each may stay);
-  // the record and count rows stay for reuse.
+  // Everything goes back as it empties: evidence and key bytes (one current block of each
+  // arena may stay), key records and count rows down to one block each.
   const rowBlocks = 2 * Math.ceil(n / 16_384); // key records and count rows
   assert.ok(peak >= rowBlocks + 4, `evidence took several blocks (${peak} at the peak)`);
-  assert.ok(blocks.out <= rowBlocks + 2, `blocks out ${blocks.out}: the rows and at most the current block of each arena`);
-  // Records are reused: the same number of groups again takes no new row block.
-  const before = blocks.out;
-  for (let i = 0; i < n; i++) cs.create(`again-${i}`, i, SPAN + i);
+  assert.equal(cs.keys.recordBlocks, 1);
+  assert.ok(blocks.out <= 2 + 2, `blocks out ${blocks.out}: one block of records, one of rows, at most the current block of each arena`);
+  assert.equal(cs.offHeapBytes <= 4 * blocks.blockBytes + 64 * 1024, true, `off-heap bytes ${cs.offHeapBytes} after every group ended`);
+  // The same number of groups again takes as many row blocks again, and every group is found
+  // with its count (rows of a block given back and taken again are written before being read).
+  for (let i = 0; i < n; i++) cs.counted(cs.create(`again-${i}`, i, SPAN + i));
   assert.equal(cs.live, n);
-  assert.ok(blocks.out <= before + 1, 'only key bytes may need a new block');
-  assert.equal(cs.find('again-39999') >= 0, true);
+  assert.ok(blocks.out <= rowBlocks + 2 + 1, `blocks out ${blocks.out}: the rows again, and key bytes`);
+  for (let i = 0; i < n; i += 997) assert.equal(cs.count(cs.find(`again-${i}`)), 1);
 });
 
 test('events of every size come back equal, across block boundaries (large ones are encoded aside)', () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SeqStore } from '../seq-store.js';
+import { RC_BITS, SeqStore } from '../seq-store.js';
+import type { BlockSource } from '../../../../core/index.js';
 import { ev, harness, LSASS, LSASS_RULE } from './helpers.js';
 
 const SPAN = 60_000;
@@ -89,4 +90,86 @@ test('chains with events of every size come back equal, across block boundaries'
       [a, b],
     );
   }
+});
+
+/** A BlockSource that checks every block given back was taken from it and is not out twice. */
+function trackingBlocks(): BlockSource & { out: Set<Buffer> } {
+  const out = new Set<Buffer>();
+  return {
+    blockBytes: 1 << 20,
+    out,
+    take(): Buffer {
+      const b = Buffer.allocUnsafeSlow(1 << 20).fill(0x5a);
+      out.add(b);
+      return b;
+    },
+    give(b: Buffer): void {
+      assert.ok(out.delete(b), 'a block given back was out');
+    },
+  };
+}
+
+test('record blocks follow the live count down: lowest free record first, empty top blocks given back', () => {
+  const blocks = trackingBlocks();
+  const st = new SeqStore(1, SPAN, blocks);
+  const per = 1 << RC_BITS;
+  const ids: number[] = [];
+  for (let i = 0; i < 3 * per + 100; i++) ids.push(st.add(0, `k${i}`, SPAN, 0, -1, null, null));
+  assert.equal(st.recordBlocks, 4);
+  // A new record takes a free record of the lowest block that has one.
+  for (let i = 0; i < 1000; i++) {
+    st.remove(ids[i] as number);
+    st.remove(ids[3 * per + (i % 100)] as number);
+  }
+  for (let i = 0; i < 1000; i++) {
+    const id = st.add(0, `n${i}`, SPAN, 0, -1, null, null);
+    assert.equal(id >>> RC_BITS, 0, `new record ${i} went to block ${id >>> RC_BITS}`);
+    ids[i] = id;
+  }
+  // The top block empties: it stays while the block below it is live (one empty block is kept).
+  assert.equal(st.recordBlocks, 4);
+  // Blocks 2 and 3 empty: block 3 goes, block 2 stays as the empty one.
+  for (let i = 2 * per; i < 3 * per; i++) st.remove(ids[i] as number);
+  assert.equal(st.recordBlocks, 3);
+  assert.equal(st.isLive(3 * per + 5), false, 'a record of a block given back is not live');
+  for (let i = 0; i < 2 * per; i += 811) assert.equal(st.find(0, i < 1000 ? `n${i}` : `k${i}`), ids[i], `key ${i} after the trim`);
+  for (let i = 0; i < 2 * per; i++) st.remove(ids[i] as number);
+  assert.equal(st.live, 0);
+  assert.equal(st.recordBlocks, 1);
+  // Growing again takes blocks again; every key is found.
+  const again: number[] = [];
+  for (let i = 0; i < 2 * per + 1; i++) again.push(st.add(0, `a${i}`, SPAN, 0, -1, null, null));
+  assert.equal(st.recordBlocks, 3);
+  for (let i = 0; i < again.length; i += 977) assert.equal(st.find(0, `a${i}`), again[i]);
+  assert.equal(new Set(again).size, again.length);
+});
+
+test('after a burst, a window sliding at a lower rate gives the blocks of the burst back', () => {
+  // A burst of 80,000 live records, then records end oldest first while new ones come at
+  // half that rate, down to 5,000 live, then a steady window of 5,000. Handing out the most
+  // recently freed record (a LIFO free list) would scatter the steady window over every block
+  // of the burst, and none would ever empty.
+  const blocks = trackingBlocks();
+  const st = new SeqStore(1, SPAN, blocks);
+  const window: number[] = [];
+  let head = 0;
+  let k = 0;
+  const add = (): void => {
+    window.push(st.add(0, `w${k++}`, SPAN, 0, -1, null, null));
+  };
+  const endOldest = (): void => st.remove(window[head++] as number);
+  for (let i = 0; i < 80_000; i++) add();
+  const peak = st.recordBlocks;
+  assert.equal(peak, 5);
+  for (let i = 0; st.live > 5000; i++) {
+    endOldest();
+    if (i % 2 === 0) add();
+  }
+  for (let i = 0; i < 200_000; i++) {
+    endOldest();
+    add();
+  }
+  assert.equal(st.live, 5000);
+  assert.ok(st.recordBlocks <= 2, `${st.recordBlocks} record blocks held for 5,000 live records (${peak} at the peak)`);
+  for (let i = window.length - 5000; i < window.length; i += 499) assert.equal(st.find(0, `w${i}`), window[i]);
 });
