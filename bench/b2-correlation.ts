@@ -222,6 +222,12 @@ interface RunResult {
   long_pauses: LongPause[];
   fired: number;
   live_after_expiry: number;
+  /**
+   * Memory still held once every key has ended (JS heap and ArrayBuffers over the start,
+   * the pool's prepared reserve left out, as for bytes_per_key), in MB: what a burst of keys
+   * leaves behind.
+   */
+  mb_after_expiry: number;
 }
 
 interface ThreadTimes {
@@ -475,6 +481,8 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
   await yieldLoop(); // let the GC observer deliver
   const stalls: Stalls = probe !== null ? await probe.stop() : { pinned: false, reason: 'no stall probe in this run', byCpu: [], allCpus: [], anyCpu: [] };
   const gcs = gcPauses.filter((p) => !p.forced);
+  // After the workload's collections are taken (the measurement's own come after).
+  const left = (await heap()) - before;
   const longest = (xs: readonly { s: number; e: number }[]): number => +Math.max(0, ...xs.map((p) => p.e - p.s)).toFixed(2);
   const long = candidates.map((p) => longPause(p, stalls));
   sliceDurs.sort((a, b) => a - b);
@@ -515,6 +523,7 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
     block_pool: blocks.counters(),
     fired: im.fired(),
     live_after_expiry: im.live(),
+    mb_after_expiry: +(left / 1e6).toFixed(1),
   };
 }
 
