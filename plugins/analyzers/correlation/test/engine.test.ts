@@ -196,13 +196,15 @@ test('total limit across rules', () => {
   assert.equal(h.counters.snapshot().discarded['evicted']?.count, 4);
 });
 
-test('expiry runs in slices: each tick does bounded work until caught up', () => {
+test('expiry runs in slices: each tick does bounded work until caught up; the state memory goes with it', () => {
   const clock = new VirtualClock(T0);
   const engine = new CorrelationEngine({ clock, onDetection: () => undefined, sliceEntries: 1000, sliceBudgetMs: 1000, maxPartialPerRule: 1e6, maxPartialTotal: 1e6 });
   engine.load([compile(LSASS_RULE)]);
   const n = 20_000;
   for (let i = 0; i < n; i++) engine.processEvent(ev({ type: 'process.access', proc: { guid: `g${i}` }, target: LSASS, access: { granted: 0x10 } }, 0));
   assert.equal(engine.liveKeys, n);
+  const peak = engine.stateBytes;
+  assert.ok(peak >= 4 << 20, `${peak} bytes of state for ${n} partial matches: records and evidence in several blocks`);
   clock.set(T0 + 11 * MIN);
   let ticks = 0;
   let prev = engine.liveKeys;
@@ -213,6 +215,8 @@ test('expiry runs in slices: each tick does bounded work until caught up', () =>
   }
   assert.equal(engine.liveKeys, 0);
   assert.ok(ticks >= 19, `expected about 20 slices, got ${ticks}`);
+  // One empty block of records and the evidence arena's current block may stay.
+  assert.ok(engine.stateBytes <= (2 << 20) + 64 * 1024, `${engine.stateBytes} bytes of state left after expiry (${peak} at the peak)`);
 });
 
 test('hot reload keeps state of unchanged rules and drops changed ones', () => {
