@@ -61,6 +61,19 @@ test('vigil rules test rules: one run covers detection and correlation rules, ev
   assert.match(lint.stdout, /correlation: \d+ rule\(s\).*rule-engine: \d+ rule\(s\)/);
 });
 
+test('one folder or one file of the shipped pack tests and lints alone: the lists and macros of rules/lists.json come with it', () => {
+  for (const given of ['rules/windows', 'rules/linux', 'rules/windows/execution/office_spawns_shell.json']) {
+    const t = vigil(['rules', 'test', given, '--json']);
+    assert.equal(t.code, 0, t.stdout + t.stderr);
+    const rep = JSON.parse(t.stdout) as TestJson & { issues: unknown[] };
+    assert.deepEqual(rep.issues, [], `${given}: every rule loads`);
+    assert.ok(rep.rules >= 1 && rep.failed === 0, `${given}: ${rep.rules} rule(s), ${rep.failed} failed`);
+    const lint = vigil(['rules', 'lint', given]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+    assert.match(lint.stdout, /0 error\(s\), 0 warning\(s\)/, `${given}: the shared definitions the folder does not use are not warned about`);
+  }
+});
+
 test('a broken correlation fixture fails vigil rules test with exit 2, naming the rule, the fixture and the engine trace', () => {
   const dir = tempDir();
   const doc = JSON.parse(readFileSync(join(CORRELATION, `${LSASS}.json`), 'utf8')) as { fixtures: { positive: Array<Array<{ time: number }>> } };

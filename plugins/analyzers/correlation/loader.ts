@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from '../../../core/index.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { StaticCompiler } from './condition.js';
 import { compileCorrelation, CompileError } from './compile.js';
@@ -100,7 +101,8 @@ interface RawRule {
 /** Read, validate and compile correlation rule files. */
 export function loadCorrelationFiles(paths: readonly string[], opts: { delegate?: StaticCompiler } = {}): LoadedCorrelations {
   const issues: CorrelationIssue[] = [];
-  const files = listRuleFiles(paths, issues);
+  // The lists and macros shared by the pack the paths belong to (core/paths.ts filesNamedAbove).
+  const files = [...new Set(listRuleFiles([...filesNamedAbove(paths, SHARED_RULE_DEFINITIONS), ...paths], issues))];
   const lists: Record<string, Literal[]> = {};
   const macros: Record<string, unknown> = {};
   const raw: RawRule[] = [];

@@ -166,11 +166,15 @@ export async function lintRules(paths: readonly string[], opts: LoadOptions = {}
     const w: Walker = { file: '', out: findings, usedMacros, usedLists };
     walkCondition(w, cond, `/macros/${name}`);
   }
+  // Definitions shared from the folders above the given paths serve rules not given here.
+  const shared = new Set(loaded.sharedAbove);
   for (const name of Object.keys(loaded.macros)) {
-    if (!usedMacros.has(name)) findings.push({ severity: 'warning', file: '', path: `/macros/${name}`, code: 'unused', message: `macro "${name}" is not used by any rule` });
+    const file = loaded.macroFileOf.get(name) ?? '';
+    if (!usedMacros.has(name) && !shared.has(file)) findings.push({ severity: 'warning', file, path: `/macros/${name}`, code: 'unused', message: `macro "${name}" is not used by any rule` });
   }
   for (const name of Object.keys(loaded.lists)) {
-    if (!usedLists.has(name)) findings.push({ severity: 'warning', file: '', path: `/lists/${name}`, code: 'unused', message: `list "${name}" is not used by any rule` });
+    const file = loaded.listFileOf.get(name) ?? '';
+    if (!usedLists.has(name) && !shared.has(file)) findings.push({ severity: 'warning', file, path: `/lists/${name}`, code: 'unused', message: `list "${name}" is not used by any rule` });
   }
   let errors = 0;
   for (const f of findings) if (f.severity === 'error') errors++;

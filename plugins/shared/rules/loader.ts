@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import semver from 'semver';
-import { isKnownEventType, listFiles } from '../../../core/index.js';
+import { filesNamedAbove, isKnownEventType, listFiles, SHARED_RULE_DEFINITIONS } from '../../../core/index.js';
 import { compileCondition, ConditionError, describe } from './compile.js';
 import { jsonErrorOffset } from './json-position.js';
 import { compileRule } from './rule-set.js';
@@ -32,9 +32,21 @@ function issueFrom(file: string, e: SchemaError, ruleId?: string): LoadIssue {
   return i;
 }
 
-/** Expand files and folders (recursively, *.json, sorted) into a file list. */
+/**
+ * Expand files and folders (recursively, *.json, sorted) into a file list (`given`), and the
+ * shared lists and macros of the folders above them that are not among those (`above`,
+ * core/paths.ts filesNamedAbove).
+ */
+async function listWithShared(paths: readonly string[], issues: LoadIssue[]): Promise<{ given: string[]; above: string[] }> {
+  const given = await listFiles(paths, '.json', (p, _file, err) => issues.push({ file: p, path: '', message: `cannot read: ${err.message}` }));
+  const listed = new Set(given);
+  return { given, above: filesNamedAbove(paths, SHARED_RULE_DEFINITIONS).filter((f) => !listed.has(f)) };
+}
+
+/** The files loadRuleFiles reads for `paths`: the shared lists and macros above them first. */
 export async function listRuleFiles(paths: readonly string[], issues: LoadIssue[]): Promise<string[]> {
-  return listFiles(paths, '.json', (given, _file, err) => issues.push({ file: given, path: '', message: `cannot read: ${err.message}` }));
+  const { given, above } = await listWithShared(paths, issues);
+  return [...above, ...given];
 }
 
 /** Line and column (1-based) of a character offset. */
@@ -99,7 +111,8 @@ function checkRule(rule: unknown, file: string, pointer: string, issues: LoadIss
 /** Load rule files: parse, validate, resolve lists/macros, trial-compile every rule. */
 export async function loadRuleFiles(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
   const issues: LoadIssue[] = [];
-  const files = await listRuleFiles(paths, issues);
+  const { given, above } = await listWithShared(paths, issues);
+  const files = [...above, ...given];
   const lists: Record<string, Literal[]> = {};
   const macros: Record<string, unknown> = {};
   const listFile = new Map<string, string>();
@@ -192,7 +205,7 @@ export async function loadRuleFiles(paths: readonly string[], opts: LoadOptions 
     }
   }
 
-  const result: LoadResult = { rules: [], lists, macros, files, fileOf: new Map(), pointerOf: new Map(), issues, correlationFiles };
+  const result: LoadResult = { rules: [], lists, macros, listFileOf: listFile, macroFileOf: macroFile, files, sharedAbove: above, fileOf: new Map(), pointerOf: new Map(), issues, correlationFiles };
   for (const c of candidates) {
     const prev = result.fileOf.get(c.doc.id);
     if (prev !== undefined) {

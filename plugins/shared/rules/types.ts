@@ -99,8 +99,16 @@ export interface LoadResult {
   rules: RuleDoc[];
   lists: Record<string, Literal[]>;
   macros: Record<string, unknown>;
-  /** Files read (JSON files found under the given paths). */
+  /** Where each list and each macro is defined. */
+  listFileOf: Map<string, string>;
+  macroFileOf: Map<string, string>;
+  /** Files read: the shared lists and macros above the given paths, then the JSON files under them. */
   files: string[];
+  /**
+   * Shared-definitions files (`lists.json`) read from the folders above the given paths, not
+   * among them: their lists and macros are there for the rules given, not linted as unused.
+   */
+  sharedAbove: string[];
   /** Rule id → the file it came from. */
   fileOf: Map<string, string>;
   /** Rule id → JSON pointer of the rule inside its file (`` for a single-rule file). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -86,4 +86,42 @@ test('the pack passes its fixtures with the shared rule compiler for plain predi
   const rep = testCorrelationRules([PACK], { delegate: shared.compiler });
   assert.deepEqual(rep.issues, []);
   assert.deepEqual(rep.failures, []);
+});
+
+test('a correlation rule file given alone loads with the lists and macros of the lists.json above it', () => {
+  const d = mkdtempSync(join(tmpdir(), 'vigil-corr-shared-'));
+  const sub = join(d, 'correlation');
+  mkdirSync(sub);
+  writeFileSync(join(d, 'lists.json'), JSON.stringify({ lists: { tools: ['c:\\t\\procdump.exe'] }, macros: { lsass_target: { field: 'target.image', endswith_any: ['\\lsass.exe'] } }, rules: [] }));
+  const rule = {
+    id: 'test.shared_defs',
+    title: 'a dump tool opens lsass, then writes a file',
+    severity: 'high',
+    kind: 'sequence',
+    maxspan: '1m',
+    steps: [
+      { event: ['process.access'], by: ['proc.guid'], match: { all: [{ macro: 'lsass_target' }, { field: 'proc.image', in_list: 'tools' }] } },
+      { event: ['file.create'], by: ['proc.guid'] },
+    ],
+    fixtures: {
+      positive: [[
+        { type: 'process.access', time: 1000, proc: { guid: '{p}', image: 'C:\\t\\procdump.exe' }, target: { image: 'C:\\Windows\\System32\\lsass.exe' } },
+        { type: 'file.create', time: 2000, proc: { guid: '{p}' }, file: { path: 'C:\\x.dmp' } },
+      ]],
+      negative: [[
+        { type: 'process.access', time: 1000, proc: { guid: '{p}', image: 'C:\\t\\other.exe' }, target: { image: 'C:\\Windows\\System32\\lsass.exe' } },
+        { type: 'file.create', time: 2000, proc: { guid: '{p}' }, file: { path: 'C:\\x.dmp' } },
+      ]],
+    },
+  };
+  const file = join(sub, 'test.shared_defs.json');
+  writeFileSync(file, JSON.stringify(rule));
+  const loaded = loadCorrelationFiles([file]);
+  assert.deepEqual(loaded.issues, []);
+  assert.deepEqual(Object.keys(loaded.defs.lists), ['tools']);
+  assert.deepEqual(Object.keys(loaded.defs.macros), ['lsass_target']);
+  const rep = testCorrelationRules([sub]);
+  assert.deepEqual(rep.issues, []);
+  assert.deepEqual(rep.failures, []);
+  assert.deepEqual(loadCorrelationFiles([d]).issues, [], 'the lists.json of a given folder is read once');
 });

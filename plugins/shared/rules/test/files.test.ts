@@ -90,6 +90,42 @@ test('loads folders recursively; broken files and rules are reported precisely a
   assert.match(missing.issues[0]?.message ?? '', /cannot read/);
 });
 
+test('one rule file or one folder of a pack loads with the lists and macros of the lists.json above it', async () => {
+  const lsass = { ...good, match: { all: [{ macro: 'lsass_target' }, { field: 'access.granted', mask_any: ['0x10'] }] } };
+  const d = dir({
+    'pack/lists.json': {
+      lists: { trusted: ['c:\\windows\\system32\\msmpeng.exe'], spare: ['x'] },
+      macros: { lsass_target: { field: 'target.image', endswith_any: ['\\lsass.exe'] } },
+      rules: [],
+    },
+    'pack/windows/cred/lsass.json': lsass,
+    // Beside the pack, not above it: never read.
+    'other/lists.json': { lists: { trusted: ['y'] }, rules: [] },
+  });
+  const file = join(d, 'pack/windows/cred/lsass.json');
+  for (const given of [file, join(d, 'pack/windows'), join(d, 'pack/windows/cred')]) {
+    const r = await loadRuleFiles([given]);
+    assert.deepEqual(r.issues, [], `${given}: no issue`);
+    assert.deepEqual(r.rules.map((x) => x.id), [good.id]);
+    assert.deepEqual(r.sharedAbove, [join(d, 'pack/lists.json')]);
+    assert.equal(r.listFileOf.get('trusted'), join(d, 'pack/lists.json'));
+  }
+  // The pack's fixtures pass with the shared exception list and macro.
+  const t = await testRules([file]);
+  assert.equal(t.failed, 0);
+  assert.equal(t.passed, 1);
+  // Definitions the given rules do not use are not "unused" when they come from above…
+  const sub = await lintRules([file]);
+  assert.deepEqual(sub.findings.filter((x) => x.code === 'unused'), []);
+  // …but are with the whole pack given, named by the file that defines them.
+  const whole = await lintRules([join(d, 'pack')]);
+  assert.deepEqual(
+    whole.findings.filter((x) => x.code === 'unused').map((x) => [x.file, x.path]),
+    [[join(d, 'pack/lists.json'), '/lists/spare']],
+  );
+  assert.deepEqual((await loadRuleFiles([join(d, 'pack')])).sharedAbove, [], 'a lists.json under the given folder is given, not above');
+});
+
 test('lint reports errors and warnings with file, rule id and path', async () => {
   const d = dir({
     'r.json': {
@@ -129,7 +165,7 @@ test('lint reports errors and warnings with file, rule id and path', async () =>
   assert.equal(f('list', 'lint.list')[0]?.path, '/rules/3/exceptions/0/in_list', 'in_list of an undefined list is an error');
   assert.equal(f('unused').length, 1);
   assert.ok(rep.errors >= 6);
-  assert.ok(rep.findings.every((x) => x.file.length > 0 || x.path.startsWith('/macros') || x.path.startsWith('/lists')));
+  assert.ok(rep.findings.every((x) => x.file.length > 0), 'every finding names its file, unused definitions included');
 });
 
 test('rules test: fixtures must fire / not fire, missing fixtures fail', async () => {
