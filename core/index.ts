@@ -20,7 +20,7 @@ export { createLogger, silentLogger, type Logger } from './telemetry/logger.js';
 export { VigilError, ERROR_CODES, describeError, errorKind, isVigilError, type ErrorCode } from './errors/index.js';
 export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG, BLOCK_POOL, inject, injectable } from './di/index.js';
 export type { WorkerPool, RunOptions } from './workers/index.js';
-export { BlockPool, PLAIN_BLOCKS, type BlockSource, type BlockPoolCounters } from './memory/index.js';
+export { BlockPool, PLAIN_BLOCKS, type BlockSource, type BlockPoolCounters, fixMmapThreshold, nativeHeapStatus, DEFAULT_MMAP_THRESHOLD, type NativeHeapStatus } from './memory/index.js';
 export type { ProcessTable, ProcessRecord } from './process-table/index.js';
 export { projectRoot, datasetsDir, listFiles, filesNamedAbove, SHARED_RULE_DEFINITIONS } from './paths.js';
 export { stampDraft } from './events/stamp.js';

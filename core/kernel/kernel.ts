@@ -8,6 +8,7 @@ import { configInvalid, validateWithSchema, withLine, type LoadedConfig, type Co
 import type { VigilConfig } from '../config/types.js';
 import { AGENT_CONFIG, BLOCK_POOL, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tokens.js';
 import { BlockPool, type BlockPoolCounters } from '../memory/block-pool.js';
+import { fixMmapThreshold, type NativeHeapStatus } from '../memory/native-heap.js';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
@@ -58,6 +59,8 @@ export interface AgentStatus {
   workers: { threads: number; queued: number; counters: ReturnType<PluginCounters['snapshot']> };
   /** Off-heap memory blocks (BLOCK_POOL): handed out, prepared by the helper thread, made in place. */
   memory_blocks: BlockPoolCounters;
+  /** The C allocator's settings for off-heap memory (workers.return_freed_memory); null before start. */
+  native_heap: NativeHeapStatus | null;
   plugins: PluginStatus[];
   skipped: SkippedPlugin[];
   core: ReturnType<PluginCounters['snapshot']>;
@@ -99,6 +102,7 @@ export class Kernel {
   private readonly sourcesFinished: Promise<void>;
   private readonly policy: ResponsePolicy;
   private health: HealthMonitor | undefined;
+  private nativeHeap: NativeHeapStatus | null = null;
   private state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Extra detection listeners (CLI summaries). */
   readonly detectionListeners: Array<(d: Detection) => void> = [];
@@ -230,6 +234,11 @@ export class Kernel {
   /** Start responders, then analyzers, then sensors. A plugin that fails to start is retried, never fatal. */
   async start(): Promise<void> {
     if (this.state === 'new') await this.load();
+    // Before any plugin allocates its state: freed off-heap blocks are to go back to the system.
+    this.nativeHeap = this.config.workers.return_freed_memory
+      ? await fixMmapThreshold()
+      : { mmap_threshold_bytes: null, reason: 'workers.return_freed_memory is false' };
+    if (this.nativeHeap.reason !== null) this.logger.info({ reason: this.nativeHeap.reason }, 'C allocator left as it is');
     this.state = 'running';
     for (const kind of START_ORDER) {
       for (const host of this.hostsOf(kind)) {
@@ -308,6 +317,7 @@ export class Kernel {
       process_table: { size: this.processTable.size, evicted: this.processTable.evicted },
       workers: { threads: this.pool.threads, queued: this.pool.queueSize, counters: this.pool.counters.snapshot() },
       memory_blocks: this.blocks.counters(),
+      native_heap: this.nativeHeap,
       plugins: this.hosts.map((h) => h.status()),
       skipped: [...this.skipped],
       core: this.counters.snapshot(),
