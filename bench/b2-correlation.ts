@@ -22,7 +22,7 @@
 import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as yieldLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { VigilEvent } from '../core/events/event.js';
-import { BlockPool } from '../core/index.js';
+import { BlockPool, fixMmapThreshold } from '../core/index.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -228,6 +228,13 @@ interface RunResult {
    * leaves behind.
    */
   mb_after_expiry: number;
+  /**
+   * The process's resident size once every key is live and once every key has ended, in MB
+   * (the whole process: runtime, code, the pool's reserve). Whether freed state memory goes
+   * back to the system (core/memory/native-heap.ts).
+   */
+  rss_mb_filled: number;
+  rss_mb_after_expiry: number;
 }
 
 interface ThreadTimes {
@@ -463,6 +470,7 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
   h.disable();
   const live = im.live();
   const after = await heap();
+  const rssFilled = process.memoryUsage().rss;
   const bytesPerKey = (after - before) / live;
   const h2 = monitorEventLoopDelay({ resolution: 1 });
   h2.enable();
@@ -524,6 +532,8 @@ async function runWorkload(n: number, w: Workload, impl: () => Impl): Promise<Ru
     fired: im.fired(),
     live_after_expiry: im.live(),
     mb_after_expiry: +(left / 1e6).toFixed(1),
+    rss_mb_filled: Math.round(rssFilled / 1e6),
+    rss_mb_after_expiry: Math.round(process.memoryUsage().rss / 1e6),
   };
 }
 
@@ -561,6 +571,8 @@ if (CHILD !== null) {
   // (the Map peer leaves gigabytes for the collector at 5·10^6 keys).
   const [kind, which, size] = CHILD;
   const n = Number(size);
+  // As the agent starts (workers.return_freed_memory), for both implementations.
+  await fixMmapThreshold();
   const seqImpl = which === 'vigil' ? () => vigilImpl(SEQ_RULE) : plainMapImpl;
   const countImpl = which === 'vigil' ? () => vigilImpl(COUNT_RULE) : plainCountImpl;
   const workload = kind === 'count' ? COUNT_WORKLOAD : SEQ_WORKLOAD;
@@ -738,6 +750,7 @@ console.log(
       bench: 'B2-correlation',
       run_as: `each measurement in its own process: node --expose-gc --max-old-space-size=12288 ${process.execArgv.join(' ')} (after a warm-up run in that process); heap measured after two gc() calls`,
       node: process.version,
+      native_heap: await fixMmapThreshold(),
       workload: `batches of 1000 events, which the engine works through in slices of ${DEFAULT_SLICE_MS} ms as the analyzer plugin does (the Map peer takes a batch at once); each measurement in a fresh process after an unmeasured warm-up run of the same workload (up to 2e5 keys); per size, paired rounds in alternating order (7 at 1e5, 3 at 1e6, 1 at 5e6; B2_ROUNDS overrides): throughput and bytes are medians, the throughput ratio is the median of the rounds' ratios, pauses are the worst round's`,
       sequence: { rule: 'A then B by proc.guid within 60 s; A for every key over 30 s (all live), B for every other key, the rest expires', peer: 'Map<guid, A event>, one full sweep for expiry', sizes: sequence },
       count_rule: { rule: '>= 5 logon.failure per user within 60 s; 2 failures for every user over 30 s (all groups live), 3 more for every other user (they fire), the rest expires', peer: 'Map<user, timestamp[]>, one full sweep for expiry', sizes: count },
