@@ -1,12 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BlockPool } from '../../core/index.js';
+import { runChildScript } from '../support/child-script.js';
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await sleep(10);
@@ -52,26 +49,18 @@ test('without prefaulting no thread is started', () => {
 });
 
 test('the helper thread never keeps the process alive', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-blocks-'));
-  const script = join(dir, 'use-pool.mjs');
-  const core = new URL('../../core/index.js', import.meta.url).href;
-  writeFileSync(
-    script,
-    `import { BlockPool } from ${JSON.stringify(core)};
+  const r = runChildScript(
+    `import { BlockPool } from {{core}};
 const p = new BlockPool({ prefault: true });
 p.take();
 p.take();
 setTimeout(() => { p.take(); console.log('took'); }, 200);
 `,
+    { timeoutMs: 20_000 },
   );
-  try {
-    const r = spawnSync(process.execPath, [...process.execArgv, script], { encoding: 'utf8', timeout: 20_000 });
-    assert.equal(r.signal, null, 'exited by itself (not killed at the timeout)');
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /took/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.equal(r.signal, null, 'exited by itself (not killed at the timeout)');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /took/);
 });
 
 test('making and preparing blocks touches none of their pages on the caller\'s thread', { skip: existsSync('/proc/thread-self/stat') ? false : 'needs /proc/thread-self/stat (Linux)' }, () => {
@@ -80,13 +69,9 @@ test('making and preparing blocks touches none of their pages on the caller\'s t
   // the thread that asks for it. Sixteen prepared blocks are taken (and sixteen more made to
   // replace them) and every page of the taken ones is written: the caller's thread should
   // fault on almost none of them (a zero-filled refill faulted about 500 times here).
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-blocks-'));
-  const script = join(dir, 'touch.mjs');
-  const core = new URL('../../core/index.js', import.meta.url).href;
-  writeFileSync(
-    script,
+  const r = runChildScript(
     `import { readFileSync } from 'node:fs';
-import { BlockPool } from ${JSON.stringify(core)};
+import { BlockPool } from {{core}};
 const faults = () => { const st = readFileSync('/proc/thread-self/stat', 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[7]); };
 for (let i = 0; i < 4; i++) { let b = new ArrayBuffer(1 << 20); new Uint8Array(b)[0] = 1; b = null; globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
 const pool = new BlockPool({ prefault: true, initialLead: 16, maxLead: 16 });
@@ -100,15 +85,11 @@ for (const b of got) for (let i = 0; i < b.length; i += 4096) b[i] = 7;
 console.log(JSON.stringify({ faults: faults() - f0, fallback: pool.counters().fallback }));
 await pool.close();
 `,
+    { exposeGc: true },
   );
-  try {
-    const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, script], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim()) as { faults: number; fallback: number };
-    assert.equal(out.fallback, 1, 'only the first block was made in place');
-    // 16 blocks of 256 pages were written; one block's worth of faults is the allowance.
-    assert.ok(out.faults < 256, `the caller's thread took ${out.faults} page faults`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim()) as { faults: number; fallback: number };
+  assert.equal(out.fallback, 1, 'only the first block was made in place');
+  // 16 blocks of 256 pages were written; one block's worth of faults is the allowance.
+  assert.ok(out.faults < 256, `the caller's thread took ${out.faults} page faults`);
 });

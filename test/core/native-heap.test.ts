@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fixMmapThreshold, nativeHeapStatus, DEFAULT_MMAP_THRESHOLD } from '../../core/index.js';
+import { runChildScript } from '../support/child-script.js';
 
 const glibc = process.platform === 'linux' && (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
@@ -14,12 +11,8 @@ const glibc = process.platform === 'linux' && (process.report.getReport() as { h
  * drops the blocks and collects. Prints its resident size before, at the peak and after.
  */
 function freeAfterBurst(fix: boolean): { base: number; peak: number; after: number; status: unknown } {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-native-heap-'));
-  const script = join(dir, 'burst.mjs');
-  const core = new URL('../../core/index.js', import.meta.url).href;
-  writeFileSync(
-    script,
-    `import { fixMmapThreshold } from ${JSON.stringify(core)};
+  const r = runChildScript(
+    `import { fixMmapThreshold } from {{core}};
 const status = ${fix ? 'await fixMmapThreshold()' : 'null'};
 const rss = () => Math.round(process.memoryUsage().rss / 1e6);
 const settle = async () => { for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 30)); } };
@@ -33,14 +26,10 @@ blocks = null;
 await settle();
 console.log(JSON.stringify({ base, peak, after: rss(), kept: keep.length, status }));
 `,
+    { exposeGc: true, timeoutMs: 60_000 },
   );
-  try {
-    const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, script], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout.trim()) as { base: number; peak: number; after: number; status: unknown };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim()) as { base: number; peak: number; after: number; status: unknown };
 }
 
 test('with the mmap threshold fixed, blocks freed after a burst leave the resident size; with glibc\'s default they stay', { skip: glibc ? false : 'needs Linux with glibc' }, () => {
