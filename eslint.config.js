@@ -13,6 +13,8 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       'no-empty': ['error', { allowEmptyCatch: false }],
       'no-restricted-imports': ['error', { paths: [{ name: 'koffi', message: 'Only driver/ffi may import koffi.' }] }],
+      // no-restricted-imports sees static imports only; import('koffi') is caught here.
+      'no-restricted-syntax': ['error', { selector: "ImportExpression[source.value='koffi']", message: 'Only driver/ffi may import koffi.' }],
     },
   },
   {
@@ -36,7 +38,7 @@ export default tseslint.config(
   },
   {
     files: ['driver/ffi/**/*.ts'],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -7,13 +7,14 @@
  * the next 1 MiB blocks come from the heap instead, and freed memory in the middle of the heap
  * stays in the process. After a burst of partial matches the state gives its blocks back
  * (plugins/analyzers/correlation/seq-store.ts), yet the process would keep the burst's peak:
- * B2 at 10^6 keys, once every key had ended, measured a resident size of 315 MB (sequence)
- * and 495 MB (count) with the dynamic threshold, 207 / 209 MB with a fixed one (the Map peer:
- * 120 / 136 MB).
+ * B2 at 10^6 keys, once every key had ended, measured a resident size of 303 MB (sequence)
+ * and 492 MB (count) with the dynamic threshold (B2_MALLOC=glibc-default), 211 / 211 MB with
+ * a fixed one (the Map peer: 101–123 MB).
  *
  * `mallopt(M_MMAP_THRESHOLD, n)` fixes the threshold, which also turns the dynamic rise off.
- * The call goes through koffi; where there is no glibc (another OS, musl) or koffi does not
- * load, nothing changes and the reason is reported (`vigil status`: `native_heap`).
+ * The binding is driver/ffi/linux/libc.ts (koffi), loaded only here and only on Linux with
+ * glibc; elsewhere, or when it does not load, nothing changes and the reason is reported
+ * (`vigil status`: `native_heap`).
  */
 
 /** What was done to the C allocator's settings, and why not when nothing was. */
@@ -23,9 +24,6 @@ export interface NativeHeapStatus {
   /** Why the threshold was not set; null when it was. */
   reason: string | null;
 }
-
-/** glibc's mallopt parameter M_MMAP_THRESHOLD (malloc.h). */
-const M_MMAP_THRESHOLD = -3;
 
 /**
  * Below the 1 MiB blocks of the state (core/memory/block-pool.ts) and above the buffers Node
@@ -54,14 +52,15 @@ async function apply(bytes: number): Promise<NativeHeapStatus> {
   if (process.platform !== 'linux') return not(`not Linux (${process.platform}): the C allocator is left as it is`);
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
   if (header?.glibcVersionRuntime === undefined) return not('no glibc (another C library): the C allocator is left as it is');
-  let mallopt: (param: number, value: number) => number;
+  let libc: typeof import('../../driver/ffi/linux/libc.js');
+  let mallopt: import('../../driver/ffi/linux/libc.js').Mallopt;
   try {
-    const koffi = (await import('koffi')).default;
-    mallopt = koffi.load('libc.so.6').func('int mallopt(int param, int value)') as (param: number, value: number) => number;
+    // Loaded here, not at the top: koffi's native module is needed only on this path.
+    libc = await import('../../driver/ffi/linux/libc.js');
+    mallopt = libc.bindMallopt();
   } catch (err) {
     return not(`koffi could not bind mallopt: ${err instanceof Error ? err.message : String(err)}`);
   }
-  // mallopt returns 1 on success, 0 on error (a value glibc refuses).
-  if (mallopt(M_MMAP_THRESHOLD, bytes) !== 1) return not(`mallopt(M_MMAP_THRESHOLD, ${bytes}) refused`);
+  if (mallopt(libc.M_MMAP_THRESHOLD, bytes) !== 1) return not(`mallopt(M_MMAP_THRESHOLD, ${bytes}) refused`);
   return { mmap_threshold_bytes: bytes, reason: null };
 }
