@@ -571,8 +571,9 @@ if (CHILD !== null) {
   // (the Map peer leaves gigabytes for the collector at 5·10^6 keys).
   const [kind, which, size] = CHILD;
   const n = Number(size);
-  // As the agent starts (workers.return_freed_memory), for both implementations.
-  await fixMmapThreshold();
+  // As the agent starts (workers.return_freed_memory), for both implementations;
+  // B2_MALLOC=glibc-default leaves glibc's rising threshold, to compare.
+  if (process.env['B2_MALLOC'] !== 'glibc-default') await fixMmapThreshold();
   const seqImpl = which === 'vigil' ? () => vigilImpl(SEQ_RULE) : plainMapImpl;
   const countImpl = which === 'vigil' ? () => vigilImpl(COUNT_RULE) : plainCountImpl;
   const workload = kind === 'count' ? COUNT_WORKLOAD : SEQ_WORKLOAD;
@@ -750,7 +751,7 @@ console.log(
       bench: 'B2-correlation',
       run_as: `each measurement in its own process: node --expose-gc --max-old-space-size=12288 ${process.execArgv.join(' ')} (after a warm-up run in that process); heap measured after two gc() calls`,
       node: process.version,
-      native_heap: await fixMmapThreshold(),
+      native_heap: process.env['B2_MALLOC'] === 'glibc-default' ? { mmap_threshold_bytes: null, reason: 'B2_MALLOC=glibc-default' } : await fixMmapThreshold(),
       workload: `batches of 1000 events, which the engine works through in slices of ${DEFAULT_SLICE_MS} ms as the analyzer plugin does (the Map peer takes a batch at once); each measurement in a fresh process after an unmeasured warm-up run of the same workload (up to 2e5 keys); per size, paired rounds in alternating order (7 at 1e5, 3 at 1e6, 1 at 5e6; B2_ROUNDS overrides): throughput and bytes are medians, the throughput ratio is the median of the rounds' ratios, pauses are the worst round's`,
       sequence: { rule: 'A then B by proc.guid within 60 s; A for every key over 30 s (all live), B for every other key, the rest expires', peer: 'Map<guid, A event>, one full sweep for expiry', sizes: sequence },
       count_rule: { rule: '>= 5 logon.failure per user within 60 s; 2 failures for every user over 30 s (all groups live), 3 more for every other user (they fire), the rest expires', peer: 'Map<user, timestamp[]>, one full sweep for expiry', sizes: count },
