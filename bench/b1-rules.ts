@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { compileRuleSet, type RuleDoc } from '../plugins/shared/rules/index.js';
+import { compileRuleSet, type RuleDoc } from '../lib/rules/index.js';
 
 type Ev = { type: string; time: number } & Record<string, unknown>;
 type Rec = Record<string, unknown>;

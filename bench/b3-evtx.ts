@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { datasetsDir } from '../core/paths.js';
-import { readEvtxRecords } from '../plugins/shared/evtx/index.js';
-import { crc32 } from '../plugins/shared/evtx/crc32.js';
+import { readEvtxRecords } from '../lib/evtx/index.js';
+import { crc32 } from '../lib/evtx/crc32.js';
 
 const CHUNK = 0x10000;
 const HEADER = 4096;

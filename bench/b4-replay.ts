@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, sym
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { readEvtxRecords } from '../plugins/shared/evtx/index.js';
+import { readEvtxRecords } from '../lib/evtx/index.js';
 import { evtxCorpusDir, listFiles, maxRssMb, printJson, projectRoot, round, sigmaRulesDir, skip } from './common.js';
 
 const BENCH = 'b4-replay';
@@ -33,7 +33,7 @@ if (corpusDir === undefined || sigmaDir === undefined) {
 }
 const root = projectRoot();
 const cli = join(root, 'bin', 'vigil.js');
-if (!existsSync(join(root, 'dist', 'core', 'cli', 'main.js'))) skip(BENCH, 'dist/ is not built: run `npm run build` (npm run bench does it)');
+if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) skip(BENCH, 'dist/ is not built: run `npm run build` (npm run bench does it)');
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);

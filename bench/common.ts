@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { EventDraft, VigilEvent } from '../core/events/event.js';
 import { stampDraft } from '../core/events/stamp.js';
 import { datasetsDir } from '../core/paths.js';
-import { readEvtxRecords, type EvtxIssue } from '../plugins/shared/evtx/index.js';
-import { normalizeWindowsEvent } from '../plugins/shared/windows/index.js';
+import { readEvtxRecords, type EvtxIssue } from '../lib/evtx/index.js';
+import { normalizeWindowsEvent } from '../lib/windows/index.js';
 
 export { datasetsDir, projectRoot } from '../core/paths.js';
 

@@ -2,7 +2,7 @@
 // The `vigil` command. The TypeScript sources are compiled to dist/ by `npm ci` (prepare).
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/core/cli/main.js', import.meta.url);
+const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('vigil: not built yet: run `npm run build` (npm ci does it for you)\n');
   process.exit(1);

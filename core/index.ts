@@ -10,8 +10,6 @@ export { SEVERITIES } from './events/detection.js';
 export { EVENT_TYPES, isKnownEventType, type KnownEventType } from './events/event-types.js';
 export type * from './plugin/types.js';
 export { PLUGIN_API_VERSION, DETECTION_RULE_KIND } from './plugin/types.js';
-// The core's `vigil rules` command, for testing a plugin's RuleTooling through it.
-export { registerRuleToolsCommand, type RuleToolsIo } from './cli/rule-tools.js';
 // The check the kernel applies to a plugin's `config` against its manifest `configSchema`
 // (defaults filled in place): plugin tests validate their configs exactly as the agent will.
 export { validateWithSchema, type ConfigFinding } from './config/validate.js';

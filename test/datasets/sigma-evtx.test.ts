@@ -65,10 +65,10 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { datasetsDir, projectRoot } from '../../core/paths.js';
 import type { VigilEvent } from '../../core/events/event.js';
-import { loadSigmaRules } from '../../plugins/shared/sigma/index.js';
-import { compileRuleSet, type RuleSet } from '../../plugins/shared/rules/index.js';
-import { readEvtxRecords } from '../../plugins/shared/evtx/index.js';
-import { normalizeWindowsEvent } from '../../plugins/shared/windows/index.js';
+import { loadSigmaRules } from '../../lib/sigma/index.js';
+import { compileRuleSet, type RuleSet } from '../../lib/rules/index.js';
+import { readEvtxRecords } from '../../lib/evtx/index.js';
+import { normalizeWindowsEvent } from '../../lib/windows/index.js';
 
 interface Expected {
   /** Sigma rule id (the UUID from the rule file's `id:`). */

@@ -81,12 +81,12 @@ function rooted(p: string): string {
 }
 
 /**
- * The shared rule compiler (plugins/shared/rules), when it is there, so that plain
+ * The shared rule compiler (lib/rules), when it is there, so that plain
  * predicates mean exactly what they mean in the rule engine. Loaded by a computed
  * specifier because the module is optional for this plugin.
  */
 export async function loadSharedCompiler(): Promise<{ compiler?: StaticCompiler; reason?: string }> {
-  const spec = '../../shared/rules/index.js';
+  const spec = '../../../lib/rules/index.js';
   let mod: unknown;
   try {
     mod = await import(spec);

@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Severity } from '../../../core/index.js';
 import { listRuleFiles, type CorrelationIssue } from './loader.js';
 import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
-import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../shared/sigma/index.js';
+import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../../lib/sigma/index.js';
 
 export type SigmaCorrelationType = SigmaCorrelationDoc['type'];
 

@@ -4,7 +4,7 @@
  * rule file to the tooling owning its kinds.
  */
 import { DETECTION_RULE_KIND, type EventDraft, type RuleExplainResult, type RuleLintReport, type RuleTestReport, type RuleTooling } from '../../../core/index.js';
-import { compileRuleSet, explainRule, formatIssue, lintRules, loadRuleFiles, testRules, type LoadIssue } from '../../shared/rules/index.js';
+import { compileRuleSet, explainRule, formatIssue, lintRules, loadRuleFiles, testRules, type LoadIssue } from '../../../lib/rules/index.js';
 
 function issueMessage(i: LoadIssue): string {
   return i.expected !== undefined || i.found !== undefined ? `${i.message} (expected ${i.expected ?? '?'}, found ${i.found ?? '?'})` : i.message;

@@ -1,6 +1,6 @@
 /** Loads native (and imported Sigma) rules into one compiled RuleSet, swapped atomically. */
 import { resolve } from 'node:path';
-import { compileRuleSet, loadRuleFiles, type LoadIssue, type NamedLists, type NamedMacros, type RuleDoc, type RuleSet } from '../../shared/rules/index.js';
+import { compileRuleSet, loadRuleFiles, type LoadIssue, type NamedLists, type NamedMacros, type RuleDoc, type RuleSet } from '../../../lib/rules/index.js';
 
 export interface RuleEngineConfig {
   rule_paths: string[];
@@ -27,15 +27,15 @@ type SigmaLoader = (paths: string[], opts: { placeholders?: Record<string, strin
 
 /** The Sigma importer is optional: import it only when Sigma paths are configured. */
 async function sigmaLoader(): Promise<SigmaLoader> {
-  const spec = '../../shared/sigma/index.js';
+  const spec = '../../../lib/sigma/index.js';
   let mod: unknown;
   try {
     mod = await import(spec);
   } catch (err) {
-    throw new Error(`sigma_paths is set but the Sigma importer (plugins/shared/sigma) cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`sigma_paths is set but the Sigma importer (lib/sigma) cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const fn = typeof mod === 'object' && mod !== null ? (mod as Record<string, unknown>)['loadSigmaRules'] : undefined;
-  if (typeof fn !== 'function') throw new Error('plugins/shared/sigma does not export loadSigmaRules()');
+  if (typeof fn !== 'function') throw new Error('lib/sigma does not export loadSigmaRules()');
   return fn as SigmaLoader;
 }
 

@@ -4,7 +4,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import type { AnalyzerContext, AnalyzerInstance, AnalyzerPlugin, DetectionDraft, RuleRef, VigilEvent } from '../../../core/index.js';
-import { formatIssue, type RuleHit, type RuleSet } from '../../shared/rules/index.js';
+import { formatIssue, type RuleHit, type RuleSet } from '../../../lib/rules/index.js';
 import { buildRuleSet, resolvePaths, type RuleEngineConfig } from './engine.js';
 
 import { ruleEngineTooling } from './cli.js';

@@ -8,7 +8,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { PluginCounters, silentLogger, type AnalyzerContext, type DetectionDraft, type VigilEvent } from '../../../core/index.js';
 import { plugin, type RuleEngineConfig } from './index.js';
 import { ruleEngineTooling } from './cli.js';
-import { registerRuleToolsCommand } from '../../../core/index.js';
+import { registerRuleToolsCommand } from '../../../cli/rule-tools.js';
 
 function rule(id: string, image: string): Record<string, unknown> {
   return {

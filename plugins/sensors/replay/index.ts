@@ -3,7 +3,7 @@
  * normalizer and pipeline as live sensors, with back-pressure so that no event is lost.
  */
 import { EVENT_TYPES, PLUGIN_API_VERSION, type SensorContext, type SensorPlugin } from '../../../core/index.js';
-import { windowsEventTypes } from '../../shared/windows/index.js';
+import { windowsEventTypes } from '../../../lib/windows/index.js';
 import { replayConfigSchema, type ReplayConfig } from './config.js';
 import { ReplaySensor } from './replay-sensor.js';
 

@@ -4,7 +4,7 @@
  * discarded with a reason, so received = emitted + discarded.
  */
 import type { EventDraft, Logger, PluginCounters } from '../../../core/index.js';
-import { normalizeWindowsEvent, type WindowsRecord } from '../../shared/windows/index.js';
+import { normalizeWindowsEvent, type WindowsRecord } from '../../../lib/windows/index.js';
 
 /** Warnings logged per file before the rest are only counted. */
 export const WARNINGS_PER_FILE = 10;

@@ -4,13 +4,13 @@
  * an EVTX file) propagate to the caller, which reports them per file.
  */
 import type { EventDraft } from '../../../core/index.js';
-import { readEvtxRecords, type EvtxIssue } from '../../shared/evtx/index.js';
+import { readEvtxRecords, type EvtxIssue } from '../../../lib/evtx/index.js';
 import {
   EventXmlSplitter,
   parseOneEventXml,
   windowsRecordFromEventObject,
   WindowsRecordError,
-} from '../../shared/windows/index.js';
+} from '../../../lib/windows/index.js';
 import type { ReplayFormat } from './config.js';
 import { messageOf, type ReplayEnv } from './replay-env.js';
 import { readLines, readText } from './text-reader.js';

@@ -73,10 +73,10 @@ test('real EVTX: lsass access then remote thread fires only where both halves ar
     t.skip(`EVTX samples not found at ${SAMPLES} (set VIGIL_DATASETS)`);
     return;
   }
-  const read = await optional('../../../shared/evtx/index.js', 'readEvtxRecords');
-  const norm = await optional('../../../shared/windows/index.js', 'normalizeWindowsEvent');
+  const read = await optional('../../../../lib/evtx/index.js', 'readEvtxRecords');
+  const norm = await optional('../../../../lib/windows/index.js', 'normalizeWindowsEvent');
   if (typeof read !== 'function' || typeof norm !== 'function') {
-    t.skip(`needs plugins/shared/evtx readEvtxRecords and plugins/shared/windows normalizeWindowsEvent (${[read, norm].filter((x) => typeof x === 'string').join('; ')})`);
+    t.skip(`needs lib/evtx readEvtxRecords and lib/windows normalizeWindowsEvent (${[read, norm].filter((x) => typeof x === 'string').join('; ')})`);
     return;
   }
   const both = await replay(read as ReadFn, norm as NormFn, BOTH);

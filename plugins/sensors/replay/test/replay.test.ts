@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { datasetsDir, EVENT_TYPES, projectRoot, type EventDraft, type VigilPlugin } from '../../../../core/index.js';
-import { windowsEventTypes } from '../../../shared/windows/index.js';
+import { windowsEventTypes } from '../../../../lib/windows/index.js';
 import { plugin, type ReplayConfig } from '../index.js';
 import { fakeSensorContext, type FakeOptions, type FakeSensorContext } from './fake-context.js';
 
-const REAL_XML = join(projectRoot(), 'plugins', 'shared', 'windows', 'test', 'fixtures', 'real-events.xml');
+const REAL_XML = join(projectRoot(), 'lib', 'windows', 'test', 'fixtures', 'real-events.xml');
 const SYSMON = 'Microsoft-Windows-Sysmon/Operational';
 
 async function tmp(): Promise<string> {

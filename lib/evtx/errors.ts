@@ -1,0 +1,74 @@
+import { VigilError } from '../../core/index.js';
+/**
+ * Errors and issues of the EVTX reader. A file whose header cannot be read raises an
+ * EvtxError; everything below the header (chunks, records, checksums) is reported as an
+ * issue and parsing goes on, so one bad byte never hides the rest of a log.
+ */
+
+export type EvtxErrorCode =
+  | 'VIGIL_ERR_EVTX_NOT_EVTX'
+  | 'VIGIL_ERR_EVTX_TRUNCATED'
+  | 'VIGIL_ERR_EVTX_IO';
+
+export class EvtxError extends VigilError {
+  declare readonly code: EvtxErrorCode;
+  readonly file: string;
+  readonly offset: number;
+
+  constructor(code: EvtxErrorCode, file: string, offset: number, message: string, options?: { cause?: unknown }) {
+    super(code, `${file}: ${message} (offset ${offset})`, { ...(options ?? {}), details: { file, offset } });
+    this.name = 'EvtxError';
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+export type EvtxIssueKind =
+  | 'header-checksum'
+  | 'header-dirty'
+  | 'header-chunk-count'
+  | 'header-block-size'
+  | 'chunk-checksum'
+  | 'chunk-data-checksum'
+  | 'chunk-bad-signature'
+  | 'chunk-empty'
+  | 'chunk-truncated'
+  | 'record-bad'
+  | 'record-truncated'
+  | 'binxml';
+
+export interface EvtxIssue {
+  file: string;
+  /** Absolute file offset the issue refers to. */
+  offset: number;
+  chunk?: number;
+  kind: EvtxIssueKind;
+  message: string;
+}
+
+export interface EvtxSummary {
+  /** Records delivered. */
+  records: number;
+  /** Chunks with a valid signature that were decoded. */
+  chunks: number;
+  /** Chunks that hold data but could not be read (bad signature, truncated header). */
+  skippedChunks: number;
+  /** Zero-filled (never written) chunks: nothing lost. */
+  emptyChunks: number;
+  badRecords: number;
+  checksumMismatches: number;
+}
+
+export function emptySummary(): EvtxSummary {
+  return { records: 0, chunks: 0, skippedChunks: 0, emptyChunks: 0, badRecords: 0, checksumMismatches: 0 };
+}
+
+/** Thrown inside the BinXml decoder; caught per record and turned into an issue. */
+export class BinXmlError extends Error {
+  readonly offset: number;
+  constructor(offset: number, message: string) {
+    super(message);
+    this.name = 'BinXmlError';
+    this.offset = offset;
+  }
+}
