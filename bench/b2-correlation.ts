@@ -22,13 +22,13 @@
 import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as yieldLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { VigilEvent } from '../core/events/event.js';
-import { BlockPool, fixMmapThreshold } from '../core/index.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { overlapMs, startStallProbe, type Stalls } from './stall-probe.js';
 import { CorrelationEngine, DEFAULT_SLICE_MS, VirtualClock, compileCorrelation, loadSharedCompiler, type CorrelationRuleDoc } from '../plugins/analyzers/correlation/index.js';
+import { BlockPool, createStateStore, fixMmapThreshold } from '../plugins/analyzers/correlation/state/index.js';
 
 /** A child measures one implementation at one size: `--child seq|count vigil|plain N`. */
 const CHILD = process.argv[2] === '--child' ? process.argv.slice(3) : null;
@@ -93,13 +93,13 @@ interface Impl {
 const SHARED = await loadSharedCompiler();
 if (SHARED.compiler === undefined) throw new Error(`B2: ${SHARED.reason ?? 'no shared rule compiler'}`);
 
-/** As the agent runs it: memory blocks prepared by the core's helper thread (workers.prefault_memory: true). */
+/** As the agent runs it: memory blocks prepared by the plugin's BlockPool (prefault_memory: true). */
 const blocks = new BlockPool({ prefault: true });
 
 function vigilImpl(rule: CorrelationRuleDoc): Impl {
   const clock = new VirtualClock(T0);
   let fired = 0;
-  const engine = new CorrelationEngine({ clock, onDetection: () => fired++, maxPartialPerRule: 1e8, maxPartialTotal: 1e8, blocks });
+  const engine = new CorrelationEngine({ clock, onDetection: () => fired++, maxPartialPerRule: 1e8, maxPartialTotal: 1e8, store: createStateStore(blocks) });
   engine.load([compileCorrelation(rule, { lists: {}, macros: {} }, '', SHARED.compiler)]);
   return {
     // Slices of DEFAULT_SLICE_MS, exactly as the analyzer plugin feeds the engine.
@@ -231,7 +231,7 @@ interface RunResult {
   /**
    * The process's resident size once every key is live and once every key has ended, in MB
    * (the whole process: runtime, code, the pool's reserve). Whether freed state memory goes
-   * back to the system (core/memory/native-heap.ts).
+   * back to the system (plugins/analyzers/correlation/state/native-heap.ts).
    */
   rss_mb_filled: number;
   rss_mb_after_expiry: number;
@@ -571,7 +571,7 @@ if (CHILD !== null) {
   // (the Map peer leaves gigabytes for the collector at 5·10^6 keys).
   const [kind, which, size] = CHILD;
   const n = Number(size);
-  // As the agent starts (workers.return_freed_memory), for both implementations;
+  // As the plugin starts (return_freed_memory), for both implementations;
   // B2_MALLOC=glibc-default leaves glibc's rising threshold, to compare.
   if (process.env['B2_MALLOC'] !== 'glibc-default') await fixMmapThreshold();
   const seqImpl = which === 'vigil' ? () => vigilImpl(SEQ_RULE) : plainMapImpl;
