@@ -1,6 +1,7 @@
 /**
- * Memory blocks: what paging in fresh memory costs the event loop, with the core's BlockPool
- * (blocks prepared by a helper thread) against in-place allocation (PLAIN_BLOCKS).
+ * Memory blocks: what paging in fresh memory costs the event loop, with the correlation
+ * state's BlockPool (blocks prepared by a helper thread) against in-place allocation
+ * (PLAIN_BLOCKS).
  *
  * Workload: a store that grows the way the correlation engine's does at 5·10^6 keys — records
  * of 220 bytes written into 1 MiB blocks, in batches of 1,000 with about 2 µs of other work
@@ -11,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
-import { BlockPool, PLAIN_BLOCKS, type BlockSource } from '../core/index.js';
+import { BlockPool, PLAIN_BLOCKS, type BlockSource } from '../plugins/analyzers/correlation/state/index.js';
 
 const RECORDS = Number(process.env['MB_RECORDS'] ?? 5_000_000);
 const RECORD_BYTES = 220;

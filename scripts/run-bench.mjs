@@ -67,7 +67,8 @@ function runOne(name) {
       if (timedOut) return resolve({ seconds, error: `timed out after ${TIMEOUT_S} s (BENCH_TIMEOUT_S)` });
       try {
         const result = parseOutput(out);
-        if (code !== 0) return resolve({ seconds, error: `exited ${code ?? signal}`, result });
+        // A bench that exits 1 with its verdict `pass: false` failed a gate: BELOW FLOOR, not an error.
+        if (code !== 0 && !(code === 1 && result.pass === false)) return resolve({ seconds, error: `exited ${code ?? signal}`, result });
         resolve({ seconds, result });
       } catch (err) {
         resolve({ seconds, error: `exited ${code ?? signal}: ${err.message}`, stdout_tail: out.slice(-2000) });

@@ -67,8 +67,6 @@ export const CONFIG_SCHEMA: JsonSchema = {
         max_threads: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
         max_queue_tasks: { type: 'integer', minimum: 1, default: 256 },
         task_timeout_seconds: { type: 'number', exclusiveMinimum: 0, default: 120 },
-        prefault_memory: { type: 'boolean', default: true },
-        return_freed_memory: { type: 'boolean', default: true },
       },
     },
     plugins: {

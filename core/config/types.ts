@@ -36,10 +36,6 @@ export interface VigilConfig {
     max_threads: number;
     max_queue_tasks: number;
     task_timeout_seconds: number;
-    /** Prepare off-heap memory blocks (BLOCK_POOL) on a helper thread. */
-    prefault_memory: boolean;
-    /** Fix glibc's mmap threshold so that freed off-heap blocks go back to the system (core/memory/native-heap.ts). */
-    return_freed_memory: boolean;
   };
   plugins: Record<string, PluginEntry>;
 }

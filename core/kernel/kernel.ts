@@ -6,9 +6,7 @@ import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { Bus } from '../bus/index.js';
 import { configInvalid, validateWithSchema, withLine, type LoadedConfig, type ConfigFinding } from '../config/index.js';
 import type { VigilConfig } from '../config/types.js';
-import { AGENT_CONFIG, BLOCK_POOL, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tokens.js';
-import { BlockPool, type BlockPoolCounters } from '../memory/block-pool.js';
-import { fixMmapThreshold, type NativeHeapStatus } from '../memory/native-heap.js';
+import { AGENT_CONFIG, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tokens.js';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
@@ -57,10 +55,6 @@ export interface AgentStatus {
   bus_backlog: number;
   process_table: { size: number; evicted: number };
   workers: { threads: number; queued: number; counters: ReturnType<PluginCounters['snapshot']> };
-  /** Off-heap memory blocks (BLOCK_POOL): handed out, prepared by the helper thread, made in place. */
-  memory_blocks: BlockPoolCounters;
-  /** The C allocator's settings for off-heap memory (workers.return_freed_memory); null before start. */
-  native_heap: NativeHeapStatus | null;
   plugins: PluginStatus[];
   skipped: SkippedPlugin[];
   core: ReturnType<PluginCounters['snapshot']>;
@@ -82,7 +76,6 @@ export class Kernel {
   readonly hosts: PluginHost[] = [];
   readonly skipped: SkippedPlugin[] = [];
   readonly pool: WorkerPool;
-  readonly blocks: BlockPool;
   readonly config: VigilConfig;
   readonly hostName: string;
   private readonly hostInfo: { readonly name: string };
@@ -102,7 +95,6 @@ export class Kernel {
   private readonly sourcesFinished: Promise<void>;
   private readonly policy: ResponsePolicy;
   private health: HealthMonitor | undefined;
-  private nativeHeap: NativeHeapStatus | null = null;
   private state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Extra detection listeners (CLI summaries). */
   readonly detectionListeners: Array<(d: Detection) => void> = [];
@@ -123,9 +115,7 @@ export class Kernel {
       taskTimeoutMs: this.config.workers.task_timeout_seconds * 1000,
     });
     this.container = rootContainer.createChildContainer();
-    this.blocks = new BlockPool({ prefault: this.config.workers.prefault_memory });
     this.container.registerInstance(WORKER_POOL, this.pool);
-    this.container.registerInstance(BLOCK_POOL, this.blocks);
     this.container.registerInstance(PROCESS_TABLE, this.processTable);
     this.container.registerInstance(ROOT_LOGGER, this.logger);
     this.container.registerInstance(AGENT_CONFIG, this.config);
@@ -234,11 +224,6 @@ export class Kernel {
   /** Start responders, then analyzers, then sensors. A plugin that fails to start is retried, never fatal. */
   async start(): Promise<void> {
     if (this.state === 'new') await this.load();
-    // Before any plugin allocates its state: freed off-heap blocks are to go back to the system.
-    this.nativeHeap = this.config.workers.return_freed_memory
-      ? await fixMmapThreshold()
-      : { mmap_threshold_bytes: null, reason: 'workers.return_freed_memory is false' };
-    if (this.nativeHeap.reason !== null) this.logger.info({ reason: this.nativeHeap.reason }, 'C allocator left as it is');
     this.state = 'running';
     for (const kind of START_ORDER) {
       for (const host of this.hostsOf(kind)) {
@@ -294,7 +279,6 @@ export class Kernel {
       for (const h of hosts) h.subscription?.unsubscribe();
     }
     await this.pool.close();
-    await this.blocks.close();
     this.state = 'stopped';
     this.sourcesDone?.();
   }
@@ -316,8 +300,6 @@ export class Kernel {
       bus_backlog: this.bus.backlog,
       process_table: { size: this.processTable.size, evicted: this.processTable.evicted },
       workers: { threads: this.pool.threads, queued: this.pool.queueSize, counters: this.pool.counters.snapshot() },
-      memory_blocks: this.blocks.counters(),
-      native_heap: this.nativeHeap,
       plugins: this.hosts.map((h) => h.status()),
       skipped: [...this.skipped],
       core: this.counters.snapshot(),

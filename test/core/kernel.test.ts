@@ -21,22 +21,19 @@ test('boots responders, analyzers, sensors in that order and stops in reverse', 
   await k.stop();
   assert.deepEqual(log, ['start:r', 'start:a', 'start:s', 'stop:s', 'stop:a', 'stop:r']);
   assert.equal(sink.events.length, 10);
-  // workers.return_freed_memory (default true) was applied at start, or says why not.
-  const heap = k.status().native_heap;
-  assert.ok(heap !== null, 'native_heap is reported after start');
-  assert.ok((heap.mmap_threshold_bytes === null) !== (heap.reason === null), `either a threshold or a reason: ${JSON.stringify(heap)}`);
-  if (process.platform === 'linux' && (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined) {
-    assert.equal(heap.mmap_threshold_bytes, 512 * 1024);
-  }
 });
 
-test('workers.return_freed_memory: false leaves the C allocator alone and says so', async () => {
-  const cfg = tempConfig({ workers: { return_freed_memory: false }, plugins: {} });
-  const k = new Kernel(cfg, { logger: silentLogger(), noBuiltins: true });
-  assert.equal(k.status().native_heap, null, 'nothing before start');
-  await k.start();
-  await k.stop();
-  assert.deepEqual(k.status().native_heap, { mmap_threshold_bytes: null, reason: 'workers.return_freed_memory is false' });
+test('the state memory keys left workers for the correlation plugin: workers.prefault_memory / return_freed_memory are refused, naming the key', () => {
+  for (const key of ['prefault_memory', 'return_freed_memory']) {
+    assert.throws(
+      () => tempConfig({ workers: { [key]: true }, plugins: {} }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'VIGIL_ERR_CONFIG_INVALID');
+        assert.match(err.message, new RegExp(`vigil\\.yaml:\\d+ at /workers/${key}: expected one of the keys: max_queue_tasks, max_threads, task_timeout_seconds; found unknown key "${key}"`));
+        return true;
+      },
+    );
+  }
 });
 
 test('replay delivery never loses an event even with tiny queues and a slow analyzer', async () => {

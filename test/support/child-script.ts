@@ -1,7 +1,8 @@
 /**
  * Run an ES module script in a child Node process, as a test needs a fresh process (its own
  * C heap, `--expose-gc`, page-fault counters). `{{core}}` in the source stands for the URL of
- * core/index.js, compiled or from the sources, as the test itself runs.
+ * core/index.js, compiled or from the sources, as the test itself runs; `{{name}}` for the URL
+ * given as `modules.name` (a test names a module beside it with `new URL(…, import.meta.url)`).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,13 +13,17 @@ export interface ChildScriptOptions {
   /** Start the child with --expose-gc. */
   exposeGc?: boolean;
   timeoutMs?: number;
+  /** Further modules the script imports: `{{name}}` in the source becomes this URL. */
+  modules?: Readonly<Record<string, URL>>;
 }
 
 export function runChildScript(source: string, opts: ChildScriptOptions = {}): SpawnSyncReturns<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-child-'));
   const script = join(dir, 'child.mjs');
   const core = new URL('../../core/index.js', import.meta.url).href;
-  writeFileSync(script, source.replaceAll('{{core}}', JSON.stringify(core)));
+  let text = source.replaceAll('{{core}}', JSON.stringify(core));
+  for (const [name, url] of Object.entries(opts.modules ?? {})) text = text.replaceAll(`{{${name}}}`, JSON.stringify(url.href));
+  writeFileSync(script, text);
   try {
     return spawnSync(process.execPath, [...(opts.exposeGc === true ? ['--expose-gc'] : []), ...process.execArgv, script], { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000 });
   } finally {

@@ -4,14 +4,13 @@
  * timespan), fed by events and by other analyzers' detections.
  */
 import { performance } from 'node:perf_hooks';
-import { PLAIN_BLOCKS, type VigilEvent, type DetectionDraft, type MatchedPredicate, type BlockSource } from '../../../core/index.js';
+import type { VigilEvent, DetectionDraft, MatchedPredicate } from '../../../core/index.js';
 import type { Clock } from './clock.js';
 import type { BoundLookup } from './condition.js';
 import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditionDoc } from './model.js';
 import { processIdentity, KEY_SEP } from './paths.js';
-import { CountStore } from './count-store.js';
 import { pushEvidence, type DetectionLike, type Evidence } from './evidence.js';
-import { SeqStore, type ChainItem } from './seq-store.js';
+import { createStateStore, type ChainItem, type CountGroups, type RuleRecords, type StateStore } from './state/index.js';
 
 /** The subset of PluginCounters the engine writes. */
 export interface EngineCounters {
@@ -35,8 +34,8 @@ export interface EngineOptions {
   sliceBudgetMs?: number;
   /** Correlation rules may consume correlation detections up to this depth. */
   maxChainDepth?: number;
-  /** Off-heap blocks for sequence state (default: allocated in place). */
-  blocks?: BlockSource;
+  /** Where the rules keep their state (default: off the JS heap, blocks allocated in place). */
+  store?: StateStore;
   /**
    * Receives one record per decision the engine takes (for `vigil rules explain` and
    * tests). Off by default; when absent the hot path pays one field check per site.
@@ -99,9 +98,9 @@ interface Runtime {
    * The rule's live records, off the JS heap: a sequence's partial matches, or a count rule's
    * groups (the key records of `count`).
    */
-  readonly seq: SeqStore;
+  readonly seq: RuleRecords;
   /** A count rule's groups: counts and evidence (null for sequences). */
-  readonly count: CountStore | null;
+  readonly count: CountGroups | null;
   /** Process identity → records whose composite key contains it. */
   readonly byIdentity: Map<string, Set<number>> | null;
   readonly order: number;
@@ -168,7 +167,7 @@ export class CorrelationEngine {
   private readonly sliceEntries: number;
   private readonly sliceBudgetMs: number;
   private readonly maxChainDepth: number;
-  private readonly blocks: BlockSource;
+  private readonly store: StateStore;
   private readonly trace: ((t: EngineTrace) => void) | undefined;
 
   private runtimes: Runtime[] = [];
@@ -191,7 +190,7 @@ export class CorrelationEngine {
     this.sliceEntries = opts.sliceEntries ?? 8192;
     this.sliceBudgetMs = opts.sliceBudgetMs ?? DEFAULT_SLICE_MS;
     this.maxChainDepth = opts.maxChainDepth ?? 4;
-    this.blocks = opts.blocks ?? PLAIN_BLOCKS;
+    this.store = opts.store ?? createStateStore();
     this.trace = opts.trace;
   }
 
@@ -254,10 +253,10 @@ export class CorrelationEngine {
       if (arity === 1) singles.push(slot);
       else composite.set(slot, parts);
     }
-    const count = prev !== null ? prev.count : rule.kind === 'count' ? new CountStore(rule.spanMs, this.blocks) : null;
+    const count = prev !== null ? prev.count : rule.kind === 'count' ? this.store.count(rule.spanMs) : null;
     const rt: Runtime = {
       rule,
-      seq: prev !== null ? prev.seq : count !== null ? count.keys : new SeqStore(rule.kind === 'sequence' ? rule.steps.length : 1, rule.spanMs, this.blocks),
+      seq: prev !== null ? prev.seq : count !== null ? count.keys : this.store.sequence(rule.kind === 'sequence' ? rule.steps.length : 1, rule.spanMs),
       count,
       byIdentity: prev !== null ? prev.byIdentity : composite.size > 0 ? new Map() : null,
       order,
@@ -684,7 +683,7 @@ export class CorrelationEngine {
 
   /** Group `g` reached its condition: it fires and ends. */
   private fireCount(rt: Runtime, r: CompiledCount, g: number, n: number, time: number): void {
-    const cs = rt.count as CountStore;
+    const cs = rt.count as CountGroups;
     const evidence = cs.evidence(g);
     const key = cs.keyOf(g);
     // The group ends before the detection goes out: a chained rule may count into this rule again.
@@ -696,7 +695,7 @@ export class CorrelationEngine {
 
   /** End of group `g`'s window: a window-close condition (lt, lte, eq …) is evaluated. */
   private expireCount(rt: Runtime, r: CompiledCount, g: number, time: number): void {
-    const cs = rt.count as CountStore;
+    const cs = rt.count as CountGroups;
     this.n.expired++;
     if (r.threshold === null) {
       const d = cs.distinctCount(g);
@@ -710,7 +709,7 @@ export class CorrelationEngine {
   }
 
   private visitCountExpired(rt: Runtime, id: number): void {
-    const cs = rt.count as CountStore;
+    const cs = rt.count as CountGroups;
     if (!cs.isLive(id) || rt.rule.kind !== 'count') return;
     const now = this.clock.now();
     if (cs.expiresOf(id) > now) {

@@ -5,13 +5,14 @@
 import { isAbsolute, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { BLOCK_POOL, PLAIN_BLOCKS, PLUGIN_API_VERSION, type AnalyzerContext, type AnalyzerInstance, type AnalyzerPlugin, type Detection, type VigilEvent, type PluginCliRegistrar } from '../../../core/index.js';
+import { PLUGIN_API_VERSION, type AnalyzerContext, type AnalyzerInstance, type AnalyzerPlugin, type Detection, type VigilEvent, type PluginCliRegistrar } from '../../../core/index.js';
 import { createClock, type ClockKind } from './clock.js';
 import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine, DEFAULT_SLICE_MS } from './engine.js';
 import { compileCorrelationDocs, loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation } from './model.js';
 import { loadSigmaCorrelations, type SigmaLoadStats } from './sigma.js';
+import { StateMemory, STATE_MEMORY_PROPERTIES, type StateMemoryConfig } from './state/index.js';
 
 export { CorrelationEngine, DEFAULT_SLICE_MS, type EngineTrace, type TraceOutcome, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
 export { EventClock, WallClock, VirtualClock, createClock, type Clock, type ClockKind } from './clock.js';
@@ -42,7 +43,7 @@ export { parseDuration } from './duration.js';
 export type { DetectionLike } from './evidence.js';
 export type * from './model.js';
 
-export interface CorrelationConfig {
+export interface CorrelationConfig extends StateMemoryConfig {
   rule_paths: string[];
   sigma_paths: string[];
   max_partial_per_rule: number;
@@ -68,6 +69,7 @@ const CONFIG_SCHEMA = {
     condition_compiler: { enum: ['auto', 'builtin'], default: 'auto' },
     tick_ms: { type: 'integer', minimum: 10, default: 250 },
     slice_ms: { type: 'number', minimum: 0.5, maximum: 50, default: DEFAULT_SLICE_MS },
+    ...STATE_MEMORY_PROPERTIES,
   },
 } as const;
 
@@ -140,9 +142,11 @@ class CorrelationAnalyzer implements AnalyzerInstance {
   private sweeping = false;
   private stopped = false;
   private delegate: StaticCompiler | undefined;
+  private readonly memory: StateMemory;
 
   constructor(private readonly ctx: AnalyzerContext<CorrelationConfig>) {
     const cfg = ctx.config;
+    this.memory = new StateMemory(ctx);
     this.engine = new CorrelationEngine({
       clock: createClock(cfg.clock),
       onDetection: (d) => ctx.detect(d),
@@ -150,7 +154,7 @@ class CorrelationAnalyzer implements AnalyzerInstance {
       maxPartialPerRule: cfg.max_partial_per_rule,
       maxPartialTotal: cfg.max_partial_total,
       sliceBudgetMs: cfg.slice_ms,
-      blocks: ctx.container.isRegistered(BLOCK_POOL, true) ? ctx.container.resolve(BLOCK_POOL) : PLAIN_BLOCKS,
+      store: this.memory.store,
     });
   }
 
@@ -171,6 +175,7 @@ class CorrelationAnalyzer implements AnalyzerInstance {
   }
 
   async start(): Promise<void> {
+    await this.memory.start();
     if (this.ctx.config.condition_compiler === 'auto') {
       const shared = await loadSharedCompiler();
       this.delegate = shared.compiler;

@@ -1,9 +1,9 @@
 /**
- * Bytes of kept events, appended into blocks taken from a BlockSource (the core's BlockPool
+ * Bytes of kept events, appended into blocks taken from a BlockSource (the plugin's BlockPool
  * in the agent). A block goes back to the source as soon as everything written into it has
  * been released. Shared by the sequence store (chains) and count groups (evidence).
  */
-import type { BlockSource } from '../../../core/index.js';
+import type { BlockSource } from './block-pool.js';
 
 const asF64 = (b: Buffer): Float64Array => new Float64Array(b.buffer, b.byteOffset, b.length >>> 3);
 const asU32 = (b: Buffer): Uint32Array => new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);

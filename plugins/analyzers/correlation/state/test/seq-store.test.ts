@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RC_BITS, SeqStore } from '../seq-store.js';
-import type { BlockSource } from '../../../../core/index.js';
-import { ev, harness, LSASS, LSASS_RULE } from './helpers.js';
+import type { BlockSource } from '../block-pool.js';
+import { ev, harness, LSASS, LSASS_RULE } from '../../test/helpers.js';
 
 const SPAN = 60_000;
 

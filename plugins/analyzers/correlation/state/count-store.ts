@@ -9,11 +9,13 @@
  * (consumed detections, exotic values: held as objects) and the distinct-value maps of value
  * counts (whose events are encoded all the same).
  */
-import type { VigilEvent, BlockSource } from '../../../core/index.js';
+import type { VigilEvent } from '../../../../core/index.js';
+import type { BlockSource } from './block-pool.js';
 import { ByteArena, copyBytes } from './byte-arena.js';
 import { EventDecoder, EventEncoder, StringTable } from './event-codec.js';
-import { pushEvidence, type Evidence } from './evidence.js';
+import { pushEvidence, type Evidence } from '../evidence.js';
 import { RC_BITS, SeqStore } from './seq-store.js';
+import type { CountGroups } from './store.js';
 
 const RC_SIZE = 1 << RC_BITS;
 const RC_MASK = RC_SIZE - 1;
@@ -51,7 +53,7 @@ interface Sighting {
   pos: number;
 }
 
-export class CountStore {
+export class CountStore implements CountGroups {
   /** Groups: records of one slot holding the key. */
   readonly keys: SeqStore;
   /** Rows of count fields, RC_SIZE groups per block (one block per block of key records). */

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CountStore } from '../count-store.js';
-import type { BlockSource, VigilEvent } from '../../../../core/index.js';
-import { ev } from './helpers.js';
+import type { VigilEvent } from '../../../../../core/index.js';
+import type { BlockSource } from '../block-pool.js';
+import { ev } from '../../test/helpers.js';
 
 const SPAN = 60_000;
 

@@ -4,7 +4,7 @@
  *
  * Why a pool with a helper thread: the first write to a fresh page costs a page fault, and on
  * virtual machines that fault can be slow (bench/memory-blocks.ts: median batch 1.58 ms with
- * this pool against 2.30 ms in place; docs/correlation.md "State memory"). A store that grows
+ * this pool against 2.30 ms in place; bench/notes/correlation-pauses.md). A store that grows
  * by tens of megabytes per second pays that on the event loop.
  * Here blocks are allocated ahead of demand and moved to a worker thread (a zero-copy
  * transfer), which touches one byte per page and moves them back, so the event loop receives
@@ -65,6 +65,11 @@ export interface BlockPoolOptions {
   /** Blocks kept prepared at first; doubled (up to `maxLead`) whenever a caller finds none. */
   initialLead?: number;
   maxLead?: number;
+  /**
+   * Called after the counters changed: a block taken or given back, a prepared block
+   * arrived, the worker failed or was stopped (the plugin mirrors the counters into its gauges).
+   */
+  onChange?: () => void;
 }
 
 const PAGE = 4096;
@@ -92,9 +97,11 @@ export class BlockPool implements BlockSource {
   private pending: boolean;
   private readonly n = { taken: 0, fallback: 0, prefaulted: 0, reused: 0, released: 0 };
   private failure: string | null = null;
+  private readonly onChange: () => void;
 
   constructor(opts: BlockPoolOptions = {}) {
     this.blockBytes = opts.blockBytes ?? 1 << 20;
+    this.onChange = opts.onChange ?? (() => undefined);
     this.lead = opts.initialLead ?? 2;
     this.maxLead = Math.max(this.lead, opts.maxLead ?? 32);
     this.pending = opts.prefault === true;
@@ -113,16 +120,17 @@ export class BlockPool implements BlockSource {
       b = Buffer.allocUnsafeSlow(this.blockBytes);
     }
     this.refill();
+    this.onChange();
     return b;
   }
 
   give(block: Buffer): void {
-    if (block.length !== this.blockBytes || this.closed || this.ready.length >= this.lead * 2) {
-      this.n.released++;
-      return;
+    if (block.length !== this.blockBytes || this.closed || this.ready.length >= this.lead * 2) this.n.released++;
+    else {
+      this.n.reused++;
+      this.ready.push(block);
     }
-    this.n.reused++;
-    this.ready.push(block);
+    this.onChange();
   }
 
   counters(): BlockPoolCounters {
@@ -136,6 +144,7 @@ export class BlockPool implements BlockSource {
     this.ready.length = 0;
     const w = this.worker;
     this.worker = null;
+    this.onChange();
     if (w !== null) await w.terminate();
   }
 
@@ -146,6 +155,7 @@ export class BlockPool implements BlockSource {
     } catch (err) {
       // No worker thread here: allocate in place, and say why in the counters (vigil status).
       this.failure = `worker did not start: ${err instanceof Error ? err.message : String(err)}`;
+      this.onChange();
       return;
     }
     w.on('message', (ab: unknown) => {
@@ -153,11 +163,13 @@ export class BlockPool implements BlockSource {
       if (this.closed || !(ab instanceof ArrayBuffer)) return;
       this.n.prefaulted++;
       this.ready.push(Buffer.from(ab));
+      this.onChange();
     });
     w.on('error', (err: Error) => {
       this.failure = `worker failed: ${err.message}`;
       this.worker = null;
       this.inflight = 0;
+      this.onChange();
     });
     w.on('exit', () => {
       if (this.worker === w) this.worker = null;

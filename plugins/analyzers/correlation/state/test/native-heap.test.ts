@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixMmapThreshold, nativeHeapStatus, DEFAULT_MMAP_THRESHOLD } from '../../core/index.js';
-import { runChildScript } from '../support/child-script.js';
+import { fixMmapThreshold, nativeHeapStatus, DEFAULT_MMAP_THRESHOLD } from '../native-heap.js';
+import { runChildScript } from '../../../../../test/support/child-script.js';
+
+/** The module a child script imports (compiled or from the sources, as this test runs). */
+const HEAP = new URL('../native-heap.js', import.meta.url);
 
 const glibc = process.platform === 'linux' && (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
@@ -12,7 +15,7 @@ const glibc = process.platform === 'linux' && (process.report.getReport() as { h
  */
 function freeAfterBurst(fix: boolean): { base: number; peak: number; after: number; status: unknown } {
   const r = runChildScript(
-    `import { fixMmapThreshold } from {{core}};
+    `import { fixMmapThreshold } from {{heap}};
 const status = ${fix ? 'await fixMmapThreshold()' : 'null'};
 const rss = () => Math.round(process.memoryUsage().rss / 1e6);
 const settle = async () => { for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 30)); } };
@@ -26,7 +29,7 @@ blocks = null;
 await settle();
 console.log(JSON.stringify({ base, peak, after: rss(), kept: keep.length, status }));
 `,
-    { exposeGc: true, timeoutMs: 60_000 },
+    { exposeGc: true, timeoutMs: 60_000, modules: { heap: HEAP } },
   );
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim()) as { base: number; peak: number; after: number; status: unknown };

@@ -2,8 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BlockPool } from '../../core/index.js';
-import { runChildScript } from '../support/child-script.js';
+import { BlockPool } from '../block-pool.js';
+import { runChildScript } from '../../../../../test/support/child-script.js';
+
+/** The module a child script imports (compiled or from the sources, as this test runs). */
+const POOL = new URL('../block-pool.js', import.meta.url);
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await sleep(10);
@@ -50,13 +53,13 @@ test('without prefaulting no thread is started', () => {
 
 test('the helper thread never keeps the process alive', () => {
   const r = runChildScript(
-    `import { BlockPool } from {{core}};
+    `import { BlockPool } from {{pool}};
 const p = new BlockPool({ prefault: true });
 p.take();
 p.take();
 setTimeout(() => { p.take(); console.log('took'); }, 200);
 `,
-    { timeoutMs: 20_000 },
+    { timeoutMs: 20_000, modules: { pool: POOL } },
   );
   assert.equal(r.signal, null, 'exited by itself (not killed at the timeout)');
   assert.equal(r.status, 0, r.stderr);
@@ -71,7 +74,7 @@ test('making and preparing blocks touches none of their pages on the caller\'s t
   // fault on almost none of them (a zero-filled refill faulted about 500 times here).
   const r = runChildScript(
     `import { readFileSync } from 'node:fs';
-import { BlockPool } from {{core}};
+import { BlockPool } from {{pool}};
 const faults = () => { const st = readFileSync('/proc/thread-self/stat', 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[7]); };
 for (let i = 0; i < 4; i++) { let b = new ArrayBuffer(1 << 20); new Uint8Array(b)[0] = 1; b = null; globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
 const pool = new BlockPool({ prefault: true, initialLead: 16, maxLead: 16 });
@@ -85,7 +88,7 @@ for (const b of got) for (let i = 0; i < b.length; i += 4096) b[i] = 7;
 console.log(JSON.stringify({ faults: faults() - f0, fallback: pool.counters().fallback }));
 await pool.close();
 `,
-    { exposeGc: true },
+    { exposeGc: true, modules: { pool: POOL } },
   );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim()) as { faults: number; fallback: number };

@@ -17,11 +17,12 @@
  * an event the codec does not take (bigint, class instances, cycles), are held as objects
  * instead (rare: detections are few).
  */
-import type { DetectionLike } from './evidence.js';
+import type { DetectionLike } from '../evidence.js';
 import { EventDecoder, EventEncoder, STR_UTF8, StringTable } from './event-codec.js';
 import { ShardedIdTable } from './id-table.js';
 import { ByteArena, copyBytes } from './byte-arena.js';
-import { PLAIN_BLOCKS, type BlockSource } from '../../../core/index.js';
+import { PLAIN_BLOCKS, type BlockSource } from './block-pool.js';
+import type { RuleRecords } from './store.js';
 
 /** One matched step of a chain: the key it waits under, its subject and its detection. */
 export interface ChainItem {
@@ -91,7 +92,7 @@ function fmix(h: number): number {
   return h | 0;
 }
 
-export class SeqStore {
+export class SeqStore implements RuleRecords {
   private readonly rc: RecordChunk[] = [];
   /** Records below this id have been handed out (the top block fills from here). */
   private nextId = 0;
