@@ -7,7 +7,6 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BLOCK_POOL, PLAIN_BLOCKS, PLUGIN_API_VERSION, type AnalyzerContext, type AnalyzerInstance, type AnalyzerPlugin, type Detection, type VigilEvent, type PluginCliRegistrar } from '../../../core/index.js';
 import { createClock, type ClockKind } from './clock.js';
-import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine, DEFAULT_SLICE_MS } from './engine.js';
 import { compileCorrelationDocs, loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation } from './model.js';
@@ -16,7 +15,7 @@ import { loadSigmaCorrelations, type SigmaLoadStats } from './sigma.js';
 export { CorrelationEngine, DEFAULT_SLICE_MS, type EngineTrace, type TraceOutcome, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
 export { EventClock, WallClock, VirtualClock, createClock, type Clock, type ClockKind } from './clock.js';
 export { compileCorrelation, CompileError, ruleHash } from './compile.js';
-export { compileCorrCondition, ConditionError, type CorrCondition, type StaticCompiler, type BoundLookup } from './condition.js';
+export { compileCorrCondition, ConditionError, type CorrCondition, type BoundLookup } from './condition.js';
 export { loadCorrelationFiles, compileCorrelationDocs, validateCorrelationDoc, type CorrelationIssue, type LoadedCorrelations, type LoadedRule } from './loader.js';
 export {
   testCorrelationRules,
@@ -48,8 +47,6 @@ export interface CorrelationConfig {
   max_partial_per_rule: number;
   max_partial_total: number;
   clock: ClockKind;
-  /** `auto`: the shared rule compiler for plain predicates when present, else the built-in one. */
-  condition_compiler: 'auto' | 'builtin';
   /** Wall clock only: how often expiry runs without new events. */
   tick_ms: number;
   /** The longest the analyzer works before yielding to the event loop (ms). */
@@ -65,7 +62,6 @@ const CONFIG_SCHEMA = {
     max_partial_per_rule: { type: 'integer', minimum: 1, default: 200_000 },
     max_partial_total: { type: 'integer', minimum: 1, default: 1_000_000 },
     clock: { enum: ['event', 'wall'], default: 'event' },
-    condition_compiler: { enum: ['auto', 'builtin'], default: 'auto' },
     tick_ms: { type: 'integer', minimum: 10, default: 250 },
     slice_ms: { type: 'number', minimum: 0.5, maximum: 50, default: DEFAULT_SLICE_MS },
   },
@@ -80,31 +76,6 @@ function rooted(p: string): string {
   return isAbsolute(p) ? p : resolve(projectRoot(), p);
 }
 
-/**
- * The shared rule compiler (lib/rules), when it is there, so that plain
- * predicates mean exactly what they mean in the rule engine. Loaded by a computed
- * specifier because the module is optional for this plugin.
- */
-export async function loadSharedCompiler(): Promise<{ compiler?: StaticCompiler; reason?: string }> {
-  const spec = '../../../lib/rules/index.js';
-  let mod: unknown;
-  try {
-    mod = await import(spec);
-  } catch (err) {
-    // Recorded, not swallowed: the caller logs why the built-in compiler is used.
-    return { reason: `shared rule compiler not loadable: ${(err as Error).message}` };
-  }
-  const fn = (mod as { compileCondition?: unknown }).compileCondition;
-  if (typeof fn !== 'function') return { reason: 'shared rule module has no compileCondition' };
-  const compile = fn as (cond: unknown, env: object) => { test(e: object): boolean };
-  return {
-    compiler: (cond, pointer, defs) => {
-      const c = compile(cond, { basePath: pointer, lists: defs.lists, macros: defs.macros });
-      return (e) => c.test(e);
-    },
-  };
-}
-
 export interface CorrelationLoad {
   compiled: CompiledCorrelation[];
   issues: CorrelationIssue[];
@@ -113,17 +84,17 @@ export interface CorrelationLoad {
 }
 
 /** Load native rule files and Sigma correlations (paths relative to the project root). */
-export function loadCorrelations(rulePaths: readonly string[], sigmaPaths: readonly string[], delegate?: StaticCompiler): CorrelationLoad {
-  const native = loadCorrelationFiles(rulePaths.map(rooted), delegate ? { delegate } : {});
+export async function loadCorrelations(rulePaths: readonly string[], sigmaPaths: readonly string[]): Promise<CorrelationLoad> {
+  const native = await loadCorrelationFiles(rulePaths.map(rooted));
   const issues = [...native.issues];
   let sigma: SigmaLoadStats | null = null;
   const compiled = [...native.compiled];
   if (sigmaPaths.length > 0) {
-    const s = loadSigmaCorrelations(sigmaPaths.map(rooted));
+    const s = await loadSigmaCorrelations(sigmaPaths.map(rooted));
     sigma = s.stats;
     issues.push(...s.issues);
     for (const sk of s.skipped) issues.push({ file: sk.file, ...(sk.id !== undefined ? { ruleId: sk.id } : {}), path: '', message: `Sigma correlation skipped: ${sk.reason}` });
-    const conv = compileCorrelationDocs(s.docs, native.defs, delegate);
+    const conv = compileCorrelationDocs(s.docs, native.defs);
     issues.push(...conv.issues);
     const ids = new Set(compiled.map((c) => c.doc.id));
     for (const c of conv.compiled) {
@@ -139,7 +110,6 @@ class CorrelationAnalyzer implements AnalyzerInstance {
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private stopped = false;
-  private delegate: StaticCompiler | undefined;
 
   constructor(private readonly ctx: AnalyzerContext<CorrelationConfig>) {
     const cfg = ctx.config;
@@ -154,12 +124,11 @@ class CorrelationAnalyzer implements AnalyzerInstance {
     });
   }
 
-  private load(): void {
+  private async load(): Promise<void> {
     const cfg = this.ctx.config;
-    const res = loadCorrelations(
+    const res = await loadCorrelations(
       cfg.rule_paths.map((p) => this.ctx.resolvePath(p)),
       cfg.sigma_paths.map((p) => this.ctx.resolvePath(p)),
-      this.delegate,
     );
     for (const i of res.issues) this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, i.message);
     if (res.issues.length > 0) this.ctx.counters.error('load', 'rule_issue', res.issues.length);
@@ -171,13 +140,7 @@ class CorrelationAnalyzer implements AnalyzerInstance {
   }
 
   async start(): Promise<void> {
-    if (this.ctx.config.condition_compiler === 'auto') {
-      const shared = await loadSharedCompiler();
-      this.delegate = shared.compiler;
-      if (shared.reason !== undefined) this.ctx.logger.warn({ reason: shared.reason }, 'using the built-in condition compiler');
-    }
-    this.ctx.logger.info({ compiler: this.delegate ? 'shared' : 'builtin' }, 'correlation condition compiler');
-    this.load();
+    await this.load();
     if (this.ctx.config.clock === 'wall') {
       const t = setInterval(() => this.sweep(), this.ctx.config.tick_ms);
       t.unref();
@@ -227,7 +190,7 @@ class CorrelationAnalyzer implements AnalyzerInstance {
   }
 
   async reload(): Promise<void> {
-    this.load();
+    await this.load();
   }
 
   async stop(): Promise<void> {
