@@ -43,7 +43,7 @@ export interface CompileEnv {
   /** Regexes see at most this many leading characters of a value (RE2 is linear, but not free). */
   maxRegexInputChars?: number;
   /**
-   * Predicate operators a host adds to the language (the correlation engine's `equals_bound`),
+   * Predicate operators a host adds to the language (say, one comparing with an earlier event),
    * by name. A built-in operator of the same name wins: a host cannot change what one means.
    */
   extraOperators?: Readonly<Record<string, ExtraOperator>>;
