@@ -35,7 +35,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { overlapMs, startStallProbe, type Stalls } from './stall-probe.js';
-import { CorrelationEngine, DEFAULT_SLICE_MS, VirtualClock, compileCorrelation, loadSharedCompiler, type CorrelationRuleDoc } from '../plugins/analyzers/correlation/index.js';
+import { CorrelationEngine, DEFAULT_SLICE_MS, VirtualClock, compileCorrelation, type CorrelationRuleDoc } from '../plugins/analyzers/correlation/index.js';
 import { BlockPool, createStateStore, fixMmapThreshold } from '../plugins/analyzers/correlation/state/index.js';
 
 /** A child measures one implementation at one size: `--child seq|count vigil|plain N`. */
@@ -100,10 +100,6 @@ interface Impl {
   fired(): number;
 }
 
-/** As the agent runs it (condition_compiler: auto): plain predicates compiled by the shared rule compiler. */
-const SHARED = await loadSharedCompiler();
-if (SHARED.compiler === undefined) throw new Error(`B2: ${SHARED.reason ?? 'no shared rule compiler'}`);
-
 /** As the agent runs it: memory blocks prepared by the plugin's BlockPool (prefault_memory: true). */
 const blocks = new BlockPool({ prefault: true });
 
@@ -111,7 +107,7 @@ function vigilImpl(rule: CorrelationRuleDoc): Impl {
   const clock = new VirtualClock(T0);
   let fired = 0;
   const engine = new CorrelationEngine({ clock, onDetection: () => fired++, maxPartialPerRule: 1e8, maxPartialTotal: 1e8, store: createStateStore(blocks) });
-  engine.load([compileCorrelation(rule, { lists: {}, macros: {} }, '', SHARED.compiler)]);
+  engine.load([compileCorrelation(rule, { lists: {}, macros: {} })]);
   return {
     // Slices of DEFAULT_SLICE_MS, exactly as the analyzer plugin feeds the engine.
     slice: (b, from) => {

@@ -1,12 +1,13 @@
 /**
  * Condition compiler: a condition (docs/rule-format.md) becomes a tree of closures, built once.
  * Field paths become getters, literals are case-folded here, regexes and globs run on RE2.
+ * A host may add predicate operators (CompileEnv.extraOperators); everything else keeps its meaning.
  */
 import { globRequiredLiteral, regexRequiredLiteral } from './literals.js';
 import RE2 from 're2';
 import { checkFieldPath, compileGetter, FieldPathError } from './fields.js';
 import { literalEqKey, parseCidr, parseIp, preview, toNumber, toStr, type Cidr } from './values.js';
-import type { Anchor, CompileEnv, CompiledCondition, Literal, PredicateTrace } from './types.js';
+import type { Anchor, CompileEnv, CompiledCondition, ExtraOperator, Literal, PredicateTrace } from './types.js';
 
 /** Every predicate operator, in documentation order. */
 export const OPERATORS = [
@@ -412,8 +413,63 @@ function looseEquals(a: unknown, b: unknown, cased: boolean): boolean {
   return cased ? sa === sb : sa.toLowerCase() === sb.toLowerCase();
 }
 
+/** `x` equals `b`, or one element of an array `b`. */
+function equalsOneOf(x: unknown, b: unknown, cased: boolean): boolean {
+  if (!Array.isArray(b)) return looseEquals(x, b, cased);
+  for (let i = 0; i < b.length; i++) if (looseEquals(x, b[i], cased)) return true;
+  return false;
+}
+
 function present(v: unknown): boolean {
   return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+}
+
+/**
+ * The verdict of `equals_field` (`equal` true) or `not_equals_field` (`equal` false) for two
+ * values as their getters return them: false when either is missing; else whether some value of
+ * one (an array is its elements) equals some value of the other, numerically when both are
+ * numeric, else as strings, case-folded unless `cased`. Exported so that operators a host adds
+ * (CompileEnv.extraOperators) compare exactly like the built-in ones.
+ */
+export function compareFieldValues(a: unknown, b: unknown, cased: boolean, equal: boolean): boolean {
+  if (!present(a) || !present(b)) return false;
+  let eq = false;
+  if (Array.isArray(a)) {
+    for (let i = 0; i < a.length && !eq; i++) eq = equalsOneOf(a[i], b, cased);
+  } else eq = equalsOneOf(a, b, cased);
+  return eq === equal;
+}
+
+function extraOperator(extra: CompileEnv['extraOperators'], op: string): ExtraOperator | undefined {
+  return extra !== undefined && Object.hasOwn(extra, op) ? extra[op] : undefined;
+}
+
+function operatorNames(extra: CompileEnv['extraOperators']): string {
+  const added = extra === undefined ? [] : Object.keys(extra).filter((k) => !OPERATOR_SET.has(k));
+  return [...OPERATORS, ...added].join(', ');
+}
+
+/** A predicate node: its test, and a trace of the operand as written and the value seen. */
+function predicateNode(
+  test: (e: object) => boolean,
+  anchors: Anchor[] | null,
+  get: (e: object) => unknown,
+  p: { field: string; op: string; operand: unknown; cased: boolean; path: string },
+): Node {
+  const { field, op, operand: expected, cased, path } = p;
+  return {
+    test,
+    anchors,
+    explain(e, out, depth, negated) {
+      const verdict = test(e);
+      const trace: PredicateTrace = { path, node: 'predicate', depth, field, op, expected, verdict, negated };
+      const seen = get(e);
+      if (seen !== undefined) trace.value = preview(seen);
+      if (cased) trace.cased = true;
+      out.push(trace);
+      return verdict;
+    },
+  };
 }
 
 function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
@@ -430,11 +486,12 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
     throw new ConditionError(`${path}/cased`, '"cased" must be a boolean', 'boolean', describe(casedRaw));
   }
   const cased = casedRaw === true;
+  const extra = ctx.env.extraOperators;
   const ops: string[] = [];
   for (const k of Object.keys(p)) {
     if (k === 'field' || k === 'cased' || k === 'regex_flags') continue;
-    if (!OPERATOR_SET.has(k)) {
-      throw new ConditionError(`${path}/${k}`, `unknown operator "${k}"`, `one of ${OPERATORS.join(', ')}`, k);
+    if (!OPERATOR_SET.has(k) && extraOperator(extra, k) === undefined) {
+      throw new ConditionError(`${path}/${k}`, `unknown operator "${k}"`, `one of ${operatorNames(extra)}`, k);
     }
     ops.push(k);
   }
@@ -442,7 +499,7 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
     throw new ConditionError(
       path,
       `a predicate has exactly one operator`,
-      `one of ${OPERATORS.join(', ')}`,
+      `one of ${operatorNames(extra)}`,
       ops.length === 0 ? 'none' : ops.join(', '),
     );
   }
@@ -452,6 +509,11 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
   }
   const operand = p[op];
   const get = compileGetter(field);
+  const added = OPERATOR_SET.has(op) ? undefined : extraOperator(extra, op);
+  if (added !== undefined) {
+    // An added operator knows no literal the event must hold: no anchors, so no prefilter skips it.
+    return predicateNode(added({ op, field, get, operand, cased, path }), null, get, { field, op, operand, cased, path });
+  }
   let one: One | undefined;
   let anchors: Anchor[] | null = null;
   let whole: ((e: object) => boolean) | undefined;
@@ -613,24 +675,8 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
         throw err;
       }
       const other = compileGetter(operand);
-      const eq = (a: unknown, b: unknown): boolean => {
-        const as = Array.isArray(a) ? a : [a];
-        const bs = Array.isArray(b) ? b : [b];
-        for (const x of as) for (const y of bs) if (looseEquals(x, y, cased)) return true;
-        return false;
-      };
-      whole =
-        op === 'equals_field'
-          ? (e) => {
-              const a = get(e);
-              const b = other(e);
-              return present(a) && present(b) && eq(a, b);
-            }
-          : (e) => {
-              const a = get(e);
-              const b = other(e);
-              return present(a) && present(b) && !eq(a, b);
-            };
+      const equal = op === 'equals_field';
+      whole = (e) => compareFieldValues(get(e), other(e), cased, equal);
       break;
     }
   }
@@ -652,18 +698,5 @@ function compilePredicate(p: Rec, path: string, ctx: Ctx): Node {
       return m(v);
     };
   }
-  const expected = op === 'in_list' ? operand : operand;
-  return {
-    test,
-    anchors,
-    explain(e, out, depth, negated) {
-      const verdict = test(e);
-      const trace: PredicateTrace = { path, node: 'predicate', depth, field, op, expected, verdict, negated };
-      const seen = get(e);
-      if (seen !== undefined) trace.value = preview(seen);
-      if (cased) trace.cased = true;
-      out.push(trace);
-      return verdict;
-    },
-  };
+  return predicateNode(test, anchors, get, { field, op, operand, cased, path });
 }

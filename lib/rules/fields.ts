@@ -50,18 +50,27 @@ export class FieldPathError extends Error {
   override readonly name = 'FieldPathError';
 }
 
-/** Throws FieldPathError for a malformed path or an unknown group. */
-export function checkFieldPath(path: string): void {
-  if (path === '*') return;
+/**
+ * Throws FieldPathError for a path that is malformed whatever object it reads (empty, an empty
+ * segment, a reserved name); the group is not checked: for paths into objects other than
+ * events, such as a detection.
+ */
+export function checkPathSyntax(path: string): void {
   if (path.length === 0) throw new FieldPathError('empty field path');
-  const segs = path.split('.');
-  for (const s of segs) {
+  for (const s of path.split('.')) {
     if (s.length === 0) throw new FieldPathError(`field path "${path}" has an empty segment`);
     // A rule must never reach Object.prototype members through a plain property read.
     if (s in Object.prototype || s === '__proto__') {
       throw new FieldPathError(`field path "${path}" uses the reserved name "${s}"`);
     }
   }
+}
+
+/** Throws FieldPathError for a malformed event field path or an unknown group. */
+export function checkFieldPath(path: string): void {
+  if (path === '*') return;
+  checkPathSyntax(path);
+  const segs = path.split('.');
   const group = segs[0] ?? '';
   if (!(group in FIELD_GROUPS)) {
     throw new FieldPathError(

@@ -42,7 +42,33 @@ export interface CompileEnv {
   basePath?: string;
   /** Regexes see at most this many leading characters of a value (RE2 is linear, but not free). */
   maxRegexInputChars?: number;
+  /**
+   * Predicate operators a host adds to the language (say, one comparing with an earlier event),
+   * by name. A built-in operator of the same name wins: a host cannot change what one means.
+   */
+  extraOperators?: Readonly<Record<string, ExtraOperator>>;
 }
+
+/** A predicate whose operator a host added, handed to its ExtraOperator once, at compile time. */
+export interface ExtraPredicate {
+  readonly op: string;
+  /** The predicate's field, checked like every predicate's. */
+  readonly field: string;
+  /** The field's getter (arrays are returned whole: the operator decides how to compare them). */
+  readonly get: (e: object) => unknown;
+  /** The operand as written (`p[op]`), not yet checked: the operator checks it. */
+  readonly operand: unknown;
+  readonly cased: boolean;
+  /** JSON pointer of the predicate; a bad operand is reported at `${path}/${op}`. */
+  readonly path: string;
+}
+
+/**
+ * Compiles one predicate of an added operator into its test. Throws ConditionError for a bad
+ * operand. The test gets only the event: a host that needs more at evaluation time keeps it
+ * where its test can read it (see docs/rule-format.md, "Operators a host adds").
+ */
+export type ExtraOperator = (p: ExtraPredicate) => (e: object) => boolean;
 
 /** A literal that must occur in an event field for a condition to be able to match. */
 export interface Anchor {

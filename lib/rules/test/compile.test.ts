@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCondition, ConditionError, type CompileEnv } from '../index.js';
+import { compareFieldValues, compileCondition, ConditionError, type CompileEnv } from '../index.js';
 
 const env: CompileEnv = {
   lists: { lolbins: ['certutil.exe', 'mshta.exe'], ports: [4444, '0x539'] },
@@ -250,4 +250,75 @@ test('anchors: derived literals for the prefilter', () => {
   assert.deepEqual(c.anchors, [{ field: 'proc.image', kind: 'ends', key: '\\cmd.exe' }]);
   assert.equal(compileCondition({ not: { field: 'proc.image', equals_any: ['x'] } }, env).anchors, null);
   assert.deepEqual(compileCondition({ any: [] }, env).anchors, []);
+});
+
+test('extra operators: a host adds an operator, checked and traced like the built-in ones', () => {
+  const seen: string[] = [];
+  let wanted: unknown;
+  const hostEnv: CompileEnv = {
+    ...env,
+    basePath: '/match',
+    extraOperators: {
+      // Compares the field with a value the host supplies at evaluation time.
+      equals_host: (p) => {
+        if (typeof p.operand !== 'string') throw new ConditionError(`${p.path}/${p.op}`, '"equals_host" takes a key', 'string', typeof p.operand);
+        seen.push(`${p.path} ${p.field} ${String(p.cased)}`);
+        return (e) => compareFieldValues(p.get(e), wanted, p.cased, true);
+      },
+      // A built-in name: the built-in meaning wins.
+      equals_any: () => () => true,
+    },
+  };
+  const c = compileCondition({ all: [{ field: 'proc.pid', gt: 1 }, { field: 'proc.user', equals_host: 'user' }] }, hostEnv);
+  assert.deepEqual(seen, ['/match/all/1 proc.user false']);
+  wanted = 'corp\\ALICE';
+  assert.equal(c.test(ev), true);
+  wanted = ['x', 'CORP\\alice'];
+  assert.equal(c.test(ev), true);
+  wanted = 'corp\\bob';
+  assert.equal(c.test(ev), false);
+  wanted = undefined;
+  assert.equal(c.test(ev), false);
+  // No literal is known for an added operator: the prefilter must not skip the condition on it.
+  assert.equal(compileCondition({ field: 'proc.user', equals_host: 'user' }, hostEnv).anchors, null);
+  wanted = 'corp\\alice';
+  const trace = c.explain(ev).find((x) => x.op === 'equals_host');
+  assert.deepEqual(trace, { path: '/match/all/1', node: 'predicate', depth: 1, field: 'proc.user', op: 'equals_host', expected: 'user', verdict: true, negated: false, value: 'CORP\\alice' });
+  assert.equal(compileCondition({ field: 'proc.user', equals_any: ['nobody'] }, hostEnv).test(ev), false);
+  assert.throws(
+    () => compileCondition({ field: 'proc.user', equals_host: 7 }, hostEnv),
+    (err: unknown) => err instanceof ConditionError && err.path === '/match/equals_host' && /takes a key/.test(err.message),
+  );
+  assert.throws(
+    () => compileCondition({ field: 'nogroup.x', equals_host: 'user' }, hostEnv),
+    (err: unknown) => err instanceof ConditionError && err.path === '/match/field' && /unknown field group/.test(err.message),
+  );
+  assert.throws(
+    () => compileCondition({ field: 'proc.user', equals_guest: 'user' }, hostEnv),
+    (err: unknown) => err instanceof ConditionError && err.path === '/match/equals_guest' && err.expected !== undefined && err.expected.endsWith(', equals_host'),
+  );
+  // Without the hook the operator is unknown.
+  refuses({ field: 'proc.user', equals_host: 'user' }, /^\/match\/equals_host$/, /unknown operator "equals_host"/);
+});
+
+test('compareFieldValues is what equals_field and not_equals_field decide', () => {
+  const cases: Array<[unknown, unknown, boolean]> = [
+    ['ABC', 'abc', false],
+    ['ABC', 'abc', true],
+    [10, '0xa', false],
+    [['a', 'b'], ['c', 'B'], false],
+    [['a'], [], false],
+    [undefined, 'x', false],
+    [null, null, false],
+    [true, 'true', false],
+    [{ o: 1 }, { o: 1 }, false],
+  ];
+  for (const [a, b, cased] of cases) {
+    const e = { type: 'x', time: 0, raw: { A: a, B: b } };
+    const opt = cased ? { cased: true } : {};
+    assert.equal(compareFieldValues(a, b, cased, true), t({ field: 'raw.A', equals_field: 'raw.B', ...opt }, e), JSON.stringify([a, b, cased]));
+    assert.equal(compareFieldValues(a, b, cased, false), t({ field: 'raw.A', not_equals_field: 'raw.B', ...opt }, e), JSON.stringify([a, b, cased]));
+  }
+  assert.equal(compareFieldValues(['a', 'b'], ['c', 'B'], false, true), true);
+  assert.equal(compareFieldValues('ABC', 'abc', true, false), true);
 });

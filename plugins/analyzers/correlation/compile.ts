@@ -1,9 +1,9 @@
 /** Turns a schema-valid correlation rule document into its compiled, runnable form. */
 import { createHash } from 'node:crypto';
 import { isKnownEventType } from '../../../core/index.js';
-import { compileCorrCondition, ConditionError, type ConditionContext, type CorrCondition, type StaticCompiler } from './condition.js';
+import { compileCorrCondition, ConditionError, type ConditionContext, type CorrCondition } from './condition.js';
 import { parseDuration } from './duration.js';
-import { compileGetter, compileKeyGetter, isIdentityPath, keyPart, KEY_SEP } from './paths.js';
+import { compileKeyGetter, detectionGetter, isIdentityPath, keyPart, KEY_SEP } from './paths.js';
 import type {
   CompiledCorrelation,
   CompiledCount,
@@ -49,7 +49,7 @@ export function ruleHash(doc: CorrelationRuleDoc, defs: NamedDefs): string {
 function keyPartGetter(path: string, ptr: string): (subj: object, det: object | null) => string | undefined {
   try {
     if (path.startsWith('detection.')) {
-      const get = compileGetter(path.slice('detection.'.length));
+      const get = detectionGetter(path.slice('detection.'.length));
       return (_s, det) => (det === null ? undefined : keyPart(get(det)));
     }
     const get = compileKeyGetter(path);
@@ -100,7 +100,7 @@ function condition(cond: unknown, ptr: string, ctx: ConditionContext): CorrCondi
   try {
     return compileCorrCondition(cond, ptr, ctx);
   } catch (err) {
-    if (err instanceof ConditionError) throw new CompileError(err.pointer, err.message.slice(err.pointer.length + 2));
+    if (err instanceof ConditionError) throw new CompileError(err.pointer, err.detail);
     throw new CompileError(ptr, (err as Error).message);
   }
 }
@@ -114,7 +114,7 @@ function spanOf(ms: number | undefined, text: string | number | undefined, ptr: 
   return d;
 }
 
-function compileSequence(doc: SequenceDoc, ptr: string, defs: NamedDefs, delegate: StaticCompiler | undefined): CompiledSequence {
+function compileSequence(doc: SequenceDoc, ptr: string, defs: NamedDefs): CompiledSequence {
   const spanMs = spanOf(doc.maxspan_ms, doc.maxspan, ptr, 'maxspan');
   const names = new Map<string, number>();
   doc.steps.forEach((s, i) => {
@@ -134,7 +134,7 @@ function compileSequence(doc: SequenceDoc, ptr: string, defs: NamedDefs, delegat
     if (s.absent === true && i !== doc.steps.length - 1) throw new CompileError(`${sp}/absent`, 'only the last step may be "absent"');
     if (s.absent === true && i === 0) throw new CompileError(`${sp}/absent`, 'the first step cannot be absent');
     if (i === 0 && s.join_on !== undefined) throw new CompileError(`${sp}/join_on`, 'the first step has nothing to join on');
-    const ctx: ConditionContext = { lists: defs.lists, macros: defs.macros, stepNames: names, step: i, ...(delegate ? { delegate } : {}) };
+    const ctx: ConditionContext = { lists: defs.lists, macros: defs.macros, stepNames: names, step: i };
     const cond = s.match === undefined ? null : condition(s.match, `${sp}/match`, ctx);
     if (i === 0 && cond?.usesBound) throw new CompileError(`${sp}/match`, 'the first step cannot use bound values');
     let join: JoinFn | null = null;
@@ -194,7 +194,7 @@ function compileSequence(doc: SequenceDoc, ptr: string, defs: NamedDefs, delegat
   });
   let until: CompiledSequence['until'] = null;
   if (doc.until) {
-    const ctx: ConditionContext = { lists: defs.lists, macros: defs.macros, stepNames: names, step: -1, ...(delegate ? { delegate } : {}) };
+    const ctx: ConditionContext = { lists: defs.lists, macros: defs.macros, stepNames: names, step: -1 };
     const by = doc.until.by ?? doc.steps[0]?.by ?? [];
     if (by.length !== arity) throw new CompileError(`${ptr}/until/by`, `until.by needs ${arity} paths, like "by"`);
     until = {
@@ -206,11 +206,11 @@ function compileSequence(doc: SequenceDoc, ptr: string, defs: NamedDefs, delegat
   return { kind: 'sequence', doc, hash: ruleHash(doc, defs), spanMs, steps, until };
 }
 
-function compileCount(doc: CountDoc, ptr: string, defs: NamedDefs, delegate: StaticCompiler | undefined): CompiledCount {
+function compileCount(doc: CountDoc, ptr: string, defs: NamedDefs): CompiledCount {
   const spanMs = spanOf(doc.timespan_ms, doc.timespan, ptr, 'timespan');
   if (doc.rule !== undefined && doc.event !== undefined) throw new CompileError(ptr, 'a count rule takes either "rule" (detections) or "event" (events), not both');
   if (doc.rule === undefined && doc.match === undefined && doc.event === undefined) throw new CompileError(ptr, 'a count rule needs "rule", or "match" and/or "event"');
-  const ctx: ConditionContext = { lists: defs.lists, macros: defs.macros, stepNames: new Map(), step: -1, ...(delegate ? { delegate } : {}) };
+  const ctx: ConditionContext = { lists: defs.lists, macros: defs.macros, stepNames: new Map(), step: -1 };
   const c = doc.condition;
   for (const [k, v] of Object.entries(c)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new CompileError(`${ptr}/condition/${k}`, 'expected a non-negative number');
@@ -241,11 +241,6 @@ function compileCount(doc: CountDoc, ptr: string, defs: NamedDefs, delegate: Sta
 }
 
 /** Compile one schema-valid document; throws CompileError naming the JSON pointer. */
-export function compileCorrelation(
-  doc: CorrelationRuleDoc,
-  defs: NamedDefs,
-  pointer = '',
-  delegate?: StaticCompiler,
-): CompiledCorrelation {
-  return doc.kind === 'sequence' ? compileSequence(doc, pointer, defs, delegate) : compileCount(doc, pointer, defs, delegate);
+export function compileCorrelation(doc: CorrelationRuleDoc, defs: NamedDefs, pointer = ''): CompiledCorrelation {
+  return doc.kind === 'sequence' ? compileSequence(doc, pointer, defs) : compileCount(doc, pointer, defs);
 }

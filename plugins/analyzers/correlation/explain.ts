@@ -14,7 +14,6 @@ import { VirtualClock } from './clock.js';
 import { CorrelationEngine, type EngineTrace } from './engine.js';
 import type { CompiledCorrelation, CompiledCount, CompiledSequence, FixtureItem, NamedDefs } from './model.js';
 import { KEY_SEP, processIdentity } from './paths.js';
-import type { StaticCompiler } from './condition.js';
 import type { DetectionLike } from './evidence.js';
 
 /** What happened to one step (or the `until`, or a count rule) for one event. */
@@ -140,8 +139,8 @@ interface Renderer {
   readonly live: number | null;
 }
 
-/** Explain one compiled rule against ordered items. `defs`/`delegate` as the rule was compiled with (not needed: the engine runs the compiled rule). */
-export function explainCorrelation(rule: CompiledCorrelation, items: readonly FixtureItem[], _defs: NamedDefs, _delegate?: StaticCompiler): CorrelationExplain {
+/** Explain one compiled rule against ordered items. `defs` as the rule was compiled with (not needed: the engine runs the compiled rule). */
+export function explainCorrelation(rule: CompiledCorrelation, items: readonly FixtureItem[], _defs: NamedDefs): CorrelationExplain {
   const clock = new VirtualClock(0);
   const recs: EngineTrace[] = [];
   const dets: DetectionDraft[] = [];

@@ -5,7 +5,6 @@
  */
 import { isKnownEventType, type EventDraft, type VigilEvent, type DetectionDraft, type RuleFinding, type RuleFixtureFailure, type RuleLintReport } from '../../../core/index.js';
 import { VirtualClock } from './clock.js';
-import type { StaticCompiler } from './condition.js';
 import { CorrelationEngine } from './engine.js';
 import { loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation, FixtureItem } from './model.js';
@@ -82,8 +81,8 @@ export function replayFixture(rule: CompiledCorrelation, items: readonly Fixture
 }
 
 /** Run every rule's fixtures. */
-export function testCorrelationRules(paths: readonly string[], opts: { delegate?: StaticCompiler } = {}): CorrelationTestReport {
-  const loaded = loadCorrelationFiles(paths, opts);
+export async function testCorrelationRules(paths: readonly string[]): Promise<CorrelationTestReport> {
+  const loaded = await loadCorrelationFiles(paths);
   const fileOf = new Map(loaded.rules.map((r) => [r.doc.id, r.file]));
   const report: CorrelationTestReport = { files: loaded.files.length, rules: loaded.compiled.length, passed: 0, failed: 0, fixtures: 0, results: [], failures: [], issues: loaded.issues };
   for (const rule of loaded.compiled) {
@@ -119,11 +118,8 @@ export function testCorrelationRules(paths: readonly string[], opts: { delegate?
 }
 
 /** Load errors and content warnings for correlation rule files. */
-export function lintCorrelationRules(
-  paths: readonly string[],
-  opts: { delegate?: StaticCompiler; knownRuleIds?: ReadonlySet<string> } = {},
-): CorrelationLintReport {
-  const loaded = loadCorrelationFiles(paths, opts);
+export async function lintCorrelationRules(paths: readonly string[], opts: { knownRuleIds?: ReadonlySet<string> } = {}): Promise<CorrelationLintReport> {
+  const loaded = await loadCorrelationFiles(paths);
   const findings: CorrelationLintFinding[] = loaded.issues.map((i) => ({
     severity: 'error',
     file: i.file,

@@ -1,17 +1,14 @@
 /**
- * Reads correlation rule files (JSON: one rule, or a pack { lists, macros, rules }),
- * validates them against the published schema and compiles them. Every problem becomes an
+ * Loads correlation rule files (JSON: one rule, or a pack { lists, macros, rules }, read by the
+ * rule library's pack reader, like detection rules, with the `lists.json` above them),
+ * validates each rule against the published schema and compiles it. Every problem becomes an
  * issue naming the file and JSON pointer; a bad rule is skipped, never fatal.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from '../../../core/index.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { StaticCompiler } from './condition.js';
+import { readRulePack, type LoadIssue } from '../../../lib/rules/index.js';
 import { compileCorrelation, CompileError } from './compile.js';
 import type { CompiledCorrelation, CorrelationRuleDoc, NamedDefs } from './model.js';
 import { COUNT_RULE_SCHEMA, SEQUENCE_RULE_SCHEMA } from './schema.js';
-import type { Literal } from './condition.js';
 
 export interface CorrelationIssue {
   file: string;
@@ -70,90 +67,37 @@ export function validateCorrelationDoc(v: unknown): Array<{ path: string; messag
   return val(v) ? [] : describe(val.errors);
 }
 
-/** Files with one of `exts` under the given files/folders (named files are taken as given), sorted. */
-export function listRuleFiles(paths: readonly string[], issues: CorrelationIssue[], exts: readonly string[] = ['.json']): string[] {
-  const out: string[] = [];
-  const walk = (p: string): void => {
-    let st;
-    try {
-      st = statSync(p);
-    } catch (err) {
-      issues.push({ file: p, path: '', message: `cannot read: ${(err as Error).message}` });
-      return;
-    }
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) {
-        const child = join(p, name);
-        if (exts.some((x) => name.endsWith(x)) || statSync(child).isDirectory()) walk(child);
-      }
-    } else out.push(p);
-  };
-  for (const p of paths) walk(resolve(p));
-  return out;
-}
-
 interface RawRule {
   value: unknown;
   file: string;
   pointer: string;
 }
 
+/** A reader issue in this loader's shape (expected / found folded into the message). */
+function fromLoadIssue(i: LoadIssue): CorrelationIssue {
+  const more = i.expected !== undefined || i.found !== undefined ? ` (expected ${i.expected ?? '?'}, found ${i.found ?? '?'})` : '';
+  return { file: i.file, ...(i.ruleId !== undefined ? { ruleId: i.ruleId } : {}), path: i.path, message: i.message + more };
+}
+
 /** Read, validate and compile correlation rule files. */
-export function loadCorrelationFiles(paths: readonly string[], opts: { delegate?: StaticCompiler } = {}): LoadedCorrelations {
-  const issues: CorrelationIssue[] = [];
-  // The lists and macros shared by the pack the paths belong to (core/paths.ts filesNamedAbove).
-  const files = [...new Set(listRuleFiles([...filesNamedAbove(paths, SHARED_RULE_DEFINITIONS), ...paths], issues))];
-  const lists: Record<string, Literal[]> = {};
-  const macros: Record<string, unknown> = {};
-  const raw: RawRule[] = [];
-  for (const file of files) {
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      issues.push({ file, path: '', message: `not valid JSON: ${(err as Error).message}` });
-      continue;
-    }
-    if (isRec(data) && Array.isArray(data['rules'])) {
-      for (const [kind, target] of [['lists', lists], ['macros', macros]] as const) {
-        const defs = data[kind];
-        if (defs === undefined) continue;
-        if (!isRec(defs)) {
-          issues.push({ file, path: `/${kind}`, message: `"${kind}" must be an object` });
-          continue;
-        }
-        for (const [name, v] of Object.entries(defs)) {
-          if (name in target) issues.push({ file, path: `/${kind}/${name}`, message: `duplicate ${kind === 'lists' ? 'list' : 'macro'} name "${name}"` });
-          else if (kind === 'lists' && !(Array.isArray(v) && v.every((x) => ['string', 'number', 'boolean'].includes(typeof x)))) {
-            issues.push({ file, path: `/lists/${name}`, message: 'a list is an array of strings, numbers or booleans' });
-          } else (target as Record<string, unknown>)[name] = v;
-        }
-      }
-      for (const k of Object.keys(data)) {
-        if (k !== 'rules' && k !== 'lists' && k !== 'macros') issues.push({ file, path: `/${k}`, message: `unknown property "${k}" in a rule pack` });
-      }
-      data['rules'].forEach((r: unknown, i: number) => raw.push({ value: r, file, pointer: `/rules/${i}` }));
-    } else raw.push({ value: data, file, pointer: '' });
-  }
-  return compileRaw(raw, { lists, macros }, files, issues, opts.delegate);
+export async function loadCorrelationFiles(paths: readonly string[]): Promise<LoadedCorrelations> {
+  // Correlation issues keep their wording for a file that is not JSON (tests and tooling output
+  // match it); the reader adds where the text goes wrong.
+  const pack = await readRulePack(paths, { invalidJson: 'not valid JSON' });
+  return compileRaw(pack.entries, { lists: pack.lists, macros: pack.macros }, pack.files, pack.issues.map(fromLoadIssue));
 }
 
 /** Validate and compile rule objects that did not come from files (e.g. converted Sigma). */
-export function compileCorrelationDocs(
-  docs: ReadonlyArray<{ doc: unknown; file: string; pointer?: string }>,
-  defs: NamedDefs = { lists: {}, macros: {} },
-  delegate?: StaticCompiler,
-): LoadedCorrelations {
+export function compileCorrelationDocs(docs: ReadonlyArray<{ doc: unknown; file: string; pointer?: string }>, defs: NamedDefs = { lists: {}, macros: {} }): LoadedCorrelations {
   return compileRaw(
     docs.map((d) => ({ value: d.doc, file: d.file, pointer: d.pointer ?? '' })),
     defs,
     [...new Set(docs.map((d) => d.file))],
     [],
-    delegate,
   );
 }
 
-function compileRaw(raw: RawRule[], defs: NamedDefs, files: string[], issues: CorrelationIssue[], delegate: StaticCompiler | undefined): LoadedCorrelations {
+function compileRaw(raw: readonly RawRule[], defs: NamedDefs, files: string[], issues: CorrelationIssue[]): LoadedCorrelations {
   const rules: LoadedRule[] = [];
   const compiled: CompiledCorrelation[] = [];
   const seen = new Map<string, string>();
@@ -178,7 +122,7 @@ function compileRaw(raw: RawRule[], defs: NamedDefs, files: string[], issues: Co
     }
     rules.push({ doc, file: r.file, pointer: r.pointer });
     try {
-      compiled.push(compileCorrelation(doc, defs, r.pointer, delegate));
+      compiled.push(compileCorrelation(doc, defs, r.pointer));
     } catch (err) {
       const path = err instanceof CompileError ? err.pointer : r.pointer;
       const message = err instanceof CompileError ? err.message.slice(err.pointer.length + 2) : (err as Error).message;

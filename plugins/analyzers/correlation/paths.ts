@@ -1,67 +1,30 @@
 /**
- * Field paths for the correlation layer: getters into an event, process identity for
- * `<group>.guid`, and join keys built from several paths.
+ * Field paths for the correlation layer: process identity for `<group>.guid` and join keys
+ * built from several paths. The getters are the rule engine's (lib/rules), so a path reads the
+ * same value in both engines (`raw.<Name>` tried whole first, arrays walked mid-path).
  */
-export type Getter = (e: object) => unknown;
+import { checkFieldPath, checkPathSyntax, compileGetter, type Getter } from '../../../lib/rules/index.js';
+
+export type { Getter };
 
 type Rec = Record<string, unknown>;
 
-const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
 const PROCESS_GROUPS = new Set(['proc', 'parent', 'target']);
 
 function isObj(v: unknown): v is Rec {
   return typeof v === 'object' && v !== null;
 }
 
-export class PathError extends Error {
-  override readonly name = 'PathError';
+/** A getter for an event field path; throws lib/rules' FieldPathError for a bad path or group. */
+export function eventGetter(path: string): Getter {
+  checkFieldPath(path);
+  return compileGetter(path);
 }
 
-/** Throws PathError for a path that cannot be a field path. */
-export function checkPath(path: string): void {
-  if (path.length === 0) throw new PathError('empty field path');
-  for (const s of path.split('.')) {
-    if (s.length === 0) throw new PathError(`field path "${path}" has an empty segment`);
-    if (RESERVED.has(s) || s in Object.prototype) throw new PathError(`field path "${path}" uses the reserved name "${s}"`);
-  }
-}
-
-function walk(root: unknown, segs: readonly string[], from: number): unknown {
-  let cur: unknown = root;
-  for (let i = from; i < segs.length; i++) {
-    if (!isObj(cur) || Array.isArray(cur)) return undefined;
-    cur = cur[segs[i] ?? ''];
-  }
-  return cur;
-}
-
-/**
- * A getter for a dotted path. `raw.<Name>` is tried whole first because source field names
- * may contain dots themselves.
- */
-export function compileGetter(path: string): Getter {
-  checkPath(path);
-  const segs = path.split('.');
-  const a = segs[0] ?? '';
-  if (a === 'raw' && segs.length > 1) {
-    const whole = segs.slice(1).join('.');
-    const nested = segs.slice(1);
-    return (e) => {
-      const raw = (e as Rec)['raw'];
-      if (!isObj(raw)) return undefined;
-      const v = raw[whole];
-      return v !== undefined || nested.length === 1 ? v : walk(raw, nested, 0);
-    };
-  }
-  if (segs.length === 1) return (e) => (e as Rec)[a];
-  if (segs.length === 2) {
-    const b = segs[1] ?? '';
-    return (e) => {
-      const g = (e as Rec)[a];
-      return isObj(g) ? g[b] : undefined;
-    };
-  }
-  return (e) => walk(e, segs, 0);
+/** A getter for a path into a detection (`detection.<path>` keys: rule.id …); throws FieldPathError. */
+export function detectionGetter(path: string): Getter {
+  checkPathSyntax(path);
+  return compileGetter(path);
 }
 
 /** Identity of a process group: its guid, else `pid@start_time`; undefined when neither. */
@@ -91,32 +54,15 @@ export function keyPart(v: unknown): string | undefined {
   return undefined;
 }
 
-/** A getter returning a key component for a path (identity-aware for `<group>.guid`). */
+/** A getter returning a key component for an event path (identity-aware for `<group>.guid`). */
 export function compileKeyGetter(path: string): (e: object) => string | undefined {
-  checkPath(path);
+  const get = eventGetter(path);
   if (isIdentityPath(path)) {
     const group = path.split('.')[0] ?? '';
     return (e) => processIdentity((e as Rec)[group]);
   }
-  const get = compileGetter(path);
   return (e) => keyPart(get(e));
 }
 
 /** Separator that cannot occur in a normal field value. */
 export const KEY_SEP = '\u001f';
-
-/** A key function over several paths; undefined when any component is missing. */
-export function compileKeyFn(paths: readonly string[]): (e: object) => string | undefined {
-  const parts = paths.map(compileKeyGetter);
-  if (parts.length === 0) return () => '';
-  if (parts.length === 1) return parts[0] as (e: object) => string | undefined;
-  return (e) => {
-    let out = '';
-    for (let i = 0; i < parts.length; i++) {
-      const v = (parts[i] as (e: object) => string | undefined)(e);
-      if (v === undefined) return undefined;
-      out = i === 0 ? v : out + KEY_SEP + v;
-    }
-    return out;
-  };
-}

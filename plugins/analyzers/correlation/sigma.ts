@@ -7,11 +7,12 @@
  * Field names in group-by / value_count / aliases are the source's own names, reached as
  * `raw.<Name>` in the newest evidence event of each referenced rule's detection.
  */
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { Severity } from '../../../core/index.js';
-import { listRuleFiles, type CorrelationIssue } from './loader.js';
+import { listFiles, type Severity } from '../../../core/index.js';
+import type { CorrelationIssue } from './loader.js';
 import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
 import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../../lib/sigma/index.js';
 
@@ -185,10 +186,19 @@ export interface SigmaLoad extends SigmaConversion {
   issues: CorrelationIssue[];
 }
 
+/** Sigma YAML files (`.yml`, `.yaml`) under the given files and folders; unreadable paths become issues. */
+async function listSigmaFiles(paths: readonly string[], issues: CorrelationIssue[]): Promise<string[]> {
+  // Every file under the folders (one walk, in name order), then the two extensions; a file
+  // named as a path is taken as given.
+  const named = new Set(paths.map((p) => resolvePath(p)));
+  const all = await listFiles(paths, '', (_given, file, err) => issues.push({ file, path: '', message: `cannot read: ${err.message}` }));
+  return all.filter((f) => named.has(f) || /\.ya?ml$/i.test(f));
+}
+
 /** Read Sigma YAML files/folders and convert every correlation document found. */
-export function loadSigmaCorrelations(paths: readonly string[]): SigmaLoad {
+export async function loadSigmaCorrelations(paths: readonly string[]): Promise<SigmaLoad> {
   const issues: CorrelationIssue[] = [];
-  const files = listRuleFiles(paths, issues, ['.yml', '.yaml']);
+  const files = await listSigmaFiles(paths, issues);
   const stats: SigmaLoadStats = { files: files.length, file_errors: 0, documents: 0, detection_rules: 0, correlations: 0, converted: 0, skipped: 0, skipped_by_kind: {}, generate_true: 0 };
   const names = new Map<string, string>();
   const inputs: SigmaCorrelationInput[] = [];
@@ -196,7 +206,7 @@ export function loadSigmaCorrelations(paths: readonly string[]): SigmaLoad {
   for (const file of files) {
     let docs;
     try {
-      docs = parseAllDocuments(readFileSync(file, 'utf8'));
+      docs = parseAllDocuments(await readFile(file, 'utf8'));
     } catch (err) {
       stats.file_errors++;
       issues.push({ file, path: '', message: `cannot read: ${(err as Error).message}` });

@@ -1,6 +1,7 @@
 /** Loads native (and imported Sigma) rules into one compiled RuleSet, swapped atomically. */
 import { resolve } from 'node:path';
 import { compileRuleSet, loadRuleFiles, type LoadIssue, type NamedLists, type NamedMacros, type RuleDoc, type RuleSet } from '../../../lib/rules/index.js';
+import { loadSigmaRules } from '../../../lib/sigma/index.js';
 
 export interface RuleEngineConfig {
   rule_paths: string[];
@@ -23,22 +24,6 @@ export interface BuiltSet {
   files: string[];
 }
 
-type SigmaLoader = (paths: string[], opts: { placeholders?: Record<string, string[]> }) => Promise<{ rules: RuleDoc[]; skipped: SigmaSkip[] }>;
-
-/** The Sigma importer is optional: import it only when Sigma paths are configured. */
-async function sigmaLoader(): Promise<SigmaLoader> {
-  const spec = '../../../lib/sigma/index.js';
-  let mod: unknown;
-  try {
-    mod = await import(spec);
-  } catch (err) {
-    throw new Error(`sigma_paths is set but the Sigma importer (lib/sigma) cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  const fn = typeof mod === 'object' && mod !== null ? (mod as Record<string, unknown>)['loadSigmaRules'] : undefined;
-  if (typeof fn !== 'function') throw new Error('lib/sigma does not export loadSigmaRules()');
-  return fn as SigmaLoader;
-}
-
 /** Relative paths are resolved with `resolver` (default: against the working directory). */
 export function resolvePaths(paths: readonly string[], resolver: (p: string) => string = (p) => resolve(process.cwd(), p)): string[] {
   return paths.map(resolver);
@@ -52,8 +37,7 @@ export async function buildRuleSet(cfg: RuleEngineConfig, resolver?: (p: string)
   const issues: LoadIssue[] = [...loaded.issues];
   let sigmaSkipped: SigmaSkip[] = [];
   if (cfg.sigma_paths.length > 0) {
-    const load = await sigmaLoader();
-    const sigma = await load(resolvePaths(cfg.sigma_paths, resolver), { placeholders: cfg.sigma_placeholders });
+    const sigma = await loadSigmaRules(resolvePaths(cfg.sigma_paths, resolver), { placeholders: cfg.sigma_placeholders });
     sigmaSkipped = sigma.skipped;
     for (const r of sigma.rules) rules.push(r.origin === undefined ? { ...r, origin: 'sigma' } : r);
   }

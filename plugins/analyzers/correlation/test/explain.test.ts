@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { projectRoot, type EventDraft } from '../../../../core/index.js';
 import { explainCorrelation, type CorrelationExplain, type ExplainOutcome } from '../explain.js';
 import { replayFixture } from '../fixtures.js';
-import { loadSharedCompiler } from '../index.js';
 import { loadCorrelationFiles } from '../loader.js';
 import { compile, T0 } from './helpers.js';
 
@@ -17,14 +16,13 @@ function outcomes(x: CorrelationExplain): Array<[number, number, ExplainOutcome]
 }
 
 test('on every fixture of the shipped pack the trace fires exactly when the fixture runner does, and its labels never disagree with the engine', async () => {
-  const shared = await loadSharedCompiler();
-  const loaded = loadCorrelationFiles([PACK], shared.compiler ? { delegate: shared.compiler } : {});
+  const loaded = await loadCorrelationFiles([PACK]);
   assert.ok(loaded.compiled.length >= 10, 'the pack loads');
   let checked = 0;
   for (const rule of loaded.compiled) {
     for (const kind of ['positive', 'negative'] as const) {
       (rule.doc.fixtures?.[kind] ?? []).forEach((items, i) => {
-        const x = explainCorrelation(rule, items, loaded.defs, shared.compiler);
+        const x = explainCorrelation(rule, items, loaded.defs);
         assert.equal(x.fired, replayFixture(rule, items).length, `${rule.doc.id} ${kind} ${i}: as many detections as the fixture runner`);
         assert.equal(x.fired > 0, kind === 'positive', `${rule.doc.id} ${kind} ${i}:\n${x.text}`);
         assert.deepEqual(x.notes, [], `${rule.doc.id} ${kind} ${i}:\n${x.text}`);

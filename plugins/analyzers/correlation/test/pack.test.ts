@@ -10,23 +10,23 @@ const ROOT = process.env['VIGIL_PROJECT_ROOT'] ?? resolve(fileURLToPath(new URL(
 const PACK = join(ROOT, 'rules/correlation');
 const HERE = resolve(ROOT, 'plugins/analyzers/correlation');
 
-test('the shipped correlation pack passes its fixtures and lint', () => {
-  const rep = testCorrelationRules([PACK]);
+test('the shipped correlation pack passes its fixtures and lint', async () => {
+  const rep = await testCorrelationRules([PACK]);
   assert.deepEqual(rep.issues, []);
   assert.deepEqual(rep.failures, []);
-  const loaded = loadCorrelationFiles([PACK]);
+  const loaded = await loadCorrelationFiles([PACK]);
   const sequences = loaded.compiled.filter((r) => r.kind === 'sequence');
   assert.ok(sequences.length >= 10, `expected ≥ 10 sequences, found ${sequences.length}`);
   for (const r of loaded.compiled) {
     assert.ok((r.doc.fixtures?.positive ?? []).length > 0, `${r.doc.id} has a positive fixture`);
     assert.ok((r.doc.fixtures?.negative ?? []).length > 0, `${r.doc.id} has a negative fixture`);
   }
-  const lint = lintCorrelationRules([PACK]);
+  const lint = await lintCorrelationRules([PACK]);
   assert.equal(lint.errors, 0, JSON.stringify(lint.findings));
 });
 
-test('every shipped sequence has a negative fixture one second past its span', () => {
-  const loaded = loadCorrelationFiles([PACK]);
+test('every shipped sequence has a negative fixture one second past its span', async () => {
+  const loaded = await loadCorrelationFiles([PACK]);
   for (const r of loaded.compiled) {
     if (r.kind !== 'sequence') continue;
     const found = (r.doc.fixtures?.negative ?? []).some((fx) => {
@@ -37,17 +37,17 @@ test('every shipped sequence has a negative fixture one second past its span', (
   }
 });
 
-test('fixture testing can fail: a rule whose span is too short fails its positive fixture', () => {
+test('fixture testing can fail: a rule whose span is too short fails its positive fixture', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-corr-'));
   const doc = JSON.parse(readFileSync(join(PACK, 'win.exec.download_execute_connect.json'), 'utf8')) as Record<string, unknown>;
   doc['maxspan'] = '10s';
   writeFileSync(join(dir, 'r.json'), JSON.stringify(doc));
-  const rep = testCorrelationRules([dir]);
+  const rep = await testCorrelationRules([dir]);
   assert.equal(rep.failed, 1);
   assert.match(rep.failures[0]?.message ?? '', /positive fixture 0 did not fire/);
 });
 
-test('bad rule files are reported with file and JSON pointer, and skipped', () => {
+test('bad rule files are reported with file and JSON pointer, and skipped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-corr-'));
   writeFileSync(join(dir, 'broken.json'), '{ "id": ');
   writeFileSync(
@@ -61,7 +61,7 @@ test('bad rule files are reported with file and JSON pointer, and skipped', () =
       ],
     }),
   );
-  const res = loadCorrelationFiles([dir]);
+  const res = await loadCorrelationFiles([dir]);
   assert.deepEqual(res.compiled.map((c) => c.doc.id), ['ok.one']);
   const msg = res.issues.map((i) => `${i.file.split(/[\\/]/).pop() ?? ''}${i.path}: ${i.message}`);
   assert.ok(msg.some((m) => m.startsWith('broken.json: not valid JSON')), msg.join('\n'));
@@ -76,19 +76,7 @@ test('the published JSON Schema file matches the one the loader uses', () => {
   assert.ok(readdirSync(PACK).length >= 10);
 });
 
-test('the pack passes its fixtures with the shared rule compiler for plain predicates too', async (t) => {
-  const { loadSharedCompiler } = await import('../index.js');
-  const shared = await loadSharedCompiler();
-  if (shared.compiler === undefined) {
-    t.skip(`shared rule compiler unavailable: ${shared.reason ?? ''}`);
-    return;
-  }
-  const rep = testCorrelationRules([PACK], { delegate: shared.compiler });
-  assert.deepEqual(rep.issues, []);
-  assert.deepEqual(rep.failures, []);
-});
-
-test('a correlation rule file given alone loads with the lists and macros of the lists.json above it', () => {
+test('a correlation rule file given alone loads with the lists and macros of the lists.json above it', async () => {
   const d = mkdtempSync(join(tmpdir(), 'vigil-corr-shared-'));
   const sub = join(d, 'correlation');
   mkdirSync(sub);
@@ -116,12 +104,26 @@ test('a correlation rule file given alone loads with the lists and macros of the
   };
   const file = join(sub, 'test.shared_defs.json');
   writeFileSync(file, JSON.stringify(rule));
-  const loaded = loadCorrelationFiles([file]);
+  const loaded = await loadCorrelationFiles([file]);
   assert.deepEqual(loaded.issues, []);
   assert.deepEqual(Object.keys(loaded.defs.lists), ['tools']);
   assert.deepEqual(Object.keys(loaded.defs.macros), ['lsass_target']);
-  const rep = testCorrelationRules([sub]);
+  const rep = await testCorrelationRules([sub]);
   assert.deepEqual(rep.issues, []);
   assert.deepEqual(rep.failures, []);
-  assert.deepEqual(loadCorrelationFiles([d]).issues, [], 'the lists.json of a given folder is read once');
+  assert.deepEqual((await loadCorrelationFiles([d])).issues, [], 'the lists.json of a given folder is read once');
+});
+
+test('a correlation rule file saved with a UTF-8 byte-order mark loads; a broken one is placed by line and column', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-corr-bom-'));
+  const doc = JSON.parse(readFileSync(join(PACK, 'win.exec.download_execute_connect.json'), 'utf8')) as { id: string };
+  writeFileSync(join(dir, 'bom.json'), `\ufeff${JSON.stringify(doc, null, 2)}`, 'utf8');
+  writeFileSync(join(dir, 'broken.json'), '{\n  "id": "x",\n  "kind" "count"\n}\n');
+  const res = await loadCorrelationFiles([dir]);
+  assert.deepEqual(res.compiled.map((c) => c.doc.id), [doc.id]);
+  assert.deepEqual(res.issues.map((i) => i.file.split(/[\\/]/).pop()), ['broken.json']);
+  assert.match(res.issues[0]?.message ?? '', /^not valid JSON at line 3 column 10: /);
+  const rep = await testCorrelationRules([join(dir, 'bom.json')]);
+  assert.deepEqual(rep.failures, []);
+  assert.equal(rep.passed, 1);
 });

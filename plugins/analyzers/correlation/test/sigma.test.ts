@@ -106,8 +106,8 @@ function sigmaDir(): string {
   return dir;
 }
 
-function engineFor(dir: string): { engine: CorrelationEngine; fired: DetectionDraft[]; clock: VirtualClock } {
-  const load = loadSigmaCorrelations([dir]);
+async function engineFor(dir: string): Promise<{ engine: CorrelationEngine; fired: DetectionDraft[]; clock: VirtualClock }> {
+  const load = await loadSigmaCorrelations([dir]);
   const conv = compileCorrelationDocs(load.docs);
   assert.deepEqual(conv.issues, []);
   const clock = new VirtualClock(T0);
@@ -122,8 +122,8 @@ function det(ruleId: string, raw: Record<string, unknown>, dt: number) {
   return { rule: { id: ruleId, title: ruleId }, evidence: [e], time: e.time };
 }
 
-test('Sigma YAML: correlations are converted, others counted, unsupported types skipped with a reason', () => {
-  const load = loadSigmaCorrelations([sigmaDir()]);
+test('Sigma YAML: correlations are converted, others counted, unsupported types skipped with a reason', async () => {
+  const load = await loadSigmaCorrelations([sigmaDir()]);
   assert.equal(load.stats.documents, 7);
   assert.equal(load.stats.detection_rules, 2);
   assert.equal(load.stats.correlations, 5);
@@ -143,8 +143,8 @@ test('Sigma YAML: correlations are converted, others counted, unsupported types 
   }
 });
 
-test('Sigma chain: event_count of failures, then temporal_ordered success, fires once with all evidence', () => {
-  const { engine, fired } = engineFor(sigmaDir());
+test('Sigma chain: event_count of failures, then temporal_ordered success, fires once with all evidence', async () => {
+  const { engine, fired } = await engineFor(sigmaDir());
   const failed = '53ba33fd-3a50-4468-a5ef-c583635cfa92';
   engine.onDetections([det(failed, { User: 'alice', EventID: 4625 }, 0), det(failed, { User: 'bob', EventID: 4625 }, 1), det(failed, { User: 'alice', EventID: 4625 }, 2)]);
   engine.onDetections([det('4d0a2c83-c62c-4ed4-b475-c7e23a9269b8', { User: 'alice', EventID: 4624 }, 3)]);
@@ -156,8 +156,8 @@ test('Sigma chain: event_count of failures, then temporal_ordered success, fires
   assert.equal(fired[1]?.evidence.length, 4);
 });
 
-test('Sigma value_count counts distinct values per group', () => {
-  const { engine, fired } = engineFor(sigmaDir());
+test('Sigma value_count counts distinct values per group', async () => {
+  const { engine, fired } = await engineFor(sigmaDir());
   const failed = '53ba33fd-3a50-4468-a5ef-c583635cfa92';
   const d = (u: string, dt: number) => det(failed, { TargetUserName: u, WorkstationName: 'WS1', User: `x${dt}` }, dt);
   engine.onDetections([d('a', 0), d('a', 1), d('b', 2)]);
@@ -166,8 +166,8 @@ test('Sigma value_count counts distinct values per group', () => {
   assert.equal(fired.filter((f) => f.rule.id === '0e95725d-7320-415d-80f7-004da920fc12').length, 1);
 });
 
-test('Sigma temporal with aliases joins different fields of different rules', () => {
-  const { engine, fired } = engineFor(sigmaDir());
+test('Sigma temporal with aliases joins different fields of different rules', async () => {
+  const { engine, fired } = await engineFor(sigmaDir());
   const id = '11111111-2222-4333-8444-555555555555';
   engine.onDetections([det('internal_error', { 'destination.ip': '10.0.0.1' }, 0)]);
   engine.onDetections([det('new_network_connection', { 'source.ip': '10.0.0.2' }, 1000)]);
@@ -187,13 +187,13 @@ test('importer-shaped input converts the same way (SigmaCorrelationDoc)', () => 
   assert.equal(typeof parseSigmaCorrelationDoc({ title: 'x' }, 'f'), 'string');
 });
 
-test('SigmaHQ dataset: every YAML file loads; correlation documents are counted and reported', (t) => {
+test('SigmaHQ dataset: every YAML file loads; correlation documents are counted and reported', async (t) => {
   const dir = join(DATASETS, 'sigma');
   if (!existsSync(dir)) {
     t.skip(`Sigma dataset not found at ${dir} (set VIGIL_DATASETS)`);
     return;
   }
-  const load = loadSigmaCorrelations([join(dir, 'rules'), join(dir, 'rules-emerging-threats'), join(dir, 'rules-threat-hunting')]);
+  const load = await loadSigmaCorrelations([join(dir, 'rules'), join(dir, 'rules-emerging-threats'), join(dir, 'rules-threat-hunting')]);
   t.diagnostic(JSON.stringify(load.stats));
   assert.ok(load.stats.files > 3000, `expected the full rule set, found ${load.stats.files} files`);
   assert.equal(load.stats.correlations, load.stats.converted + load.stats.skipped);
