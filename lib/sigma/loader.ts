@@ -10,11 +10,11 @@ import { convertSigmaRule, describeDoc } from './convert.js';
 import { parseCorrelation } from './correlation.js';
 import {
   SigmaConversionError,
-  type RuleDoc,
   type SigmaCorrelationDoc,
   type SigmaLoadResult,
   type SigmaLoadStats,
   type SigmaOptions,
+  type SigmaRuleDoc,
   type SkippedSigma,
 } from './types.js';
 
@@ -102,7 +102,7 @@ export async function loadSigmaRules(paths: readonly string[], opts: SigmaOption
   const skipped: SkippedSigma[] = [];
   const files: string[] = [];
   for (const p of paths) await collectFiles(p, files, skipped);
-  const rules: RuleDoc[] = [];
+  const rules: SigmaRuleDoc[] = [];
   const correlations: SigmaCorrelationDoc[] = [];
   const seen = new Map<string, string>();
   const stats: SigmaLoadStats = {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetsDir, projectRoot } from '../../../core/index.js';
-import { loadSigmaRules, type RuleDoc } from '../index.js';
+import { loadSigmaRules, type SigmaRuleDoc } from '../index.js';
 import { mustConvert, ruleYaml } from './helpers.js';
 
 const engineThere = existsSync(join(projectRoot(), 'lib', 'rules', 'index.ts'));
@@ -15,7 +15,7 @@ const SKIP = engineThere ? false : 'the rule engine (lib/rules) is not there yet
 
 type Ev = Record<string, unknown> & { type: string };
 
-async function firing(rule: RuleDoc, events: Ev[]): Promise<boolean[]> {
+async function firing(rule: SigmaRuleDoc, events: Ev[]): Promise<boolean[]> {
   const { compileRuleSet } = await import('../../rules/index.js');
   const set = compileRuleSet([rule]);
   assert.deepEqual(set.issues, [], 'the converted rule compiles');
