@@ -20,5 +20,5 @@ export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG, BLOCK_POOL, inje
 export type { WorkerPool, RunOptions } from './workers/index.js';
 export { BlockPool, PLAIN_BLOCKS, type BlockSource, type BlockPoolCounters, fixMmapThreshold, nativeHeapStatus, DEFAULT_MMAP_THRESHOLD, type NativeHeapStatus } from './memory/index.js';
 export type { ProcessTable, ProcessRecord } from './process-table/index.js';
-export { projectRoot, datasetsDir, listFiles, filesNamedAbove, SHARED_RULE_DEFINITIONS } from './paths.js';
+export { projectRoot, datasetsDir } from './paths.js';
 export { stampDraft } from './events/stamp.js';

@@ -4,6 +4,7 @@ export { validateRuleFile, validateRuleEnvelope, validatePackEnvelope, atPointer
 export { compileCondition, ConditionError, OPERATORS, type Operator } from './compile.js';
 export { compileRuleSet, compileRule, matchedPredicates, type RuleSetOptions } from './rule-set.js';
 export { loadRuleFiles, listRuleFiles, formatIssue, ENGINE_VERSION, type LoadOptions } from './loader.js';
+export { filesNamedAbove, SHARED_RULE_DEFINITIONS } from './pack-files.js';
 export { lintRules, formatFinding, issueCode } from './lint.js';
 export { testRules } from './test-rules.js';
 export { explainRule, UnknownRuleError, type ExplainResult } from './explain.js';

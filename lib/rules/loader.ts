@@ -4,9 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import semver from 'semver';
-import { filesNamedAbove, isKnownEventType, listFiles, SHARED_RULE_DEFINITIONS } from '../../core/index.js';
+import { isKnownEventType } from '../../core/index.js';
+import { listFiles } from '../files/index.js';
 import { compileCondition, ConditionError, describe } from './compile.js';
 import { jsonErrorOffset } from './json-position.js';
+import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from './pack-files.js';
 import { compileRule } from './rule-set.js';
 import { validatePackEnvelope, validateRuleEnvelope, type SchemaError } from './validate.js';
 import type { Literal, LoadIssue, LoadResult, RuleDoc } from './types.js';
@@ -35,7 +37,7 @@ function issueFrom(file: string, e: SchemaError, ruleId?: string): LoadIssue {
 /**
  * Expand files and folders (recursively, *.json, sorted) into a file list (`given`), and the
  * shared lists and macros of the folders above them that are not among those (`above`,
- * core/paths.ts filesNamedAbove).
+ * filesNamedAbove).
  */
 async function listWithShared(paths: readonly string[], issues: LoadIssue[]): Promise<{ given: string[]; above: string[] }> {
   const given = await listFiles(paths, '.json', (p, _file, err) => issues.push({ file: p, path: '', message: `cannot read: ${err.message}` }));

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from '../../../core/index.js';
+import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from '../../../lib/rules/index.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { StaticCompiler } from './condition.js';
 import { compileCorrelation, CompileError } from './compile.js';
