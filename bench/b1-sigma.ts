@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import RE2 from 're2';
 import type { VigilEvent } from '../core/events/event.js';
 import { compileRuleSet, type RuleDoc as NativeRuleDoc, type RuleHit } from '../lib/rules/index.js';
-import { loadSigmaRules, type RuleDoc as SigmaRuleDoc } from '../lib/sigma/index.js';
+import { loadSigmaRules, type SigmaRuleDoc } from '../lib/sigma/index.js';
 import { ensureGc, evtxCorpusDir, heapMb, loadEvtxDrafts, printJson, replicateEvents, round, sigmaRulesDir, skip } from './common.js';
 
 const BENCH = 'b1-sigma';
@@ -47,7 +47,6 @@ const l0 = performance.now();
 const loaded = await loadSigmaRules([sigmaDir]);
 const importMs = performance.now() - l0;
 const windowsRules: SigmaRuleDoc[] = loaded.rules.filter((r) => r.x_sigma.logsource['product'] === 'windows');
-// The importer's RuleDoc mirrors the engine's structurally (see lib/sigma/types.ts).
 const docs: NativeRuleDoc[] = windowsRules;
 
 const h0 = heapMb();

@@ -11,7 +11,7 @@
  * Child mode: `b3-evtx.ts --rss-child FILE` parses FILE and prints {records, max_rss_mb}.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { datasetsDir } from '../core/paths.js';
 import { readEvtxRecords } from '../lib/evtx/index.js';
 import { crc32 } from '../lib/evtx/crc32.js';
+import { listFiles } from '../lib/files/index.js';
 
 const CHUNK = 0x10000;
 const HEADER = 4096;
@@ -42,19 +43,11 @@ if (process.argv[2] === '--rss-child') {
   process.exit(0);
 }
 
-function corpusFiles(): string[] {
+// The corpus is listed here rather than through common.ts so that the RSS child loads only the parser.
+async function corpusFiles(): Promise<string[]> {
   const root = join(datasetsDir(), 'evtx-attack-samples');
   if (!existsSync(root)) return [];
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (n.toLowerCase().endsWith('.evtx')) out.push(p);
-    }
-  };
-  walk(root);
-  return out.sort();
+  return (await listFiles([root], '.evtx')).sort();
 }
 
 function toolPresent(name: string): boolean {
@@ -123,7 +116,7 @@ function rssChild(file: string): { records: number; seconds: number; max_rss_mb:
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { records: number; seconds: number; max_rss_mb: number };
 }
 
-const files = corpusFiles();
+const files = await corpusFiles();
 if (files.length === 0) {
   process.stdout.write(JSON.stringify({ bench: 'b3-evtx', skipped: 'EVTX corpus not found (set VIGIL_DATASETS)' }) + '\n');
   process.exit(0);

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { readEvtxRecords } from '../lib/evtx/index.js';
-import { evtxCorpusDir, listFiles, maxRssMb, printJson, projectRoot, round, sigmaRulesDir, skip } from './common.js';
+import { evtxCorpusDir, evtxFiles, maxRssMb, printJson, projectRoot, round, sigmaRulesDir, skip } from './common.js';
 
 const BENCH = 'b4-replay';
 const COPIES = Math.max(1, Number(process.env['B4_COPIES'] ?? 5));
@@ -141,7 +141,7 @@ async function parseOnly(files: readonly string[], copies: number): Promise<{ re
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
-const files = listFiles(corpusDir, '.evtx');
+const files = await evtxFiles(corpusDir);
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-b4-'));
 try {
   const config = join(tmp, 'vigil.yaml');

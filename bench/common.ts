@@ -4,13 +4,14 @@
  * turned into stamped, frozen events the way the core delivers them, and JSON output.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventDraft, VigilEvent } from '../core/events/event.js';
 import { stampDraft } from '../core/events/stamp.js';
 import { datasetsDir } from '../core/paths.js';
 import { readEvtxRecords, type EvtxIssue } from '../lib/evtx/index.js';
+import { listFiles } from '../lib/files/index.js';
 import { normalizeWindowsEvent } from '../lib/windows/index.js';
 
 export { datasetsDir, projectRoot } from '../core/paths.js';
@@ -27,19 +28,9 @@ export function sigmaRulesDir(): string | undefined {
   return existsSync(d) ? d : undefined;
 }
 
-/** Every file under `root` whose name ends with `ext` (case-insensitive), sorted. */
-export function listFiles(root: string, ext: string): string[] {
-  const out: string[] = [];
-  const want = ext.toLowerCase();
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (n.toLowerCase().endsWith(want)) out.push(p);
-    }
-  };
-  walk(root);
-  return out.sort();
+/** Every .evtx file under `dir`, sorted by path; a path that cannot be read fails the benchmark. */
+export async function evtxFiles(dir: string): Promise<string[]> {
+  return (await listFiles([dir], '.evtx')).sort();
 }
 
 /** Print one result object as pretty JSON on stdout (the runner parses the whole stdout). */
@@ -91,7 +82,7 @@ export interface CorpusEvents {
 
 /** Parse every .evtx under `dir` and normalize each record like the replay sensor does. */
 export async function loadEvtxDrafts(dir: string): Promise<CorpusEvents> {
-  const files = listFiles(dir, '.evtx');
+  const files = await evtxFiles(dir);
   const drafts: EventDraft[] = [];
   let records = 0;
   let issues = 0;

@@ -7,7 +7,7 @@ if (!existsSync(entry)) {
   process.stderr.write('vigil: not built yet: run `npm run build` (npm ci does it for you)\n');
   process.exit(1);
 }
-const { main } = await import(entry.href);
+const { main } = await import('../dist/cli/main.js');
 const code = await main(process.argv);
 process.exitCode = code;
 // Nothing should keep the process alive after a command finished; if something does

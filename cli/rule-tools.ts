@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { listFiles } from '../core/paths.js';
+import { listFiles } from '../lib/files/index.js';
 import {
   DETECTION_RULE_KIND,
   type RuleExplainResult,

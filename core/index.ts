@@ -19,5 +19,5 @@ export { VigilError, ERROR_CODES, describeError, errorKind, isVigilError, type E
 export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG, inject, injectable } from './di/index.js';
 export type { WorkerPool, RunOptions } from './workers/index.js';
 export type { ProcessTable, ProcessRecord } from './process-table/index.js';
-export { projectRoot, datasetsDir, listFiles, filesNamedAbove, SHARED_RULE_DEFINITIONS } from './paths.js';
+export { projectRoot, datasetsDir } from './paths.js';
 export { stampDraft } from './events/stamp.js';

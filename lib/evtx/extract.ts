@@ -5,7 +5,7 @@
  * record.ts buildRecord), which the tests cross-check record by record.
  */
 import { K_ELEM, K_INSTANCE, K_SUBST, K_TEXT, textOf, type ChunkDecoder, type ElemNode, type Node, type SubstNode, type XElem } from './binxml.js';
-import { flattenLeaves, isoToMs, put, type EvtxSystem } from './record.js';
+import { emptySystem, flattenLeaves, isoToMs, put, type EvtxSystem } from './record.js';
 import { VT, fileTimeMs, renderArray, renderScalar, systemTimeMs } from './values.js';
 
 const L_ROOT = 0;
@@ -21,14 +21,7 @@ export class Extractor {
   constructor(private readonly d: ChunkDecoder) {}
 
   run(nodes: Node[], recordId: number): void {
-    this.system = {
-      Provider_Name: '',
-      EventID: NaN,
-      TimeCreated: NaN,
-      EventRecordID: recordId,
-      Channel: '',
-      Computer: '',
-    };
+    this.system = emptySystem(recordId);
     this.data = {};
     this.walk(nodes, null, L_ROOT);
   }

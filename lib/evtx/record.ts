@@ -28,6 +28,11 @@ export interface EvtxSystem {
   Security_UserID?: string;
 }
 
+/** The System fields every record has, before its System element is read (one object shape for both decoders). */
+export function emptySystem(recordId: number): EvtxSystem {
+  return { Provider_Name: '', EventID: NaN, TimeCreated: NaN, EventRecordID: recordId, Channel: '', Computer: '' };
+}
+
 export interface EvtxRecord {
   /** Record identifier from the record header. */
   recordId: number;
@@ -203,14 +208,7 @@ export function buildRecord(
   offset: number,
   renderXml: boolean,
 ): EvtxRecord {
-  const system: EvtxSystem = {
-    Provider_Name: '',
-    EventID: NaN,
-    TimeCreated: NaN,
-    EventRecordID: recordId,
-    Channel: '',
-    Computer: '',
-  };
+  const system = emptySystem(recordId);
   const data: Record<string, unknown> = {};
   const ev = roots.find((r) => r.name === 'Event') ?? roots[0];
   if (ev) {

@@ -4,13 +4,6 @@
  * are followed during the scan; dictionary suffix outputs are merged at build time).
  */
 
-export interface AcMatch {
-  /** Pattern id as given to add(). */
-  id: number;
-  /** Index just past the end of the occurrence. */
-  end: number;
-}
-
 export class AhoCorasick {
   private readonly children: Map<number, number>[] = [new Map()];
   private readonly fail: number[] = [0];
@@ -80,7 +73,7 @@ export class AhoCorasick {
 
   /**
    * Appends every occurrence to ids/ends (pattern id, index just past it); returns the count.
-   * The hot-path form: no callback, reusable arrays.
+   * No callback and reusable arrays: it runs once per indexed field of every event.
    */
   scanInto(text: string, ids: number[], ends: number[]): number {
     if (!this.built) this.build();
@@ -107,25 +100,5 @@ export class AhoCorasick {
       }
     }
     return n;
-  }
-
-  /** Calls onMatch(id, end) for every occurrence of every pattern in text. */
-  scan(text: string, onMatch: (id: number, end: number) => void): void {
-    if (!this.built) this.build();
-    const children = this.children;
-    const fail = this.fail;
-    const out = this.out;
-    let node = 0;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      let next = (children[node] as Map<number, number>).get(c);
-      while (next === undefined && node !== 0) {
-        node = fail[node] as number;
-        next = (children[node] as Map<number, number>).get(c);
-      }
-      node = next ?? 0;
-      const o = out[node];
-      if (o) for (let k = 0; k < o.length; k++) onMatch(o[k] as number, i + 1);
-    }
   }
 }

@@ -8,7 +8,8 @@
  * engine decides. A bad file is an issue and is skipped; reading never aborts.
  */
 import { readFile } from 'node:fs/promises';
-import { filesNamedAbove, listFiles, SHARED_RULE_DEFINITIONS } from '../../core/index.js';
+import { listFiles } from '../files/index.js';
+import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from './pack-files.js';
 import { describe } from './compile.js';
 import { jsonErrorOffset } from './json-position.js';
 import { validatePackEnvelope, type SchemaError } from './validate.js';
@@ -74,7 +75,7 @@ function lineCol(text: string, pos: number): string {
 /**
  * The files readRulePack reads for `paths`: the given files and the JSON files under the given
  * folders (`given`), and the shared definitions of the folders above them that are not among
- * those (`above`, core/paths.ts filesNamedAbove).
+ * those (`above`, pack-files.ts filesNamedAbove).
  */
 async function listWithShared(paths: readonly string[], issues: LoadIssue[]): Promise<{ given: string[]; above: string[] }> {
   const given = await listFiles(paths, '.json', (p, _file, err) => issues.push({ file: p, path: '', message: `cannot read: ${err.message}` }));

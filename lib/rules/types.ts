@@ -30,6 +30,45 @@ export interface RuleDoc {
   [extension: `x_${string}`]: unknown;
 }
 
+/**
+ * A predicate as written (docs/rule-format.md): one field, exactly one operator, optional
+ * modifiers. The typed form is for code that writes rules (the Sigma importer); loaders take
+ * `unknown` and the compiler checks it.
+ */
+export interface Predicate {
+  field: string;
+  equals_any?: Literal[];
+  contains_any?: (string | number)[];
+  contains_all?: (string | number)[];
+  startswith_any?: (string | number)[];
+  endswith_any?: (string | number)[];
+  regex_any?: string[];
+  /** A subset of `ims`; only with regex_any. */
+  regex_flags?: string;
+  glob_any?: string[];
+  cidr_any?: string[];
+  lt?: number;
+  lte?: number;
+  gt?: number;
+  gte?: number;
+  exists?: boolean;
+  mask_any?: (string | number)[];
+  mask_all?: (string | number)[];
+  in_list?: string;
+  equals_field?: string;
+  not_equals_field?: string;
+  cased?: boolean;
+}
+
+/** A condition as written: a combinator over conditions, a macro reference or a predicate. */
+export type Condition =
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition }
+  | { n_of: { n: number; of: Condition[] } }
+  | { macro: string }
+  | Predicate;
+
 /** Named lists and macros, global across all loaded files. */
 export type NamedLists = Readonly<Record<string, readonly Literal[]>>;
 export type NamedMacros = Readonly<Record<string, unknown>>;

@@ -1,18 +1,13 @@
 /**
- * One Sigma detection rule document → one native RuleDoc, or the reason it cannot be.
+ * One Sigma detection rule document → one native rule (SigmaRuleDoc), or the reason it cannot be.
  */
+import { SEVERITIES, type Severity } from '../../core/index.js';
+import type { Condition } from '../rules/index.js';
 import { convertDetection } from './detection.js';
 import { resolveLogsource } from './logsource.js';
-import {
-  SigmaConversionError,
-  type Condition,
-  type RuleDoc,
-  type Severity,
-  type SigmaExtension,
-  type SigmaOptions,
-} from './types.js';
+import { SigmaConversionError, type SigmaExtension, type SigmaOptions, type SigmaRuleDoc } from './types.js';
 
-const LEVELS: ReadonlySet<string> = new Set(['informational', 'low', 'medium', 'high', 'critical']);
+const LEVELS: ReadonlySet<string> = new Set(SEVERITIES);
 const DISABLED_STATUSES: ReadonlySet<string> = new Set(['deprecated', 'unsupported']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -51,7 +46,7 @@ export function describeDoc(doc: unknown): { id?: string; title?: string; produc
   return out;
 }
 
-function convertOrThrow(doc: unknown, file: string, opts: SigmaOptions): RuleDoc {
+function convertOrThrow(doc: unknown, file: string, opts: SigmaOptions): SigmaRuleDoc {
   if (!isRecord(doc)) throw new SigmaConversionError('bad-rule', 'the document is not a map');
   if ('correlation' in doc) throw new SigmaConversionError('not-a-detection', 'a correlation rule is not a detection rule');
   if ('filter' in doc && !('detection' in doc)) {
@@ -94,7 +89,7 @@ function convertOrThrow(doc: unknown, file: string, opts: SigmaOptions): RuleDoc
   const modified = text(doc['modified']);
   if (modified !== undefined) x.modified = modified;
 
-  const rule: RuleDoc = {
+  const rule: SigmaRuleDoc = {
     id: nativeRuleId(sigmaId),
     title,
     description: text(doc['description'])?.trim() || title,
@@ -115,7 +110,7 @@ function convertOrThrow(doc: unknown, file: string, opts: SigmaOptions): RuleDoc
  * Convert one parsed Sigma rule document. Returns `{ skipped: reason }` (never throws for bad
  * content) with a reason of the form `<kind>: <detail>`.
  */
-export function convertSigmaRule(doc: unknown, file: string, opts: SigmaOptions = {}): RuleDoc | { skipped: string } {
+export function convertSigmaRule(doc: unknown, file: string, opts: SigmaOptions = {}): SigmaRuleDoc | { skipped: string } {
   try {
     return convertOrThrow(doc, file, opts);
   } catch (err) {

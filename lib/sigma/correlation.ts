@@ -1,17 +1,12 @@
 /**
  * Sigma correlation rules: parsed and validated here, evaluated by the correlation engine.
  */
+import { SEVERITIES, type Severity } from '../../core/index.js';
 import { describeDoc, nativeRuleId } from './convert.js';
-import {
-  SigmaConversionError,
-  type CorrelationCondition,
-  type CorrelationType,
-  type Severity,
-  type SigmaCorrelationDoc,
-} from './types.js';
+import { SigmaConversionError, type CorrelationCondition, type CorrelationType, type SigmaCorrelationDoc } from './types.js';
 
 const TYPES: ReadonlySet<string> = new Set(['event_count', 'value_count', 'temporal', 'temporal_ordered']);
-const LEVELS: ReadonlySet<string> = new Set(['informational', 'low', 'medium', 'high', 'critical']);
+const LEVELS: ReadonlySet<string> = new Set(SEVERITIES);
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const BOUNDS = ['gt', 'gte', 'lt', 'lte', 'eq'] as const;
 

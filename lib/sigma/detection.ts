@@ -15,7 +15,8 @@ import {
   type EncodedValue,
 } from './encoders.js';
 import { STAR, classifyValue, concat, literal, parseSigmaString, type Part } from './sigma-string.js';
-import { SigmaConversionError, type Condition, type Predicate, type Scalar } from './types.js';
+import type { Condition, Literal, Predicate } from '../rules/index.js';
+import { SigmaConversionError } from './types.js';
 
 export interface DetectionContext {
   /** Sigma field name → event path. */
@@ -37,7 +38,7 @@ type CompareOp = (typeof COMPARE_MODIFIERS)[number];
 
 /** One way a single value can match; several atoms of one value are alternatives. */
 type Atom =
-  | { op: 'equals'; value: Scalar }
+  | { op: 'equals'; value: Literal }
   | { op: 'contains' | 'startswith' | 'endswith' | 'glob' | 'cidr'; value: string }
   | { op: 'regex'; value: string; flags: string; cased: boolean }
   | { op: 'exists'; value: boolean }
@@ -245,7 +246,7 @@ function atomsForValue(value: unknown, spec: FieldSpec, ctx: DetectionContext, k
 /** Predicates for a set of atoms that are alternatives (OR), grouped by operator. */
 function orOfAtoms(field: string, atoms: Atom[], cased: boolean, negate: boolean): Condition {
   const out: Condition[] = [];
-  const lists = new Map<string, { pred: Predicate; values: Scalar[] }>();
+  const lists = new Map<string, { pred: Predicate; values: Literal[] }>();
   const stringOp = (op: string): boolean => ['equals', 'contains', 'startswith', 'endswith', 'glob'].includes(op);
   for (const a of atoms) {
     if (a.op === 'exists') out.push({ field, exists: a.value });

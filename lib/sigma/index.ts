@@ -18,17 +18,13 @@ export {
 } from './logsource.js';
 export {
   SigmaConversionError,
-  type Condition,
   type CorrelationCondition,
   type CorrelationType,
-  type Predicate,
-  type RuleDoc,
-  type Scalar,
-  type Severity,
   type SigmaCorrelationDoc,
   type SigmaExtension,
   type SigmaLoadResult,
   type SigmaLoadStats,
   type SigmaOptions,
+  type SigmaRuleDoc,
   type SkippedSigma,
 } from './types.js';

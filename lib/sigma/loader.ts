@@ -3,44 +3,22 @@
  * reset / repeat` collection style), convert detection rules and collect correlation rules.
  * One bad file or rule never stops the others; each is reported with its reason.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
+import { listFiles } from '../files/index.js';
 import { convertSigmaRule, describeDoc } from './convert.js';
 import { parseCorrelation } from './correlation.js';
 import {
   SigmaConversionError,
-  type RuleDoc,
   type SigmaCorrelationDoc,
   type SigmaLoadResult,
   type SigmaLoadStats,
   type SigmaOptions,
+  type SigmaRuleDoc,
   type SkippedSigma,
 } from './types.js';
 
-const EXTENSIONS = new Set(['.yml', '.yaml']);
-
-async function collectFiles(path: string, out: string[], skipped: SkippedSigma[]): Promise<void> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    skipped.push({ file: path, reason: `read-error: ${err instanceof Error ? err.message : String(err)}` });
-    return;
-  }
-  if (info.isFile()) {
-    out.push(path);
-    return;
-  }
-  if (!info.isDirectory()) return;
-  const entries = await readdir(path, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const p = join(path, e.name);
-    if (e.isDirectory()) await collectFiles(p, out, skipped);
-    else if (e.isFile() && EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
-  }
-}
+const EXTENSIONS = ['.yml', '.yaml'];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
@@ -101,8 +79,12 @@ function kindOf(reason: string): string {
 export async function loadSigmaRules(paths: readonly string[], opts: SigmaOptions = {}): Promise<SigmaLoadResult> {
   const skipped: SkippedSigma[] = [];
   const files: string[] = [];
-  for (const p of paths) await collectFiles(p, files, skipped);
-  const rules: RuleDoc[] = [];
+  const unreadable = (_given: string, file: string, err: Error): void => {
+    skipped.push({ file, reason: `read-error: ${err.message}` });
+  };
+  // Each path on its own: a rule file named twice is read twice and reported as a duplicate id.
+  for (const p of paths) files.push(...(await listFiles([p], EXTENSIONS, unreadable)));
+  const rules: SigmaRuleDoc[] = [];
   const correlations: SigmaCorrelationDoc[] = [];
   const seen = new Map<string, string>();
   const stats: SigmaLoadStats = {

@@ -15,7 +15,8 @@ import {
   parseFieldSpec,
   type ChannelEventMap,
 } from '../windows/field-map.js';
-import { SigmaConversionError, type Condition } from './types.js';
+import type { Condition } from '../rules/index.js';
+import { SigmaConversionError } from './types.js';
 
 /** Sysmon event IDs behind each Sigma category (Sigma taxonomy). */
 export const CATEGORY_SYSMON_IDS: Readonly<Record<string, readonly number[]>> = {

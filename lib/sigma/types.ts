@@ -1,41 +1,9 @@
 /**
- * Types produced by the Sigma importer. They mirror the native rule format (docs/rule-format)
- * structurally so that this folder does not depend on the engine's own code.
+ * Types of the Sigma importer's own: what it adds to the native rule format (lib/rules), whose
+ * rule, condition and literal types it produces.
  */
-
-export type Severity = 'informational' | 'low' | 'medium' | 'high' | 'critical';
-
-export type Scalar = string | number | boolean;
-
-/** A predicate: one field, exactly one operator key, optional modifiers. */
-export interface Predicate {
-  field: string;
-  equals_any?: Scalar[];
-  contains_any?: string[];
-  contains_all?: string[];
-  startswith_any?: string[];
-  endswith_any?: string[];
-  regex_any?: string[];
-  regex_flags?: string;
-  glob_any?: string[];
-  cidr_any?: string[];
-  lt?: number;
-  lte?: number;
-  gt?: number;
-  gte?: number;
-  exists?: boolean;
-  equals_field?: string;
-  not_equals_field?: string;
-  cased?: boolean;
-}
-
-export type Condition =
-  | { all: Condition[] }
-  | { any: Condition[] }
-  | { not: Condition }
-  | { n_of: { n: number; of: Condition[] } }
-  | { macro: string }
-  | Predicate;
+import type { Severity } from '../../core/index.js';
+import type { Condition, RuleDoc } from '../rules/index.js';
 
 /** Sigma-only metadata kept beside the rule (the engine accepts `x_`-prefixed properties). */
 export interface SigmaExtension {
@@ -50,22 +18,15 @@ export interface SigmaExtension {
   file: string;
 }
 
-/** A native rule produced from a Sigma detection rule. */
-export interface RuleDoc {
-  id: string;
-  title: string;
+/** A native rule converted from a Sigma detection rule: its optional parts filled, Sigma's metadata kept. */
+export interface SigmaRuleDoc extends RuleDoc {
   description: string;
   version: string;
-  severity: Severity;
   tags: string[];
   references: string[];
   origin: 'sigma';
-  event: string[];
   match: Condition;
-  enabled?: boolean;
   x_sigma: SigmaExtension;
-  /** Extension properties (`x_*`) are carried as written; the engine ignores them. */
-  [extension: `x_${string}`]: unknown;
 }
 
 export type CorrelationType = 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered';
@@ -135,7 +96,7 @@ export interface SigmaLoadStats {
 }
 
 export interface SigmaLoadResult {
-  rules: RuleDoc[];
+  rules: SigmaRuleDoc[];
   correlations: SigmaCorrelationDoc[];
   skipped: SkippedSigma[];
   stats: SigmaLoadStats;

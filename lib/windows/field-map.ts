@@ -56,6 +56,24 @@ const wmi = {
   Filter: 'wmi.filter',
 } as const;
 
+const loadedImage = {
+  ImageLoaded: 'image.path',
+  Hashes: 'image.hashes:hashes',
+  Signed: 'image.signed:bool',
+  Signature: 'image.signature',
+  SignatureStatus: 'image.signature_status',
+} as const;
+
+/** How and from where a Security logon (or a failed one) came. */
+const logon = {
+  LogonType: 'logon.type:int',
+  LogonProcessName: 'logon.process',
+  AuthenticationPackageName: 'logon.auth_package',
+  WorkstationName: 'logon.workstation',
+  IpAddress: 'logon.src_ip',
+  IpPort: 'logon.src_port:int',
+} as const;
+
 const fileDelete = {
   ...proc,
   TargetFilename: 'file.path',
@@ -115,13 +133,7 @@ export const SYSMON_EVENTS: Readonly<Record<number, ChannelEventMap>> = {
   6: {
     type: 'driver.load',
     title: 'Driver loaded',
-    fields: {
-      ImageLoaded: 'image.path',
-      Hashes: 'image.hashes:hashes',
-      Signed: 'image.signed:bool',
-      Signature: 'image.signature',
-      SignatureStatus: 'image.signature_status',
-    },
+    fields: loadedImage,
   },
   7: {
     type: 'image.load',
@@ -129,11 +141,7 @@ export const SYSMON_EVENTS: Readonly<Record<number, ChannelEventMap>> = {
     fields: {
       ...proc,
       ...pe('image'),
-      ImageLoaded: 'image.path',
-      Hashes: 'image.hashes:hashes',
-      Signed: 'image.signed:bool',
-      Signature: 'image.signature',
-      SignatureStatus: 'image.signature_status',
+      ...loadedImage,
     },
   },
   8: {
@@ -257,12 +265,7 @@ export const WINDOWS_EVENTS: Readonly<Record<number, ChannelEventMap & { channel
       TargetDomainName: 'user.target_domain',
       TargetUserSid: 'user.target_sid',
       TargetLogonId: 'user.logon_id',
-      LogonType: 'logon.type:int',
-      LogonProcessName: 'logon.process',
-      AuthenticationPackageName: 'logon.auth_package',
-      WorkstationName: 'logon.workstation',
-      IpAddress: 'logon.src_ip',
-      IpPort: 'logon.src_port:int',
+      ...logon,
       ProcessId: 'proc.pid:hex',
       ProcessName: 'proc.image',
     },
@@ -277,12 +280,7 @@ export const WINDOWS_EVENTS: Readonly<Record<number, ChannelEventMap & { channel
       TargetUserName: 'user.target_name',
       TargetDomainName: 'user.target_domain',
       TargetUserSid: 'user.target_sid',
-      LogonType: 'logon.type:int',
-      LogonProcessName: 'logon.process',
-      AuthenticationPackageName: 'logon.auth_package',
-      WorkstationName: 'logon.workstation',
-      IpAddress: 'logon.src_ip',
-      IpPort: 'logon.src_port:int',
+      ...logon,
       Status: 'logon.status',
       SubStatus: 'logon.sub_status',
       ProcessId: 'proc.pid:hex',

@@ -1,23 +1,16 @@
 /** Test support: locating the shared EVTX corpus and running work two at a time. */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetsDir } from '../../../core/index.js';
+import { listFiles } from '../../files/index.js';
 
 export const EVTX_CORPUS = join(datasetsDir(), 'evtx-attack-samples');
 
+const CORPUS_FILES: readonly string[] = existsSync(EVTX_CORPUS) ? (await listFiles([EVTX_CORPUS], '.evtx')).sort() : [];
+
 /** Every .evtx file under the corpus, sorted; empty when the dataset is absent. */
 export function corpusFiles(): string[] {
-  if (!existsSync(EVTX_CORPUS)) return [];
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.toLowerCase().endsWith('.evtx')) out.push(p);
-    }
-  };
-  walk(EVTX_CORPUS);
-  return out.sort();
+  return [...CORPUS_FILES];
 }
 
 export const CORPUS_SKIP = `EVTX corpus not found at ${EVTX_CORPUS} (set VIGIL_DATASETS)`;

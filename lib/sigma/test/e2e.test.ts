@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetsDir } from '../../../core/index.js';
 import { compileRuleSet } from '../../rules/index.js';
-import { loadSigmaRules, type RuleDoc } from '../index.js';
+import { loadSigmaRules, type SigmaRuleDoc } from '../index.js';
 import { mustConvert, ruleYaml } from './helpers.js';
 
 type Ev = Record<string, unknown> & { type: string };
 
-async function firing(rule: RuleDoc, events: Ev[]): Promise<boolean[]> {
+async function firing(rule: SigmaRuleDoc, events: Ev[]): Promise<boolean[]> {
   const set = compileRuleSet([rule]);
   assert.deepEqual(set.issues, [], 'the converted rule compiles');
   return events.map((e) => {

@@ -1,5 +1,6 @@
 import { parse } from 'yaml';
-import { convertSigmaRule, type Condition, type RuleDoc, type SigmaOptions } from '../index.js';
+import type { Condition } from '../../rules/index.js';
+import { convertSigmaRule, type SigmaOptions, type SigmaRuleDoc } from '../index.js';
 
 /** A minimal process_creation rule around a detection section written in YAML. */
 export function ruleYaml(detection: string, logsource = 'category: process_creation\n  product: windows'): string {
@@ -18,12 +19,12 @@ ${detection
 `;
 }
 
-export function convertYaml(src: string, opts: SigmaOptions = {}): RuleDoc | { skipped: string } {
+export function convertYaml(src: string, opts: SigmaOptions = {}): SigmaRuleDoc | { skipped: string } {
   return convertSigmaRule(parse(src) as unknown, 'inline.yml', opts);
 }
 
 /** Convert, failing the test with the skip reason when the rule did not convert. */
-export function mustConvert(src: string, opts: SigmaOptions = {}): RuleDoc {
+export function mustConvert(src: string, opts: SigmaOptions = {}): SigmaRuleDoc {
   const r = convertYaml(src, opts);
   if ('skipped' in r) throw new Error(`expected the rule to convert, got: ${r.skipped}`);
   return r;

@@ -9,9 +9,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { resolve as resolvePath } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { listFiles, type Severity } from '../../../core/index.js';
+import type { Severity } from '../../../core/index.js';
+import { listFiles } from '../../../lib/files/index.js';
 import type { CorrelationIssue } from './loader.js';
 import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
 import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../../lib/sigma/index.js';
@@ -188,11 +188,8 @@ export interface SigmaLoad extends SigmaConversion {
 
 /** Sigma YAML files (`.yml`, `.yaml`) under the given files and folders; unreadable paths become issues. */
 async function listSigmaFiles(paths: readonly string[], issues: CorrelationIssue[]): Promise<string[]> {
-  // Every file under the folders (one walk, in name order), then the two extensions; a file
-  // named as a path is taken as given.
-  const named = new Set(paths.map((p) => resolvePath(p)));
-  const all = await listFiles(paths, '', (_given, file, err) => issues.push({ file, path: '', message: `cannot read: ${err.message}` }));
-  return all.filter((f) => named.has(f) || /\.ya?ml$/i.test(f));
+  // A file named as a path is taken as given; folders are searched for the two extensions.
+  return listFiles(paths, ['.yml', '.yaml'], (_given, file, err) => issues.push({ file, path: '', message: `cannot read: ${err.message}` }));
 }
 
 /** Read Sigma YAML files/folders and convert every correlation document found. */
