@@ -21,7 +21,7 @@ import type { AnalyzerInstance, ResponderInstance } from '../plugin/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters } from '../telemetry/counters.js';
 import { WorkerPool } from '../workers/index.js';
-import { PluginHost, type PluginStatus } from './plugin-host.js';
+import { PluginHost, type PluginStatus, type SupervisorClock } from './plugin-host.js';
 import { ResponsePolicy } from './response-policy.js';
 import { HealthMonitor } from './health.js';
 
@@ -37,6 +37,8 @@ export interface KernelOptions {
    * are validated (the replay command enables replay sensors this way).
    */
   adjust?: (refs: ReadonlyMap<string, PluginModuleRef>, config: VigilConfig) => void;
+  /** The supervisor's clock for restart windows and backoff (tests); the system clock otherwise. */
+  clock?: SupervisorClock;
 }
 
 /** A plugin that was not started, and why (platform, disabled). */
@@ -216,8 +218,10 @@ export class Kernel {
           startTimeoutMs: this.config.agent.start_timeout_seconds * 1000,
           stopTimeoutMs: this.config.agent.stop_timeout_seconds * 1000,
           maxRestarts: this.config.agent.max_restarts,
+          restartWindowMs: this.config.agent.restart_window_seconds * 1000,
           restartBackoffMs: this.config.agent.restart_backoff_ms,
           maxErrorsBeforeRestart: this.config.agent.max_errors_before_restart,
+          ...(this.options.clock ? { clock: this.options.clock } : {}),
         }),
       );
     }
