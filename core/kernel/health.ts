@@ -38,7 +38,9 @@ export class HealthMonitor {
   check(now: number): void {
     const windowMs = this.config.window_seconds * 1000;
     for (const h of this.hosts) {
-      const cur: Sample = { time: now, lost: h.counters.lostTotal, errors: h.counters.errorTotal };
+      // Refused content (a bad rule file) is a load error, reported at load in the log and
+      // in `vigil status`; it is no sign of telemetry degrading, so it raises nothing here.
+      const cur: Sample = { time: now, lost: h.counters.lostTotal, errors: h.counters.errorTotal - h.counters.errorsAt('load') };
       const list = this.samples.get(h.id) ?? [];
       list.push(cur);
       while (list.length > 1 && list[0]!.time < now - windowMs) list.shift();

@@ -278,7 +278,7 @@ export class Kernel {
       try {
         await h.reload();
       } catch (err) {
-        h.counters.error('reload', errorKind(err));
+        h.counters.error('load', `reload:${errorKind(err)}`);
         this.logger.error({ plugin: h.id, err: describeError(err) }, 'reload failed; the previous content stays active');
       }
     }
@@ -337,12 +337,12 @@ export class Kernel {
       return undefined;
     }
     if (draft === null || typeof draft !== 'object' || typeof draft.type !== 'string' || typeof draft.time !== 'number' || !Number.isFinite(draft.time)) {
-      host.counters.error('emit', 'VIGIL_ERR_EVENT_INVALID');
+      host.counters.error('send', 'VIGIL_ERR_EVENT_INVALID');
       host.counters.discard('invalid_event');
       return undefined;
     }
     if (!host.produces.has(draft.type)) {
-      host.counters.error('emit', 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE');
+      host.counters.error('send', 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE');
       throw new VigilError(
         'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE',
         `plugin ${host.id} emitted "${draft.type}", which its manifest does not declare in produces`,
@@ -443,7 +443,7 @@ export class Kernel {
   private subscribe(host: PluginHost): void {
     const m = host.manifest;
     if (m.kind === 'sensor') return;
-    const onFailure = (err: unknown) => host.failure('handle', err);
+    const onFailure = (err: unknown) => host.failure('process', err);
     const current = () => (host.running ? host.instance : undefined);
     const skip = (n: number) => host.counters.discard(host.state === 'restarting' ? 'plugin_restarting' : 'plugin_not_running', n);
     const eventTypes = m.consumes.filter((t) => t !== 'detection');

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { PluginCounters } from '../telemetry/counters.js';
+import { PluginCounters, type ErrorStage } from '../telemetry/counters.js';
 import type { Subscription } from '../bus/index.js';
 import type {
   AnalyzerInstance,
@@ -151,14 +151,14 @@ export class PluginHost {
       },
       hostName: this.env.hostName,
       resolvePath: (p: string) => (isAbsolute(p) ? p : resolve(this.env.baseDir, p)),
-      fail: (err: unknown) => this.failure('runtime', err),
+      fail: (err: unknown) => this.failure('supervise', err),
       ...this.env.sinks(this),
     };
     try {
       // The plugin's factory gets the context shaped for its kind by env.sinks().
       this.instance = (this.plugin.create as (c: unknown) => PluginInstance)(ctx);
     } catch (cause) {
-      this.counters.error('create', errorKind(cause));
+      this.counters.error('load', `create:${errorKind(cause)}`);
       throw new VigilError('VIGIL_ERR_PLUGIN_CREATE', `plugin ${this.id}: create() threw: ${describeError(cause)}`, { cause });
     }
   }
@@ -214,7 +214,7 @@ export class PluginHost {
       try {
         await r.flush();
       } catch (err) {
-        this.counters.error('flush', errorKind(err));
+        this.counters.error('send', `flush:${errorKind(err)}`);
         this.logger.error({ err: describeError(err) }, 'flush failed');
       }
     }
@@ -231,14 +231,14 @@ export class PluginHost {
    * since the last (re)start the plugin is restarted with backoff, or detached when the
    * restart window already holds maxRestarts restarts.
    */
-  failure(stage: string, err: unknown): void {
+  failure(stage: ErrorStage, err: unknown): void {
     this.counters.error(stage, errorKind(err));
     this.lastError = describeError(err);
     this.errorsSinceStart++;
     if (this.errorsSinceStart === 1 || this.errorsSinceStart % 1000 === 0) {
       this.logger.warn({ stage, err: this.lastError, errors: this.errorsSinceStart }, 'plugin error');
     }
-    const threshold = stage === 'runtime' ? 1 : this.options.maxErrorsBeforeRestart;
+    const threshold = stage === 'supervise' ? 1 : this.options.maxErrorsBeforeRestart;
     if (this.state === 'running' && this.errorsSinceStart >= threshold) this.scheduleRestart();
   }
 
@@ -309,7 +309,7 @@ export class PluginHost {
   detach(): void {
     if (this.state === 'detached') return;
     this.state = 'detached';
-    this.counters.error('supervisor', 'VIGIL_ERR_PLUGIN_DETACHED');
+    this.counters.error('supervise', 'VIGIL_ERR_PLUGIN_DETACHED');
     this.logger.error(
       { restarts: this.restarts, in_window: this.restartTimes.length, window_ms: this.options.restartWindowMs, err: this.lastError },
       `VIGIL_ERR_PLUGIN_DETACHED: plugin ${this.id} failed repeatedly and was detached`,

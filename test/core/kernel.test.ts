@@ -132,7 +132,7 @@ test('a plugin for another platform is skipped with the reason; an undeclared ty
   const st = k.status();
   assert.match(st.skipped.find((s) => s.id === 'winonly')?.reason ?? '', /built for win32, this is linux/);
   const s = st.plugins.find((p) => p.id === 's')!;
-  assert.ok((s.counters.errors['emit:VIGIL_ERR_PLUGIN_UNDECLARED_TYPE'] ?? 0) >= 1);
+  assert.ok((s.counters.errors['send:VIGIL_ERR_PLUGIN_UNDECLARED_TYPE'] ?? 0) >= 1);
   assert.match(s.lastError ?? '', /emitted "dns.query", which its manifest does not declare/);
   assert.equal(sink.events.length, 0);
 });
