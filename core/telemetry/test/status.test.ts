@@ -4,11 +4,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Kernel } from '../../core/kernel/kernel.js';
-import { StatusServer, queryStatus } from '../../core/telemetry/status-server.js';
-import { silentLogger } from '../../core/telemetry/logger.js';
-import { tempConfig } from '../support/config.js';
-import { processStarts, recordingAnalyzer, ref, scriptedSensor } from '../support/fake-plugins.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { StatusServer, queryStatus } from '../status-server.js';
+import { silentLogger } from '../logger.js';
+import { tempConfig } from '../../../test/support/config.js';
+import { processStarts, recordingAnalyzer, ref, scriptedSensor } from '../../../test/support/fake-plugins.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool } from '../../core/workers/index.js';
-import { isVigilError } from '../../core/errors/index.js';
+import { WorkerPool } from '../index.js';
+import { isVigilError } from '../../errors/index.js';
 
 const tasks = fileURLToPath(new URL('./worker-tasks.js', import.meta.url));
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kernel } from '../../core/kernel/kernel.js';
-import { silentLogger } from '../../core/telemetry/logger.js';
-import { tempConfig } from '../support/config.js';
-import { processStarts, recordingAnalyzer, recordingResponder, ref, scriptedSensor, type Collected } from '../support/fake-plugins.js';
+import { Kernel } from '../kernel.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { tempConfig } from '../../../test/support/config.js';
+import { processStarts, recordingAnalyzer, recordingResponder, ref, scriptedSensor, type Collected } from '../../../test/support/fake-plugins.js';
 
 const collected = (): Collected & { actions: string[]; results: string[] } => ({ events: [], detections: [], actions: [], results: [] });
 
