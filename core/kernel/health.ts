@@ -1,6 +1,14 @@
 import type { DetectionDraft } from '../events/detection.js';
 import type { VigilConfig } from '../config/types.js';
-import type { PluginHost } from './plugin-host.js';
+import type { PluginCounters } from '../telemetry/counters.js';
+
+/** What the monitor reads of a plugin (a PluginHost). */
+export interface WatchedPlugin {
+  readonly id: string;
+  readonly counters: PluginCounters;
+  readonly state: string;
+  readonly manifest: { readonly kind: string };
+}
 
 interface Sample {
   time: number;
@@ -20,7 +28,7 @@ export class HealthMonitor {
 
   constructor(
     private readonly config: VigilConfig['health'],
-    private readonly hosts: readonly PluginHost[],
+    private readonly hosts: readonly WatchedPlugin[],
     private readonly raise: (d: DetectionDraft) => void,
   ) {}
 
@@ -54,7 +62,7 @@ export class HealthMonitor {
     }
   }
 
-  private maybeRaise(h: PluginHost, what: 'lost' | 'errors' | 'detached', n: number, now: number, windowMs: number): void {
+  private maybeRaise(h: WatchedPlugin, what: 'lost' | 'errors' | 'detached', n: number, now: number, windowMs: number): void {
     const key = `${h.id}:${what}`;
     const last = this.lastRaised.get(key);
     if (last !== undefined && now - last < windowMs) return;

@@ -30,6 +30,8 @@ export class ResponsePolicy {
     private readonly bus: Bus,
     private readonly counters: PluginCounters,
     private readonly report: (r: ActionResult) => void,
+    /** Milliseconds, as Date.now(); rate limits and cooldowns are measured on it. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   handle(det: Detection): void {
@@ -53,7 +55,7 @@ export class ResponsePolicy {
           responder: 'core',
           status: 'skipped',
           reason: skip.reason,
-          time: Date.now(),
+          time: this.now(),
         });
         continue;
       }
@@ -66,7 +68,7 @@ export class ResponsePolicy {
     if (r.dry_run) return SKIPS.dryRun;
     const image = r.target?.image?.toLowerCase();
     if (image && this.config.protected_images.some((p) => image.endsWith(p.toLowerCase()))) return SKIPS.protectedProcess;
-    const now = Date.now();
+    const now = this.now();
     while (this.recent.length > 0 && this.recent[0]! < now - 60_000) this.recent.shift();
     if (this.recent.length >= this.config.max_actions_per_minute) return SKIPS.rateLimit;
     const key = `${r.action}|${r.target?.guid ?? r.target?.pid ?? '-'}`;
