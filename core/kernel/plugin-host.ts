@@ -79,7 +79,7 @@ export class PluginHost {
   readonly counters = new PluginCounters();
   readonly logger: Logger;
   state: PluginState = 'created';
-  /** Every restart since the agent started (status); the window only limits `recentRestarts`. */
+  /** Every restart since the agent started (status); only those in the window count toward maxRestarts. */
   restarts = 0;
   lastError: string | undefined;
   instance: PluginInstance | undefined;
@@ -258,12 +258,6 @@ export class PluginHost {
   /** After a failed start: try again with backoff, or detach (the same window applies). */
   retryLater(): void {
     this.scheduleRestart();
-  }
-
-  /** Restarts within the window ending now (older ones are forgotten). */
-  get recentRestarts(): number {
-    this.forgetOldRestarts(this.clock.now());
-    return this.restartTimes.length;
   }
 
   private forgetOldRestarts(now: number): void {
