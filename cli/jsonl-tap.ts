@@ -17,13 +17,13 @@ export class JsonlTap {
     this.stream = createWriteStream(path, { flags: 'w' });
     this.stream.on('error', (err) => {
       this.failed = err;
-      this.counters.error('write', err.name);
+      this.counters.error('send', `write:${err.name}`);
     });
   }
 
   write(item: unknown): boolean {
     if (this.failed) {
-      this.counters.discard('write_failed');
+      this.counters.discard('write_error');
       return true;
     }
     this.counters.emitted++;
@@ -53,7 +53,7 @@ export class JsonlTap {
     kernel.bus.subscribe({
       name: 'events-out',
       counters: tap.counters,
-      onFailure: (err) => tap.counters.error('write', err instanceof Error ? err.name : 'unknown'),
+      onFailure: (err) => tap.counters.error('send', `write:${err instanceof Error ? err.name : 'unknown'}`),
       eventTypes: ['*'],
       onEvents: (batch) => {
         let ok = true;

@@ -13,7 +13,7 @@ export { PLUGIN_API_VERSION, DETECTION_RULE_KIND } from './plugin/types.js';
 // The check the kernel applies to a plugin's `config` against its manifest `configSchema`
 // (defaults filled in place): plugin tests validate their configs exactly as the agent will.
 export { validateWithSchema, type ConfigFinding } from './config/validate.js';
-export { PluginCounters, type CountersSnapshot } from './telemetry/counters.js';
+export { PluginCounters, ERROR_STAGES, ERROR_STAGE_MEANINGS, DISCARD_REASONS, type ErrorStage, type DiscardReason, type CountersSnapshot } from './telemetry/counters.js';
 export { createLogger, silentLogger, type Logger } from './telemetry/logger.js';
 export { VigilError, ERROR_CODES, describeError, errorKind, isVigilError, type ErrorCode } from './errors/index.js';
 export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG, inject, injectable } from './di/index.js';

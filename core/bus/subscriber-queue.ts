@@ -1,4 +1,4 @@
-import type { PluginCounters } from '../telemetry/counters.js';
+import type { DiscardReason, PluginCounters } from '../telemetry/counters.js';
 
 /** Called with each batch, in order; may be async (the next batch waits for it). */
 export type BatchHandler<T> = (batch: readonly T[]) => void | Promise<void>;
@@ -89,7 +89,7 @@ export class SubscriberQueue<T> {
   }
 
   /** Drop everything queued (detach / shutdown past the deadline), counted with a reason. */
-  discardAll(reason: string): number {
+  discardAll(reason: DiscardReason): number {
     const n = this.length;
     if (n > 0) this.counters.discard(reason, n);
     this.items = [];

@@ -20,6 +20,7 @@ export const CONFIG_SCHEMA: JsonSchema = {
         start_timeout_seconds: { type: 'number', exclusiveMinimum: 0, default: 15 },
         stop_timeout_seconds: { type: 'number', exclusiveMinimum: 0, default: 5 },
         max_restarts: { type: 'integer', minimum: 0, default: 3 },
+        restart_window_seconds: { type: 'number', minimum: 1, default: 600 },
         restart_backoff_ms: { type: 'integer', minimum: 0, default: 500 },
         max_errors_before_restart: { type: 'integer', minimum: 1, default: 1000 },
       },

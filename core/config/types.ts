@@ -9,6 +9,7 @@ export interface VigilConfig {
     start_timeout_seconds: number;
     stop_timeout_seconds: number;
     max_restarts: number;
+    restart_window_seconds: number;
     restart_backoff_ms: number;
     max_errors_before_restart: number;
   };

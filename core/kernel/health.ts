@@ -1,6 +1,14 @@
 import type { DetectionDraft } from '../events/detection.js';
 import type { VigilConfig } from '../config/types.js';
-import type { PluginHost } from './plugin-host.js';
+import type { PluginCounters } from '../telemetry/counters.js';
+
+/** What the monitor reads of a plugin (a PluginHost). */
+export interface WatchedPlugin {
+  readonly id: string;
+  readonly counters: PluginCounters;
+  readonly state: string;
+  readonly manifest: { readonly kind: string };
+}
 
 interface Sample {
   time: number;
@@ -20,7 +28,7 @@ export class HealthMonitor {
 
   constructor(
     private readonly config: VigilConfig['health'],
-    private readonly hosts: readonly PluginHost[],
+    private readonly hosts: readonly WatchedPlugin[],
     private readonly raise: (d: DetectionDraft) => void,
   ) {}
 
@@ -38,7 +46,9 @@ export class HealthMonitor {
   check(now: number): void {
     const windowMs = this.config.window_seconds * 1000;
     for (const h of this.hosts) {
-      const cur: Sample = { time: now, lost: h.counters.lostTotal, errors: h.counters.errorTotal };
+      // Refused content (a bad rule file) is a load error, reported at load in the log and
+      // in `vigil status`; it is no sign of telemetry degrading, so it raises nothing here.
+      const cur: Sample = { time: now, lost: h.counters.lostTotal, errors: h.counters.errorTotal - h.counters.errorsAt('load') };
       const list = this.samples.get(h.id) ?? [];
       list.push(cur);
       while (list.length > 1 && list[0]!.time < now - windowMs) list.shift();
@@ -52,7 +62,7 @@ export class HealthMonitor {
     }
   }
 
-  private maybeRaise(h: PluginHost, what: 'lost' | 'errors' | 'detached', n: number, now: number, windowMs: number): void {
+  private maybeRaise(h: WatchedPlugin, what: 'lost' | 'errors' | 'detached', n: number, now: number, windowMs: number): void {
     const key = `${h.id}:${what}`;
     const last = this.lastRaised.get(key);
     if (last !== undefined && now - last < windowMs) return;

@@ -19,7 +19,7 @@ import type { AnalyzerInstance, ResponderInstance } from '../plugin/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters } from '../telemetry/counters.js';
 import { WorkerPool } from '../workers/index.js';
-import { PluginHost, type PluginStatus } from './plugin-host.js';
+import { PluginHost, type PluginStatus, type SupervisorClock } from './plugin-host.js';
 import { ResponsePolicy } from './response-policy.js';
 import { HealthMonitor } from './health.js';
 
@@ -35,6 +35,8 @@ export interface KernelOptions {
    * are validated (the replay command enables replay sensors this way).
    */
   adjust?: (refs: ReadonlyMap<string, PluginModuleRef>, config: VigilConfig) => void;
+  /** The supervisor's clock for restart windows and backoff (tests); the system clock otherwise. */
+  clock?: SupervisorClock;
 }
 
 /** A plugin that was not started, and why (platform, disabled). */
@@ -206,8 +208,10 @@ export class Kernel {
           startTimeoutMs: this.config.agent.start_timeout_seconds * 1000,
           stopTimeoutMs: this.config.agent.stop_timeout_seconds * 1000,
           maxRestarts: this.config.agent.max_restarts,
+          restartWindowMs: this.config.agent.restart_window_seconds * 1000,
           restartBackoffMs: this.config.agent.restart_backoff_ms,
           maxErrorsBeforeRestart: this.config.agent.max_errors_before_restart,
+          ...(this.options.clock ? { clock: this.options.clock } : {}),
         }),
       );
     }
@@ -259,7 +263,7 @@ export class Kernel {
       try {
         await h.reload();
       } catch (err) {
-        h.counters.error('reload', errorKind(err));
+        h.counters.error('load', `reload:${errorKind(err)}`);
         this.logger.error({ plugin: h.id, err: describeError(err) }, 'reload failed; the previous content stays active');
       }
     }
@@ -315,12 +319,12 @@ export class Kernel {
       return undefined;
     }
     if (draft === null || typeof draft !== 'object' || typeof draft.type !== 'string' || typeof draft.time !== 'number' || !Number.isFinite(draft.time)) {
-      host.counters.error('emit', 'VIGIL_ERR_EVENT_INVALID');
+      host.counters.error('send', 'VIGIL_ERR_EVENT_INVALID');
       host.counters.discard('invalid_event');
       return undefined;
     }
     if (!host.produces.has(draft.type)) {
-      host.counters.error('emit', 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE');
+      host.counters.error('send', 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE');
       throw new VigilError(
         'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE',
         `plugin ${host.id} emitted "${draft.type}", which its manifest does not declare in produces`,
@@ -421,7 +425,7 @@ export class Kernel {
   private subscribe(host: PluginHost): void {
     const m = host.manifest;
     if (m.kind === 'sensor') return;
-    const onFailure = (err: unknown) => host.failure('handle', err);
+    const onFailure = (err: unknown) => host.failure('process', err);
     const current = () => (host.running ? host.instance : undefined);
     const skip = (n: number) => host.counters.discard(host.state === 'restarting' ? 'plugin_restarting' : 'plugin_not_running', n);
     const eventTypes = m.consumes.filter((t) => t !== 'detection');

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { PluginCounters } from '../telemetry/counters.js';
+import { PluginCounters, type ErrorStage } from '../telemetry/counters.js';
 import type { Subscription } from '../bus/index.js';
 import type {
   AnalyzerInstance,
@@ -16,12 +16,35 @@ import type {
 
 export type PluginState = 'created' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'detached';
 
+/**
+ * Time as the supervisor sees it: the restart window and the backoff timers. Injectable so
+ * that a test can move through hours of failures without waiting for any of them.
+ */
+export interface SupervisorClock {
+  /** Milliseconds, as Date.now(). */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The wall clock and the event loop's timers. */
+export const systemClock: SupervisorClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export interface HostOptions {
   startTimeoutMs: number;
   stopTimeoutMs: number;
+  /** Restarts allowed within `restartWindowMs`; one more failure detaches the plugin. */
   maxRestarts: number;
+  /** Restarts older than this no longer count toward `maxRestarts` nor the backoff. */
+  restartWindowMs: number;
   restartBackoffMs: number;
   maxErrorsBeforeRestart: number;
+  /** Defaults to the system clock. */
+  clock?: SupervisorClock;
 }
 
 /** The pieces the kernel hands each host to build a context. */
@@ -49,12 +72,14 @@ export interface PluginStatus {
 /**
  * Supervises one plugin: builds its context, starts it with a timeout, runs its disposers
  * last-in first-out on stop, restarts it with backoff when it keeps failing and detaches it
- * after `maxRestarts`. Counters survive restarts.
+ * when it needs more than `maxRestarts` restarts within `restartWindowMs` (the intensity
+ * and period of an Erlang/OTP supervisor). Counters survive restarts.
  */
 export class PluginHost {
   readonly counters = new PluginCounters();
   readonly logger: Logger;
   state: PluginState = 'created';
+  /** Every restart since the agent started (status); only those in the window count toward maxRestarts. */
   restarts = 0;
   lastError: string | undefined;
   instance: PluginInstance | undefined;
@@ -62,7 +87,10 @@ export class PluginHost {
   private abort = new AbortController();
   private disposers: Disposer[] = [];
   private errorsSinceStart = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private restartTimer: unknown;
+  /** When each restart within the window was scheduled, oldest first. */
+  private readonly restartTimes: number[] = [];
+  private readonly clock: SupervisorClock;
   private readonly container: DependencyContainer;
   /** Called when the plugin is detached (the kernel unsubscribes, marks sources finished). */
   onDetached: (() => void) | undefined;
@@ -76,6 +104,7 @@ export class PluginHost {
   ) {
     this.logger = env.logger.child({ plugin: plugin.manifest.id });
     this.container = env.container.createChildContainer();
+    this.clock = options.clock ?? systemClock;
   }
 
   get id(): string {
@@ -122,14 +151,14 @@ export class PluginHost {
       },
       hostName: this.env.hostName,
       resolvePath: (p: string) => (isAbsolute(p) ? p : resolve(this.env.baseDir, p)),
-      fail: (err: unknown) => this.failure('runtime', err),
+      fail: (err: unknown) => this.failure('supervise', err),
       ...this.env.sinks(this),
     };
     try {
       // The plugin's factory gets the context shaped for its kind by env.sinks().
       this.instance = (this.plugin.create as (c: unknown) => PluginInstance)(ctx);
     } catch (cause) {
-      this.counters.error('create', errorKind(cause));
+      this.counters.error('load', `create:${errorKind(cause)}`);
       throw new VigilError('VIGIL_ERR_PLUGIN_CREATE', `plugin ${this.id}: create() threw: ${describeError(cause)}`, { cause });
     }
   }
@@ -167,7 +196,7 @@ export class PluginHost {
 
   /** Stop: abort, stop() with timeout, then the disposers LIFO. Idempotent. */
   async stop(): Promise<void> {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.restartTimer !== undefined) this.clock.clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     if (this.state === 'stopped' || this.state === 'detached') {
       await this.release();
@@ -185,7 +214,7 @@ export class PluginHost {
       try {
         await r.flush();
       } catch (err) {
-        this.counters.error('flush', errorKind(err));
+        this.counters.error('send', `flush:${errorKind(err)}`);
         this.logger.error({ err: describeError(err) }, 'flush failed');
       }
     }
@@ -199,16 +228,17 @@ export class PluginHost {
 
   /**
    * Record a failure of the plugin (a throwing handler, a failed loop). Past the threshold
-   * since the last (re)start the plugin is restarted with backoff; past maxRestarts detached.
+   * since the last (re)start the plugin is restarted with backoff, or detached when the
+   * restart window already holds maxRestarts restarts.
    */
-  failure(stage: string, err: unknown): void {
+  failure(stage: ErrorStage, err: unknown): void {
     this.counters.error(stage, errorKind(err));
     this.lastError = describeError(err);
     this.errorsSinceStart++;
     if (this.errorsSinceStart === 1 || this.errorsSinceStart % 1000 === 0) {
       this.logger.warn({ stage, err: this.lastError, errors: this.errorsSinceStart }, 'plugin error');
     }
-    const threshold = stage === 'runtime' ? 1 : this.options.maxErrorsBeforeRestart;
+    const threshold = stage === 'supervise' ? 1 : this.options.maxErrorsBeforeRestart;
     if (this.state === 'running' && this.errorsSinceStart >= threshold) this.scheduleRestart();
   }
 
@@ -225,21 +255,33 @@ export class PluginHost {
     return s;
   }
 
-  /** After a failed start: try again with backoff, detach past maxRestarts. */
+  /** After a failed start: try again with backoff, or detach (the same window applies). */
   retryLater(): void {
     this.scheduleRestart();
   }
 
+  private forgetOldRestarts(now: number): void {
+    const since = now - this.options.restartWindowMs;
+    while (this.restartTimes.length > 0 && this.restartTimes[0]! <= since) this.restartTimes.shift();
+  }
+
   private scheduleRestart(): void {
-    if (this.restarts >= this.options.maxRestarts) {
+    const now = this.clock.now();
+    this.forgetOldRestarts(now);
+    if (this.restartTimes.length >= this.options.maxRestarts) {
       this.detach();
       return;
     }
     this.state = 'restarting';
     this.restarts++;
-    const delay = this.options.restartBackoffMs * 2 ** (this.restarts - 1);
-    this.logger.warn({ restart: this.restarts, delay_ms: delay }, 'restarting plugin after repeated failures');
-    this.restartTimer = setTimeout(() => {
+    this.restartTimes.push(now);
+    // The backoff grows with the restarts in the window, so a quiet window resets it.
+    const delay = this.options.restartBackoffMs * 2 ** (this.restartTimes.length - 1);
+    this.logger.warn(
+      { restart: this.restarts, in_window: this.restartTimes.length, delay_ms: delay },
+      'restarting plugin after repeated failures',
+    );
+    this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = undefined;
       void this.restartNow();
     }, delay);
@@ -261,9 +303,9 @@ export class PluginHost {
   detach(): void {
     if (this.state === 'detached') return;
     this.state = 'detached';
-    this.counters.error('supervisor', 'VIGIL_ERR_PLUGIN_DETACHED');
+    this.counters.error('supervise', 'VIGIL_ERR_PLUGIN_DETACHED');
     this.logger.error(
-      { restarts: this.restarts, err: this.lastError },
+      { restarts: this.restarts, in_window: this.restartTimes.length, window_ms: this.options.restartWindowMs, err: this.lastError },
       `VIGIL_ERR_PLUGIN_DETACHED: plugin ${this.id} failed repeatedly and was detached`,
     );
     this.subscription?.detach();

@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus/index.js';
 import type { ActionRequest, ActionResult, Detection } from '../events/detection.js';
-import type { PluginCounters } from '../telemetry/counters.js';
+import type { DiscardReason, PluginCounters } from '../telemetry/counters.js';
 import type { VigilConfig } from '../config/types.js';
+
+/** Why an action is skipped: the reason journaled in the ActionResult, and the one counted. */
+const SKIPS = {
+  noResponder: { reason: 'no responder for action', counted: 'action_no_responder_for_action' },
+  dryRun: { reason: 'dry-run', counted: 'action_dry_run' },
+  protectedProcess: { reason: 'protected process', counted: 'action_protected_process' },
+  rateLimit: { reason: 'rate limit', counted: 'action_rate_limit' },
+  cooldown: { reason: 'cooldown', counted: 'action_cooldown' },
+} as const satisfies Record<string, { reason: string; counted: DiscardReason }>;
+
+type Skip = (typeof SKIPS)[keyof typeof SKIPS];
 
 /**
  * Turns the actions a detection requests into ActionRequests for the responders that
@@ -19,6 +30,8 @@ export class ResponsePolicy {
     private readonly bus: Bus,
     private readonly counters: PluginCounters,
     private readonly report: (r: ActionResult) => void,
+    /** Milliseconds, as Date.now(); rate limits and cooldowns are measured on it. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   handle(det: Detection): void {
@@ -32,17 +45,17 @@ export class ResponsePolicy {
         ...(det.actor ? { target: det.actor } : {}),
         dry_run: this.config.dry_run,
       };
-      const reason = this.refuse(request);
-      if (reason) {
-        this.counters.discard(`action_${reason.replace(/[^a-z]+/g, '_')}`, 1, true);
+      const skip = this.refuse(request);
+      if (skip) {
+        this.counters.discard(skip.counted, 1, true);
         this.report({
           request_id: request.id,
           detection_id: det.id,
           action: request.action,
           responder: 'core',
           status: 'skipped',
-          reason,
-          time: Date.now(),
+          reason: skip.reason,
+          time: this.now(),
         });
         continue;
       }
@@ -50,17 +63,17 @@ export class ResponsePolicy {
     }
   }
 
-  private refuse(r: ActionRequest): string | undefined {
-    if (!this.bus.hasActionHandler(r.action)) return 'no responder for action';
-    if (r.dry_run) return 'dry-run';
+  private refuse(r: ActionRequest): Skip | undefined {
+    if (!this.bus.hasActionHandler(r.action)) return SKIPS.noResponder;
+    if (r.dry_run) return SKIPS.dryRun;
     const image = r.target?.image?.toLowerCase();
-    if (image && this.config.protected_images.some((p) => image.endsWith(p.toLowerCase()))) return 'protected process';
-    const now = Date.now();
+    if (image && this.config.protected_images.some((p) => image.endsWith(p.toLowerCase()))) return SKIPS.protectedProcess;
+    const now = this.now();
     while (this.recent.length > 0 && this.recent[0]! < now - 60_000) this.recent.shift();
-    if (this.recent.length >= this.config.max_actions_per_minute) return 'rate limit';
+    if (this.recent.length >= this.config.max_actions_per_minute) return SKIPS.rateLimit;
     const key = `${r.action}|${r.target?.guid ?? r.target?.pid ?? '-'}`;
     const last = this.lastByKey.get(key);
-    if (last !== undefined && now - last < this.config.cooldown_seconds * 1000) return 'cooldown';
+    if (last !== undefined && now - last < this.config.cooldown_seconds * 1000) return SKIPS.cooldown;
     this.lastByKey.set(key, now);
     if (this.lastByKey.size > 10_000) {
       for (const [k, t] of this.lastByKey) if (now - t >= this.config.cooldown_seconds * 1000) this.lastByKey.delete(k);

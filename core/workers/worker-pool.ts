@@ -77,7 +77,7 @@ export class WorkerPool {
       return result;
     } catch (err) {
       if (timeout.aborted) {
-        this.counters.error('task', `timeout:${name}`);
+        this.counters.error('process', `timeout:${name}`);
         throw new VigilError('VIGIL_ERR_WORKER_TIMEOUT', `worker task ${name} exceeded ${timeoutMs} ms and was cancelled`, {
           cause: err,
         });
@@ -90,7 +90,7 @@ export class WorkerPool {
         this.counters.discard(`queue_full:${name}`);
         throw new VigilError('VIGIL_ERR_WORKER_QUEUE_FULL', `worker queue full; task ${name} refused`, { cause: err });
       }
-      this.counters.error('task', `failed:${name}`);
+      this.counters.error('process', `failed:${name}`);
       throw new VigilError('VIGIL_ERR_WORKER_FAILED', `worker task ${name} failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
       });

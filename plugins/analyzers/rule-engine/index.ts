@@ -56,7 +56,7 @@ class RuleEngine implements AnalyzerInstance {
   async start(): Promise<void> {
     const built = await buildRuleSet(this.ctx.config, (p) => this.ctx.resolvePath(p));
     for (const i of built.issues) this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, `rule refused: ${formatIssue(i)}`);
-    if (built.issues.length > 0) this.ctx.counters.discard('rule_refused', built.issues.length, false);
+    if (built.issues.length > 0) this.ctx.counters.error('load', 'rule_refused', built.issues.length);
     this.noteSigma(built.sigmaSkipped.length);
     this.swap(built.set);
     this.ctx.logger.info({ rules: built.set.stats.rules, files: built.files.length, compile_ms: Math.round(built.set.stats.compileMs) }, 'rules loaded');
@@ -82,7 +82,7 @@ class RuleEngine implements AnalyzerInstance {
         });
       } catch (err) {
         // A rule or sink failure costs this event's remaining rules, never the batch.
-        this.ctx.counters.error('event', err instanceof Error ? err.name : 'unknown');
+        this.ctx.counters.error('process', err instanceof Error ? err.name : 'unknown');
         this.ctx.logger.debug({ err, event: e.id }, 'rule evaluation failed');
       }
     }
@@ -95,7 +95,7 @@ class RuleEngine implements AnalyzerInstance {
         const built = await buildRuleSet(this.ctx.config, (p) => this.ctx.resolvePath(p));
         if (built.issues.length > 0) {
           this.ctx.counters.add('reload_failures');
-          this.ctx.counters.error('reload', 'invalid_rules');
+          this.ctx.counters.error('load', 'reload:invalid_rules');
           this.ctx.logger.error(
             { issues: built.issues.map(formatIssue) },
             `rule reload refused: ${built.issues.length} problem(s); the previous ${this.set?.stats.rules ?? 0} rules stay active`,
@@ -108,7 +108,7 @@ class RuleEngine implements AnalyzerInstance {
         this.ctx.logger.info({ rules: built.set.stats.rules }, 'rules reloaded');
       } catch (err) {
         this.ctx.counters.add('reload_failures');
-        this.ctx.counters.error('reload', err instanceof Error ? err.name : 'unknown');
+        this.ctx.counters.error('load', `reload:${err instanceof Error ? err.name : 'unknown'}`);
         this.ctx.logger.error({ err }, 'rule reload failed; the previous rules stay active');
       }
     };
@@ -141,12 +141,12 @@ class RuleEngine implements AnalyzerInstance {
       try {
         const w = watch(p, { recursive: true }, schedule);
         w.on('error', (err) => {
-          this.ctx.counters.error('watch', err.name);
+          this.ctx.counters.error('load', `watch:${err.name}`);
           this.ctx.logger.warn({ err, path: p }, 'rule watcher failed');
         });
         this.watchers.push(w);
       } catch (err) {
-        this.ctx.counters.error('watch', err instanceof Error ? err.name : 'unknown');
+        this.ctx.counters.error('load', `watch:${err instanceof Error ? err.name : 'unknown'}`);
         this.ctx.logger.warn({ err, path: p }, 'cannot watch rule path');
       }
     }

@@ -94,7 +94,7 @@ test('reload swaps the whole set atomically; a bad new set keeps the old one', a
   assert.deepEqual(h.detections.map((x) => x.rule.id), ['t.a']);
   const snap = h.counters.snapshot();
   assert.equal(snap.custom['reload_failures'], 1);
-  assert.equal(snap.errors['reload:invalid_rules'], 1);
+  assert.equal(snap.errors['load:reload:invalid_rules'], 1);
   // A good new set replaces the old one entirely.
   writeFileSync(file, JSON.stringify({ rules: [rule('t.b', 'b.exe')] }));
   await h.instance.reload?.();
@@ -132,7 +132,8 @@ test('start skips refused rules and counts them', async () => {
   const h = harness({ rule_paths: [d] });
   await h.instance.start();
   assert.equal(h.counters.snapshot().custom['rules_loaded'], 1);
-  assert.equal(h.counters.snapshot().discarded['rule_refused']?.count, 1);
+  assert.equal(h.counters.snapshot().errors['load:rule_refused'], 1);
+  assert.equal(h.counters.lostTotal, 0, 'a refused rule is a load error, not lost telemetry');
   await h.instance.stop();
 });
 

@@ -51,7 +51,7 @@ export class AlertStoreResponder implements ResponderInstance {
     const { counters, logger } = this.ctx;
     const store = this.store;
     if (this.state !== 'running' || !store) {
-      counters.discard('not_running', batch.length);
+      counters.discard('plugin_not_running', batch.length);
       return;
     }
     try {
@@ -60,11 +60,11 @@ export class AlertStoreResponder implements ResponderInstance {
       this.rows += r.stored;
       if (r.duplicates > 0) counters.discard('duplicate_id', r.duplicates, true);
       for (const kind of r.unserializable) {
-        counters.error('serialize', kind);
-        counters.discard('invalid_detection', 1);
+        counters.error('process', `serialize:${kind}`);
+        counters.discard('unserializable', 1);
       }
     } catch (err) {
-      counters.error('store', errorKind(err));
+      counters.error('send', `store:${errorKind(err)}`);
       counters.discard('store_error', batch.length);
       logger.warn({ path: this.path, err: errorKind(err), detections: batch.length }, 'alert store failed to store a batch');
     }
@@ -78,14 +78,14 @@ export class AlertStoreResponder implements ResponderInstance {
     counters.add('action_results_received', batch.length);
     const store = this.store;
     if (this.state !== 'running' || !store) {
-      counters.discard('action_results_not_running', batch.length);
+      counters.discard('plugin_not_running', batch.length);
       return;
     }
     try {
       counters.add('action_results_stored', store.storeActionResults(batch));
     } catch (err) {
-      counters.error('store_results', errorKind(err));
-      counters.discard('action_results_store_error', batch.length);
+      counters.error('send', `store_results:${errorKind(err)}`);
+      counters.discard('store_error', batch.length);
       logger.warn({ path: this.path, err: errorKind(err), results: batch.length }, 'alert store failed to store action results');
     }
   }
@@ -106,7 +106,7 @@ export class AlertStoreResponder implements ResponderInstance {
       counters.set('stored_detections', this.rows);
       return r;
     } catch (err) {
-      counters.error('prune', errorKind(err));
+      counters.error('process', `prune:${errorKind(err)}`);
       logger.warn({ path: this.path, err: errorKind(err) }, 'alert store retention failed');
       return { byAge: 0, byRows: 0 };
     }
@@ -119,7 +119,7 @@ export class AlertStoreResponder implements ResponderInstance {
       try {
         store.checkpoint();
       } catch (err) {
-        this.ctx.counters.error('flush', errorKind(err));
+        this.ctx.counters.error('send', `flush:${errorKind(err)}`);
       }
     }
     return Promise.resolve();

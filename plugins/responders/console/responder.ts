@@ -68,7 +68,7 @@ export class ConsoleResponder implements ResponderInstance {
   onDetections(batch: readonly Detection[]): Promise<void> | void {
     const out = this.out;
     if (this.state !== 'running' || out === undefined) {
-      this.ctx.counters.discard('not_running', batch.length);
+      this.ctx.counters.discard('plugin_not_running', batch.length);
       return;
     }
     let text = '';
@@ -78,7 +78,7 @@ export class ConsoleResponder implements ResponderInstance {
       const rank = RANK[d.severity];
       if (rank === undefined || rank < this.minRank) {
         if (rank === undefined) {
-          this.ctx.counters.error('format', 'bad_severity');
+          this.ctx.counters.error('process', 'format:bad_severity');
           this.ctx.counters.discard('bad_severity', 1);
         } else below += 1;
         continue;
@@ -87,8 +87,8 @@ export class ConsoleResponder implements ResponderInstance {
         text += formatDetection(d, this.palette);
         lines += 1;
       } catch (err) {
-        this.ctx.counters.error('format', errorKind(err));
-        this.ctx.counters.discard('format_error', 1);
+        this.ctx.counters.error('process', `format:${errorKind(err)}`);
+        this.ctx.counters.discard('unserializable', 1);
       }
     }
     if (below > 0) this.ctx.counters.discard('below_min_severity', below, true);
@@ -104,7 +104,7 @@ export class ConsoleResponder implements ResponderInstance {
     try {
       ok = out.write(text, (err) => {
         if (err) {
-          this.ctx.counters.error('write', errorKind(err));
+          this.ctx.counters.error('send', `write:${errorKind(err)}`);
           this.ctx.counters.discard('write_error', count);
         } else {
           this.ctx.counters.emitted += count;
@@ -114,7 +114,7 @@ export class ConsoleResponder implements ResponderInstance {
       });
     } catch (err) {
       // A destroyed stream may throw synchronously instead of calling back.
-      this.ctx.counters.error('write', errorKind(err));
+      this.ctx.counters.error('send', `write:${errorKind(err)}`);
       this.ctx.counters.discard('write_error', count);
       this.pending.delete(done);
       settle();

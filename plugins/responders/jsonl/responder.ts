@@ -31,12 +31,12 @@ export class JsonlResponder implements ResponderInstance {
         counters.emitted += n;
       },
       lost: (n, stage, err) => {
-        counters.error(stage, errorKind(err));
-        counters.discard(`${stage}_error`, n);
+        counters.error('send', `${stage}:${errorKind(err)}`);
+        counters.discard(stage === 'closed' ? 'plugin_not_running' : `${stage}_error`, n);
         logger.warn({ path: this.path, stage, err: errorKind(err), lines: n }, 'jsonl output lost detections');
       },
       error: (stage, err) => {
-        counters.error(stage, errorKind(err));
+        counters.error(stage === 'close' ? 'stop' : 'send', `${stage}:${errorKind(err)}`);
         logger.warn({ path: this.path, stage, err: errorKind(err) }, 'jsonl output failure');
       },
       rotated: () => {
@@ -61,7 +61,7 @@ export class JsonlResponder implements ResponderInstance {
     const { counters } = this.ctx;
     const file = this.file;
     if (this.state !== 'running' || !file) {
-      counters.discard('not_running', batch.length);
+      counters.discard('plugin_not_running', batch.length);
       return;
     }
     const lines: string[] = [];
@@ -69,7 +69,7 @@ export class JsonlResponder implements ResponderInstance {
       try {
         lines.push(detectionLine(d));
       } catch (err) {
-        counters.error('serialize', errorKind(err));
+        counters.error('process', `serialize:${errorKind(err)}`);
         counters.discard('unserializable', 1);
       }
     }

@@ -185,7 +185,7 @@ export class ProcfsSensor implements SensorInstance {
       await this.pollOnce();
       this.failedPolls = 0;
     } catch (err) {
-      this.ctx.counters.error('poll', errCode(err));
+      this.ctx.counters.error('receive', `poll:${errCode(err)}`);
       this.ctx.logger.warn({ err }, 'procfs: poll failed');
       // One failed scan is transient; a run of them means the source is gone: let the core
       // restart the plugin (with backoff) rather than spin on errors.
@@ -380,7 +380,7 @@ export class ProcfsSensor implements SensorInstance {
         this.ctx.counters.add('vanished');
         return { kind: 'gone' };
       }
-      this.ctx.counters.error('read', code);
+      this.ctx.counters.error('receive', `read:${code}`);
       return { kind: 'unknown' };
     }
     try {
@@ -388,8 +388,8 @@ export class ProcfsSensor implements SensorInstance {
       if (stat.pid !== pid) throw new Error(`${path}: pid field ${stat.pid} does not match the directory`);
       return { kind: 'ok', stat };
     } catch (err) {
-      this.ctx.counters.error('parse', 'stat');
-      this.ctx.counters.discard('stat_unparsable');
+      this.ctx.counters.error('receive', 'parse:stat');
+      this.ctx.counters.discard('parse_error');
       this.ctx.logger.debug({ err }, 'procfs: unparsable stat');
       return { kind: 'unknown' };
     }
@@ -411,7 +411,7 @@ export class ProcfsSensor implements SensorInstance {
         } else if (isVanished(code)) {
           vanished = true;
         } else {
-          this.ctx.counters.error('read', code);
+          this.ctx.counters.error('receive', `read:${code}`);
         }
         return undefined;
       }
@@ -436,7 +436,7 @@ export class ProcfsSensor implements SensorInstance {
     try {
       if (await this.users.refreshIfChanged()) this.ctx.counters.add('passwd_reloads');
     } catch (err) {
-      this.ctx.counters.error('passwd', errCode(err));
+      this.ctx.counters.error('receive', `passwd:${errCode(err)}`);
     }
   }
 
@@ -484,7 +484,7 @@ export class ProcfsSensor implements SensorInstance {
       // Live delivery: the core drops and counts when its queue is full; nothing to await.
       void this.ctx.emit(draft);
     } catch (err) {
-      this.ctx.counters.error('emit', errCode(err));
+      this.ctx.counters.error('send', errCode(err));
       this.ctx.counters.discard('emit_rejected');
       // Once per type: a refusal repeats for every event of that type.
       if (!this.refusedTypes.has(draft.type)) {

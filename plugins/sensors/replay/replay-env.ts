@@ -47,7 +47,7 @@ export class ReplayEnv {
   /** A record that cannot be replayed: reported, counted as discarded and as an error. */
   bad(file: string, where: string, reason: string, kind: string, message: string): void {
     this.counters.discard(reason);
-    this.counters.error('parse', kind);
+    this.counters.error('receive', `parse:${kind}`);
     this.warn(file, where, message);
   }
 

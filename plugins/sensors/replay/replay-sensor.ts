@@ -95,7 +95,7 @@ export class ReplaySensor implements SensorInstance {
         } else {
           this.filesFailed++;
           ctx.counters.discard(p.reason === 'unsupported_format' ? 'unsupported_format' : 'file_unreadable');
-          ctx.counters.error('read', p.code ?? p.reason);
+          ctx.counters.error('receive', `read:${p.code ?? p.reason}`);
           ctx.logger.warn({ file: p.path, code: p.code }, `${p.path}: ${p.message}`);
         }
       }
@@ -132,7 +132,7 @@ export class ReplaySensor implements SensorInstance {
     } catch (err) {
       // E.g. a JSONL event of a type this sensor does not declare.
       ctx.counters.discard('emit_rejected');
-      ctx.counters.error('emit', kindOf(err));
+      ctx.counters.error('send', kindOf(err));
       env.warn(file, `event of type ${draft.type}`, `refused: ${messageOf(err)}`);
       return undefined;
     }
@@ -143,7 +143,7 @@ export class ReplaySensor implements SensorInstance {
   private fileFailed(file: ReplayFile, err: unknown): void {
     this.filesFailed++;
     this.ctx.counters.discard('file_unreadable');
-    this.ctx.counters.error('read', kindOf(err));
+    this.ctx.counters.error('receive', `read:${kindOf(err)}`);
     this.ctx.logger.warn({ file: file.path, err }, `${file.path}: cannot replay: ${messageOf(err)}`);
   }
 

@@ -147,7 +147,7 @@ export async function* evtxDrafts(file: string, env: ReplayEnv): AsyncGenerator<
       env.record();
       env.bad(file, where, 'parse_error', `evtx_${issue.kind}`, issue.message);
     } else {
-      env.counters.error('parse', `evtx_${issue.kind}`);
+      env.counters.error('receive', `parse:evtx_${issue.kind}`);
       env.warn(file, where, issue.message);
     }
   };

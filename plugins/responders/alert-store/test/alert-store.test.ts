@@ -205,9 +205,9 @@ test('duplicates and invalid detections are counted, a failing insert is counted
   const snap = ctx.counters.snapshot();
   assert.equal(snap.emitted, 1);
   assert.deepEqual(snap.discarded['duplicate_id'], { count: 1, intended: true });
-  assert.deepEqual(snap.discarded['invalid_detection'], { count: 1, intended: false });
+  assert.deepEqual(snap.discarded['unserializable'], { count: 1, intended: false });
   assert.deepEqual(snap.discarded['store_error'], { count: 2, intended: false });
-  assert.ok(Object.keys(snap.errors).some((k) => k.startsWith('store:SQLITE_CONSTRAINT')), JSON.stringify(snap.errors));
+  assert.ok(Object.keys(snap.errors).some((k) => k.startsWith('send:store:SQLITE_CONSTRAINT')), JSON.stringify(snap.errors));
   assert.deepEqual(ids(queryAlerts(db)), ['same']);
 });
 
@@ -219,7 +219,7 @@ test('stop without start, stop twice, and batches after stop', async () => {
   await r.onDetections?.([sampleDetection()]);
   await ctx.dispose();
   assert.equal(existsSync(db), false);
-  assert.equal(ctx.counters.snapshot().discarded['not_running']?.count, 1);
+  assert.equal(ctx.counters.snapshot().discarded['plugin_not_running']?.count, 1);
 
   const b = make({ path: db });
   await b.r.start();

@@ -136,7 +136,7 @@ test('stop without start, stop twice, and detections after stop are counted', as
   await second.r.stop();
   await second.r.onDetections([sampleDetection()]);
   await second.ctx.dispose();
-  assert.deepEqual(second.ctx.counters.snapshot().discarded['not_running'], { count: 1, intended: false });
+  assert.deepEqual(second.ctx.counters.snapshot().discarded['plugin_not_running'], { count: 1, intended: false });
 });
 
 test('a failing output stream is counted, never thrown into the bus', async () => {
@@ -149,7 +149,7 @@ test('a failing output stream is counted, never thrown into the bus', async () =
   await r.stop();
   await ctx.dispose();
   const snap = ctx.counters.snapshot();
-  assert.ok((snap.errors['write:EPIPE'] ?? 0) >= 1, JSON.stringify(snap.errors));
+  assert.ok((snap.errors['send:write:EPIPE'] ?? 0) >= 1, JSON.stringify(snap.errors));
   assert.equal(snap.emitted, 0);
   // The second batch hits a destroyed stream; all three lines are accounted as lost.
   assert.equal(snap.discarded['write_error']?.count, 3);

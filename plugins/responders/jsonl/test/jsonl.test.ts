@@ -129,7 +129,7 @@ test('stop without start, stop twice, detections after stop are counted', async 
   await r.onDetections?.([sampleDetection()]);
   await ctx.dispose();
   assert.equal(existsSync(file), false);
-  assert.deepEqual(ctx.counters.snapshot().discarded['not_running'], { count: 1, intended: false });
+  assert.deepEqual(ctx.counters.snapshot().discarded['plugin_not_running'], { count: 1, intended: false });
 
   const b = make({ path: join(freshDir(), 'b.jsonl') });
   await b.r.start();
@@ -155,7 +155,7 @@ test('a write error is counted, never thrown into the bus', { skip: !existsSync(
   await r.stop();
   await ctx.dispose();
   const snap = ctx.counters.snapshot();
-  assert.ok((snap.errors['write:ENOSPC'] ?? 0) >= 1, JSON.stringify(snap.errors));
+  assert.ok((snap.errors['send:write:ENOSPC'] ?? 0) >= 1, JSON.stringify(snap.errors));
   assert.equal(snap.discarded['write_error']?.count, 3);
   assert.equal(snap.emitted, 0);
 });

@@ -75,8 +75,8 @@ test('fake tree: existing processes, comm with ") (", pid reuse, exit, zombie, b
     assert.equal(noExe?.proc?.image, undefined);
     const snap = f.counters.snapshot();
     assert.equal(snap.custom['exe_unreadable'], 1, 'only the user process without exe counts, not the kernel thread');
-    assert.equal(snap.discarded['stat_unparsable']?.count, 1);
-    assert.equal(snap.errors['parse:stat'], 1);
+    assert.equal(snap.discarded['parse_error']?.count, 1);
+    assert.equal(snap.errors['receive:parse:stat'], 1);
 
     // pid 100 reused by another program: stop of the old identity, start of the new one.
     const reused: FakeProc = { ...WEIRD, comm: 'other', startTicks: 900, exe: '/usr/bin/other', argv: ['other'], uid: 0 };

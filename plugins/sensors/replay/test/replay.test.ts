@@ -79,8 +79,8 @@ test('JSONL: a malformed line in the middle is counted and reported, the rest de
   assert.equal(snap.emitted, 4);
   assert.equal(discarded(ctx, 'parse_error'), 1);
   assert.equal(discarded(ctx, 'unrecognized_record'), 1);
-  assert.equal(snap.errors['parse:json'], 1);
-  assert.equal(snap.errors['parse:record'], 1);
+  assert.equal(snap.errors['receive:parse:json'], 1);
+  assert.equal(snap.errors['receive:parse:record'], 1);
   assert.equal(snap.received, snap.emitted + discarded(ctx, 'parse_error') + discarded(ctx, 'unrecognized_record'));
   assert.equal(snap.custom['files'], 1);
   assert.equal(snap.custom['records'], 6);
@@ -200,7 +200,7 @@ test('XML: real rendered events, a damaged event and UTF-16 files, folders searc
   const snap = ctx.counters.snapshot();
   assert.equal(snap.received, 32);
   assert.equal(discarded(ctx, 'parse_error'), 1);
-  assert.equal(snap.errors['parse:xml'], 1);
+  assert.equal(snap.errors['receive:parse:xml'], 1);
   assert.equal(snap.custom['files'], 2);
   assert.equal(snap.custom['files_skipped'], 1, 'notes.txt');
   assert.ok(warnings(ctx).some((m) => m.includes('saved.XML') && /line \d+/.test(m) && m.includes('Sistem')));
@@ -327,8 +327,8 @@ test('missing paths, unsupported files and refused events are counted; the rest 
   assert.equal(discarded(ctx, 'file_unreadable'), 2, 'missing path and broken.evtx');
   assert.equal(discarded(ctx, 'unsupported_format'), 1);
   assert.equal(discarded(ctx, 'emit_rejected'), 1);
-  assert.equal(snap.errors['emit:VIGIL_ERR_PLUGIN_UNDECLARED_TYPE'], 1);
-  assert.equal(snap.errors['read:ENOENT'], 1);
+  assert.equal(snap.errors['send:VIGIL_ERR_PLUGIN_UNDECLARED_TYPE'], 1);
+  assert.equal(snap.errors['receive:read:ENOENT'], 1);
   const w = warnings(ctx);
   assert.ok(w.some((m) => m.includes('missing')));
   assert.ok(w.some((m) => m.includes('broken.evtx')));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { WorkerPool } from '../../core/workers/index.js';
-import { isVigilError } from '../../core/errors/index.js';
+import { WorkerPool } from '../index.js';
+import { isVigilError } from '../../errors/index.js';
 
 const tasks = fileURLToPath(new URL('./worker-tasks.js', import.meta.url));
 
@@ -22,7 +22,7 @@ test('a task past its timeout is cancelled with VIGIL_ERR_WORKER_TIMEOUT and cou
   t.after(() => pool.close());
   pool.register('spin', tasks, 'spin');
   await assert.rejects(pool.run('spin', { ms: 5_000 }, { timeoutMs: 100 }), (err: unknown) => isVigilError(err) && err.code === 'VIGIL_ERR_WORKER_TIMEOUT');
-  assert.equal(pool.counters.snapshot().errors['task:timeout:spin'], 1);
+  assert.equal(pool.counters.snapshot().errors['process:timeout:spin'], 1);
   // The pool still works after the runaway worker was replaced.
   pool.register('sum', tasks);
   const buf = new Uint8Array([1, 2, 3]).buffer;
@@ -46,5 +46,5 @@ test('cancellation by the caller, a failing task, and a full queue are each repo
   const snap = pool.counters.snapshot();
   assert.equal(snap.discarded['queue_full:spin']?.count, 1);
   assert.equal(snap.discarded['cancelled:spin']?.count, 1);
-  assert.equal(snap.errors['task:failed:fail'], 1);
+  assert.equal(snap.errors['process:failed:fail'], 1);
 });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kernel } from '../../core/kernel/kernel.js';
-import { silentLogger } from '../../core/telemetry/logger.js';
-import { tempConfig } from '../support/config.js';
-import { processStarts, recordingAnalyzer, recordingResponder, ref, scriptedSensor, type Collected } from '../support/fake-plugins.js';
+import { Kernel } from '../kernel.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { tempConfig } from '../../../test/support/config.js';
+import { processStarts, recordingAnalyzer, recordingResponder, ref, scriptedSensor, type Collected } from '../../../test/support/fake-plugins.js';
 
 const collected = (): Collected & { actions: string[]; results: string[] } => ({ events: [], detections: [], actions: [], results: [] });
 
@@ -129,7 +129,7 @@ test('a plugin for another platform is skipped with the reason; an undeclared ty
   const st = k.status();
   assert.match(st.skipped.find((s) => s.id === 'winonly')?.reason ?? '', /built for win32, this is linux/);
   const s = st.plugins.find((p) => p.id === 's')!;
-  assert.ok((s.counters.errors['emit:VIGIL_ERR_PLUGIN_UNDECLARED_TYPE'] ?? 0) >= 1);
+  assert.ok((s.counters.errors['send:VIGIL_ERR_PLUGIN_UNDECLARED_TYPE'] ?? 0) >= 1);
   assert.match(s.lastError ?? '', /emitted "dns.query", which its manifest does not declare/);
   assert.equal(sink.events.length, 0);
 });
