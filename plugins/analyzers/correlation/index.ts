@@ -5,10 +5,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { BLOCK_POOL, PLAIN_BLOCKS, PLUGIN_API_VERSION, type AnalyzerContext, type AnalyzerInstance, type AnalyzerPlugin, type Detection, type VigilEvent, type PluginCliRegistrar } from '../../../core/index.js';
+import { BLOCK_POOL, PLAIN_BLOCKS, type AnalyzerContext, type AnalyzerInstance, type AnalyzerPlugin, type Detection, type VigilEvent } from '../../../core/index.js';
 import { createClock, type ClockKind } from './clock.js';
 import type { StaticCompiler } from './condition.js';
-import { CorrelationEngine, DEFAULT_SLICE_MS } from './engine.js';
+import { CorrelationEngine } from './engine.js';
+import { manifest } from './manifest.js';
 import { compileCorrelationDocs, loadCorrelationFiles, type CorrelationIssue } from './loader.js';
 import type { CompiledCorrelation } from './model.js';
 import { loadSigmaCorrelations, type SigmaLoadStats } from './sigma.js';
@@ -55,21 +56,6 @@ export interface CorrelationConfig {
   /** The longest the analyzer works before yielding to the event loop (ms). */
   slice_ms: number;
 }
-
-const CONFIG_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    rule_paths: { type: 'array', items: { type: 'string' }, default: ['rules/correlation'] },
-    sigma_paths: { type: 'array', items: { type: 'string' }, default: [] },
-    max_partial_per_rule: { type: 'integer', minimum: 1, default: 200_000 },
-    max_partial_total: { type: 'integer', minimum: 1, default: 1_000_000 },
-    clock: { enum: ['event', 'wall'], default: 'event' },
-    condition_compiler: { enum: ['auto', 'builtin'], default: 'auto' },
-    tick_ms: { type: 'integer', minimum: 10, default: 250 },
-    slice_ms: { type: 'number', minimum: 0.5, maximum: 50, default: DEFAULT_SLICE_MS },
-  },
-} as const;
 
 /** Base for relative paths outside a plugin context (tools): VIGIL_PROJECT_ROOT, else the working directory. */
 function projectRoot(): string {
@@ -243,24 +229,13 @@ class CorrelationAnalyzer implements AnalyzerInstance {
 }
 
 export const plugin: AnalyzerPlugin<CorrelationConfig> = {
-  manifest: {
-    id: 'correlation',
-    kind: 'analyzer',
-    apiVersion: PLUGIN_API_VERSION,
-    version: '1.0.0',
-    description: 'Stateful correlation: sequences (A then B by the same process within a span, absent steps) and counts, over events and detections',
-    platforms: ['any'],
-    produces: [],
-    consumes: ['*', 'detection'],
-    configSchema: CONFIG_SCHEMA,
-  },
+  manifest,
   create(ctx) {
     return new CorrelationAnalyzer(ctx);
   },
 };
 
-export { correlationTooling } from './cli.js';
+/** The sequence/count tooling of the core's `vigil rules lint|test|explain` (manifest `ruleKinds`). */
+export { correlationTooling, correlationTooling as ruleTooling } from './cli.js';
 export { explainCorrelation, type CorrelationExplain, type ExplainItem, type ExplainLine, type ExplainOutcome } from './explain.js';
-import { correlationTooling } from './cli.js';
-/** Contributes the sequence/count tooling to the core's `vigil rules lint|test|explain`. */
-export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(correlationTooling);
+export { manifest } from './manifest.js';
