@@ -1,73 +1,26 @@
 import 'reflect-metadata';
 import { Command, CommanderError, Option } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
-import { loadConfig, resolveConfigPath, validateWithSchema } from '../core/config/index.js';
-import { describeError, isVigilError, VigilError } from '../core/errors/index.js';
+import { loadConfig, resolveConfigPath } from '../core/config/index.js';
+import { describeError } from '../core/errors/index.js';
 import { Kernel, type AgentStatus } from '../core/kernel/kernel.js';
-import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../core/plugin/loader.js';
 import { runsOn } from '../core/plugin/manifest.js';
-import type { CliHost, RuleTooling } from '../core/plugin/types.js';
+import { PLUGIN_API_VERSION, type PluginManifest } from '../core/plugin/types.js';
 import { createLogger, type Logger } from '../core/telemetry/logger.js';
 import { queryStatus, statusSocketPath } from '../core/telemetry/status-server.js';
 import { startAgent } from './agent.js';
+import { checkConfigFile } from './config-check.js';
+import { EXIT, reportError } from './exit.js';
 import { formatStatus, table } from './format.js';
+import { addPluginCommands, commandHost, type CommandSource } from './plugin-commands.js';
+import { PluginCatalog } from './plugins.js';
 import { runReplay } from './replay.js';
 import { registerRuleToolsCommand } from './rule-tools.js';
-import { PLUGIN_API_VERSION } from '../core/plugin/types.js';
 
-/** Exit codes (documented in docs/cli.md): 0 ok, 1 runtime failure, 2 usage or config error. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
-
-const CONFIG_ERRORS = new Set([
-  'VIGIL_ERR_CONFIG_READ',
-  'VIGIL_ERR_CONFIG_PARSE',
-  'VIGIL_ERR_CONFIG_INVALID',
-  'VIGIL_ERR_PLUGIN_NOT_FOUND',
-  'VIGIL_ERR_PLUGIN_MANIFEST',
-  'VIGIL_ERR_PLUGIN_API_VERSION',
-  'VIGIL_ERR_PLUGIN_DUPLICATE',
-  'VIGIL_ERR_PLUGIN_EXCLUSIVE',
-  'VIGIL_ERR_PLUGIN_CONFIG',
-  'VIGIL_ERR_PLUGIN_LOAD',
-  'VIGIL_ERR_USAGE',
-  'VIGIL_ERR_REPLAY_INPUT',
-  'VIGIL_ERR_REPLAY_NO_SENSOR',
-  'VIGIL_ERR_ALERTS_BAD_OPTION',
-]);
-
-/** Print an error for an operator and return the exit code it deserves. */
-export function reportError(err: unknown): number {
-  if (isVigilError(err)) {
-    process.stderr.write(`vigil: ${err.code}: ${describeError(err).replace(/^VIGIL_ERR_[A-Z_]+: /, '')}\n`);
-    return CONFIG_ERRORS.has(err.code) ? EXIT.USAGE : EXIT.FAILURE;
-  }
-  process.stderr.write(`vigil: ${describeError(err)}\n`);
-  return EXIT.FAILURE;
-}
+export { EXIT, reportError } from './exit.js';
 
 function agentLogger(level?: string): Logger {
   return createLogger(level ? { level } : {});
-}
-
-/** The CLI's view of plugin configs for plugin-provided commands. */
-function cliHost(builtins: readonly PluginModuleRef[], toolings: RuleTooling[]): CliHost {
-  return {
-    registerRuleTooling(tooling: RuleTooling) {
-      toolings.push(tooling);
-    },
-    pluginConfig(id: string, configFile?: string) {
-      const loaded = loadConfig(resolveConfigPath(configFile));
-      const ref = builtins.find((r) => r.plugin.manifest.id === id);
-      const config = structuredClone(loaded.config.plugins[id]?.config ?? {});
-      if (ref) {
-        const findings = validateWithSchema(ref.plugin.manifest.configSchema, config);
-        if (findings.length > 0) {
-          throw new VigilError('VIGIL_ERR_CONFIG_INVALID', `invalid config for plugin ${id} in ${loaded.file}: ${findings.map((f) => `${f.path}: expected ${f.expected}, found ${f.found}`).join('; ')}`);
-        }
-      }
-      return { config, resolvePath: (p: string) => (isAbsolute(p) ? p : resolve(loaded.baseDir, p)) };
-    },
-  };
 }
 
 /** The value of -c/--config in argv, read before commander parses (plugin commands depend on it). */
@@ -80,20 +33,29 @@ function configFlag(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** Third-party plugins enabled in the config, for their `cli` commands. */
-async function configuredPlugins(argv: readonly string[]): Promise<PluginModuleRef[]> {
-  const loaded = loadConfig(resolveConfigPath(configFlag(argv)));
-  const refs: PluginModuleRef[] = [];
-  for (const [id, entry] of Object.entries(loaded.config.plugins)) {
-    if (!entry.enabled || (!entry.path && !entry.package)) continue;
-    const base = loaded.baseDir;
-    const ref = entry.path ? await loadPluginFromFolder(isAbsolute(entry.path) ? entry.path : resolve(base, entry.path)) : await loadPluginFromPackage(entry.package!, base);
-    if (ref.plugin.manifest.id === id) refs.push(ref);
-  }
-  return refs;
+/**
+ * The command word typed (`alerts` in `vigil alerts --json`; `x` in `vigil help x`), or
+ * undefined when there is none (`vigil --help`: the whole list is asked for). The program's
+ * own options take no value, so the first word that is not an option is the command.
+ */
+function typedCommand(argv: readonly string[]): string | undefined {
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
 }
 
+function warn(message: string): void {
+  process.stderr.write(`vigil: warning: ${message}\n`);
+}
+
+/**
+ * The `vigil` program for this command line. The core's commands are always there; the
+ * built-in plugins' declared commands are added from their manifests unless a core command
+ * was typed, and the third-party plugins of the config are imported only when the command
+ * typed is still unknown. No plugin module is imported here: a plugin's module is imported
+ * when its command runs.
+ */
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+  const catalog = new PluginCatalog(configFlag(argv), warn);
   const program = new Command('vigil')
     .description('Vigil: an open-source EDR agent built as a plugin-based microkernel')
     .version(`vigil 0.1.0 (plugin API ${PLUGIN_API_VERSION})`)
@@ -174,12 +136,13 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       const loaded = loadConfig(resolveConfigPath(opts.config));
       const kernel = new Kernel(loaded, { logger: agentLogger('silent') });
       await kernel.load();
+      const builtins = new Map((await catalog.builtins()).map((r) => [r.manifest.id, r]));
       const rows = kernel.hosts
         .map((h) => ({ ...h.manifest, origin: h.origin, enabled: true, runs_here: true, reason: '' }))
         .concat(
           kernel.skipped.map((s) => {
-            const ref = knownBuiltins.find((r) => r.plugin.manifest.id === s.id);
-            return { ...(ref?.plugin.manifest ?? { id: s.id, kind: 'sensor', version: '?', platforms: [], description: '' }), origin: ref?.origin ?? '?', enabled: false, runs_here: ref ? runsOn(ref.plugin.manifest) : false, reason: s.reason } as never;
+            const ref = builtins.get(s.id);
+            return { ...(ref?.manifest ?? { id: s.id, kind: 'sensor', version: '?', platforms: [], description: '' }), origin: ref?.origin ?? '?', enabled: false, runs_here: ref ? runsOn(ref.manifest) : false, reason: s.reason } as never;
           }),
         );
       await kernel.stop();
@@ -201,14 +164,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .description('validate a config file and every enabled plugin block; exit 0 when valid, 2 when not')
     .argument('<file>', 'config file')
     .action(async (file: string) => {
-      const loaded = loadConfig(resolve(file));
-      const kernel = new Kernel(loaded, { logger: agentLogger('silent') });
-      try {
-        await kernel.load();
-      } finally {
-        await kernel.stop();
-      }
-      process.stdout.write(`${loaded.file}: ok (${kernel.hosts.length} plugins enabled, ${kernel.skipped.length} skipped)\n`);
+      const r = await checkConfigFile(resolve(file));
+      process.stdout.write(`${r.file}: ok (${r.enabled} plugins enabled, ${r.skipped} skipped)\n`);
     });
 
   program
@@ -229,22 +186,27 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       process.stdout.write(opts.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
     });
 
-  const knownBuiltins = await loadBuiltinPlugins((err, file) => {
-    process.stderr.write(`vigil: warning: built-in plugin ${file} failed to load: ${describeError(err)}\n`);
-  });
-  // `vigil rules` is the core's; analyzers plug in the tooling for the rule kinds they own.
-  const toolings: RuleTooling[] = [];
-  registerRuleToolsCommand(program, { toolings: () => toolings });
-  const host = cliHost(knownBuiltins, toolings);
-  for (const ref of knownBuiltins) ref.cli?.(program, host);
-  let thirdParty: PluginModuleRef[] = [];
-  try {
-    thirdParty = await configuredPlugins(argv);
-  } catch (err) {
-    // The command itself reports config problems; here they only mean no plugin commands.
-    process.stderr.write(`vigil: warning: commands of configured third-party plugins not added: ${describeError(err).split('\n')[0]}\n`);
+  // `vigil rules` is the core's; the analyzers declaring `ruleKinds` are imported when it runs.
+  registerRuleToolsCommand(program, { toolings: () => catalog.ruleToolings() });
+  program.addHelpText('after', '\nCommands of third-party plugins enabled in the config are found when typed (vigil <command> --help).');
+
+  const core = new Set(program.commands.map((c) => c.name()));
+  const taken = new Set([...core, 'help']);
+  const typed = typedCommand(argv);
+  const add = (source: CommandSource): void => {
+    addPluginCommands(program, source, {
+      taken,
+      clash: (name) => warn(`command "${name}" of plugin ${source.manifest.id} (${source.origin}) is not added: the name is taken`),
+      host: (manifest: PluginManifest, configFile) => commandHost(manifest, configFile),
+      exit: (code) => void (process.exitCode = code),
+    });
+  };
+  if (typed === undefined || !core.has(typed)) {
+    for (const ref of await catalog.builtins()) add(catalog.builtinSource(ref));
   }
-  for (const ref of thirdParty) ref.cli?.(program, host);
+  if (typed !== undefined && !taken.has(typed)) {
+    for (const ref of await catalog.thirdParty()) add(PluginCatalog.moduleSource(ref));
+  }
   return program;
 }
 

@@ -34,14 +34,11 @@ function countFiles(p: string): number {
   return n;
 }
 
-function schemaProps(schema: unknown): Record<string, unknown> {
-  return ((schema as { properties?: Record<string, unknown> }).properties ?? {}) as Record<string, unknown>;
-}
-
 /**
- * `vigil replay`: enable every replay sensor (a sensor with `delivery: 'replay'` and a
- * `paths` option) on the given paths, switch live sensors off, run until the sources are
- * exhausted and the queues drained, then print a summary. Returns the exit code.
+ * `vigil replay`: enable every sensor whose manifest declares `replay.pathsKey`, with the
+ * given paths under that key, switch the other sensors off, run until the sources are
+ * exhausted and the queues drained, then print a summary. Returns the exit code. Every
+ * config key it sets is one a manifest declared in `replay` (ReplayCapability).
  */
 export async function runReplay(paths: string[], opts: ReplayOptions): Promise<number> {
   const abs = paths.map((p) => resolve(p));
@@ -65,25 +62,26 @@ export async function runReplay(paths: string[], opts: ReplayOptions): Promise<n
     adjust: (refs, config) => {
       for (const [id, ref] of refs) {
         const m = ref.plugin.manifest;
-        const props = schemaProps(m.configSchema);
+        const cap = m.replay ?? {};
         const entry = config.plugins[id];
         if (m.kind === 'sensor') {
-          if (m.delivery === 'replay' && 'paths' in props) {
-            const cfg: Record<string, unknown> = { ...(entry?.config ?? {}), paths: abs };
-            if (opts.mergeByTime && 'merge_by_time' in props) cfg['merge_by_time'] = true;
+          if (cap.pathsKey !== undefined) {
+            const cfg: Record<string, unknown> = { ...(entry?.config ?? {}), [cap.pathsKey]: abs };
+            if (opts.mergeByTime && cap.mergeByTimeKey !== undefined) cfg[cap.mergeByTimeKey] = true;
             config.plugins[id] = { ...(entry ?? {}), enabled: true, config: cfg };
             replaySensors.push(id);
           } else if (entry) entry.enabled = false;
-        } else if (m.kind === 'responder' && opts.json && 'stream' in props && entry?.enabled) {
+        } else if (m.kind === 'responder' && opts.json && cap.streamKey !== undefined && entry?.enabled) {
           // stdout carries the JSON summary: outputs that can write elsewhere go to stderr.
-          entry.config = { ...entry.config, stream: 'stderr' };
-        } else if (m.kind === 'analyzer' && sigma.length > 0 && 'sigma_paths' in props && entry?.enabled) {
-          const cur = Array.isArray(entry.config['sigma_paths']) ? (entry.config['sigma_paths'] as string[]) : [];
-          entry.config = { ...entry.config, sigma_paths: [...cur, ...sigma] };
+          entry.config = { ...entry.config, [cap.streamKey]: 'stderr' };
+        } else if (m.kind === 'analyzer' && sigma.length > 0 && cap.sigmaPathsKey !== undefined && entry?.enabled) {
+          const key = cap.sigmaPathsKey;
+          const cur = Array.isArray(entry.config[key]) ? (entry.config[key] as string[]) : [];
+          entry.config = { ...entry.config, [key]: [...cur, ...sigma] };
         }
       }
       if (replaySensors.length === 0) {
-        throw new VigilError('VIGIL_ERR_REPLAY_NO_SENSOR', 'no replay sensor plugin is available (a sensor with delivery "replay" and a "paths" option)');
+        throw new VigilError('VIGIL_ERR_REPLAY_NO_SENSOR', 'no replay sensor plugin is available (a sensor whose manifest declares replay.pathsKey)');
       }
     },
   });

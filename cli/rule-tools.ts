@@ -1,8 +1,9 @@
 /**
  * `vigil rules lint | test | explain` for every rule kind. The command knows no rule format:
  * it finds the rule files, reads each file's rule kinds (a rule without `kind` is a
- * detection rule) and hands the file to the tooling that owns those kinds (contributed by
- * analyzer plugins through `CliHost.registerRuleTooling`). Reports are merged; one exit code.
+ * detection rule) and hands the file to the tooling that owns those kinds (the `ruleTooling`
+ * of the analyzer plugins whose manifest declares them in `ruleKinds`). Reports are merged;
+ * one exit code.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -260,8 +261,8 @@ function perTool<R extends { rules: number }>(tools: Record<string, R>, what: (r
 }
 
 export interface RuleCommandOptions {
-  /** The toolings, read when a command runs (plugins register theirs after the command exists). */
-  toolings(): readonly RuleTooling[];
+  /** The toolings, asked for when a command runs (the CLI imports the plugins owning rule kinds then). */
+  toolings(): readonly RuleTooling[] | Promise<readonly RuleTooling[]>;
   io?: RuleToolsIo;
 }
 
@@ -277,7 +278,7 @@ export function registerRuleToolsCommand(program: Command, opts: RuleCommandOpti
     .option('--json', 'print the report as JSON')
     .option('--strict', 'warnings fail too')
     .action(async (paths: string[], o: { json?: boolean; strict?: boolean }) => {
-      const rep = await lintAll(paths, opts.toolings());
+      const rep = await lintAll(paths, await opts.toolings());
       if (o.json) io.out(JSON.stringify(rep, null, 2));
       else {
         for (const f of rep.findings) io.out(formatRuleFinding(f));
@@ -292,7 +293,7 @@ export function registerRuleToolsCommand(program: Command, opts: RuleCommandOpti
     .argument('[paths...]', 'rule files or folders', DEFAULT_PATHS)
     .option('--json', 'print the report as JSON')
     .action(async (paths: string[], o: { json?: boolean }) => {
-      const rep = await testAll(paths, opts.toolings());
+      const rep = await testAll(paths, await opts.toolings());
       if (o.json) io.out(JSON.stringify(rep, null, 2));
       else {
         for (const i of rep.issues) io.out(`not loaded: ${formatProblem(i)}`);
@@ -316,7 +317,7 @@ export function registerRuleToolsCommand(program: Command, opts: RuleCommandOpti
     .action(async (ruleId: string, eventFile: string, o: { rules: string[]; json?: boolean }) => {
       let res: RuleExplainResult;
       try {
-        res = await explainAny(ruleId, eventFile, o.rules, opts.toolings());
+        res = await explainAny(ruleId, eventFile, o.rules, await opts.toolings());
       } catch (err) {
         if (!(err instanceof RuleExplainError)) throw err;
         io.err(err.message);

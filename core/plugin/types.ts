@@ -42,6 +42,18 @@ export interface PluginManifest {
   readonly delivery?: 'live' | 'replay';
   /** JSON Schema of the plugin's config block (defaults are applied from it). */
   readonly configSchema: JsonSchema;
+  /**
+   * Commands the plugin adds to `vigil`, as data: the CLI lists and parses them without
+   * importing the plugin, and imports the module (export `commands`) only to run one.
+   */
+  readonly commands?: readonly PluginCommand[];
+  /**
+   * Analyzers: the rule kinds whose lint / test / explain the plugin provides to the core's
+   * `vigil rules` (module export `ruleTooling`); `detection` names rules without `kind`.
+   */
+  readonly ruleKinds?: readonly string[];
+  /** What `vigil replay` may set in the plugin's config (instead of guessing keys by name). */
+  readonly replay?: ReplayCapability;
 }
 
 /** Cleanup registered at acquisition time; awaited last-in first-out on stop. */
@@ -144,26 +156,98 @@ export interface ResponderPlugin<C = Record<string, unknown>> {
   create(ctx: ResponderContext<C>): ResponderInstance;
 }
 
-/**
- * Optional export `cli` of a plugin module: adds subcommands to the `vigil` CLI
- * (e.g. `vigil rules lint`). Called with the commander program before parsing.
- */
-export type PluginCliRegistrar = (program: import('commander').Command, host: CliHost) => void;
+// ---- Declared capabilities: commands and replay ------------------------------------
 
-/** What the CLI offers a plugin's commands: its config block as the agent would see it. */
-export interface CliHost {
+/** A positional argument of a declared command. */
+export interface CommandArgument {
+  /** The key the handler reads it under (`cmdline`); shown in the usage line. */
+  readonly name: string;
+  readonly description: string;
+  /** Default true. Optional arguments come after the required ones. */
+  readonly required?: boolean;
+  /** Takes every remaining word, handed over as an array (last argument only). */
+  readonly variadic?: boolean;
+}
+
+/** An option of a declared command. */
+export interface CommandOption {
+  /** Long name, kebab-case (`since` is `--since`); the handler reads it under this name. */
+  readonly name: string;
+  /** A one-letter alias (`n` is `-n`). `c` and `h` belong to the CLI (`--config`, `--help`). */
+  readonly short?: string;
+  readonly description: string;
+  /** The value's name in help (`time`: `--since <time>`). Without it the option is a flag (`true` when given). */
+  readonly value?: string;
+  /** The only values accepted (needs `value`): anything else is a usage error before the handler runs. */
+  readonly choices?: readonly string[];
+}
+
+/**
+ * A command a plugin adds to `vigil`, declared in the manifest. A command either groups
+ * `subcommands` or is run by the handler the plugin module exports in `commands` under the
+ * command's path (`alerts`, `long-cmdline check`). Every command that runs a handler also
+ * takes `-c, --config <file>`, the config `CommandHost.pluginConfig` reads.
+ */
+export interface PluginCommand {
+  /** The word typed after `vigil` (or after the parent command); kebab-case. */
+  readonly name: string;
+  readonly description: string;
+  readonly arguments?: readonly CommandArgument[];
+  readonly options?: readonly CommandOption[];
+  readonly subcommands?: readonly PluginCommand[];
+}
+
+/** The parsed command line a handler receives. */
+export interface CommandInput {
+  /** Arguments given, by declared name (a variadic one as an array). */
+  readonly args: Readonly<Record<string, string | readonly string[]>>;
+  /** Options given, by declared name: the value, or `true` for a flag. */
+  readonly options: Readonly<Record<string, string | true>>;
+}
+
+/** What the CLI offers a command handler instead of the parser itself. */
+export interface CommandHost {
+  /** Write to stdout, as is (end lines with `\n`). */
+  out(text: string): void;
+  /** Write to stderr, as is. */
+  err(text: string): void;
   /**
-   * The plugin's config (schema defaults applied) from `configFile` or the default config,
-   * with a resolver for relative paths in it.
+   * The plugin's config block as the agent would see it (checked against the manifest's
+   * `configSchema`, defaults applied) from `--config`, else `$VIGIL_CONFIG`, else the embedded
+   * default, with a resolver for its relative paths (relative to the config file's folder).
+   * Throws a config error (`VIGIL_ERR_CONFIG_READ`, `_PARSE`, `_INVALID`) when the file or the block is wrong.
    */
-  pluginConfig(id: string, configFile?: string): { config: Readonly<Record<string, unknown>>; resolvePath(path: string): string };
+  pluginConfig(): { config: Readonly<Record<string, unknown>>; resolvePath(path: string): string };
+  /** The error to throw for a wrong argument or option value: printed with the usage, exit 2. */
+  usageError(message: string): Error;
+}
+
+/**
+ * Runs one declared command. A returned number is the exit code (nothing: 0); a thrown
+ * `VigilError` is printed with its code (exit 2 for config and usage errors, else 1).
+ */
+export type CommandHandler = (input: CommandInput, host: CommandHost) => void | number | Promise<void | number>;
+
+/** Module export `commands`: the handler of every declared command, by its path (`long-cmdline check`). */
+export type CommandHandlers = Readonly<Record<string, CommandHandler>>;
+
+/**
+ * Manifest `replay`: how `vigil replay` hands its inputs to the plugin. Each value names a
+ * key of the plugin's `configSchema`; the command sets only keys declared here.
+ */
+export interface ReplayCapability {
   /**
-   * Contribute the lint/test/explain tooling for the rule kinds this plugin owns; the core's
-   * `vigil rules lint|test|explain` hands each rule file to the tooling owning its kinds.
-   * Optional only so that hosts typed against an earlier core still compile; the vigil CLI
-   * always provides it.
+   * Sensors with `delivery: 'replay'`: the array key that receives the files and folders
+   * given to `vigil replay`. A sensor declaring it is enabled by the command; other sensors
+   * are switched off.
    */
-  registerRuleTooling?(tooling: RuleTooling): void;
+  readonly pathsKey?: string;
+  /** Replay sensors: the boolean key set by `--merge-by-time`. */
+  readonly mergeByTimeKey?: string;
+  /** Analyzers: the array key the `--sigma` folders are appended to. */
+  readonly sigmaPathsKey?: string;
+  /** Responders: the key (a choice including `stderr`) set to `stderr` when `--json` keeps stdout for the summary. */
+  readonly streamKey?: string;
 }
 
 // ---- Rule tooling: `vigil rules lint | test | explain` for every rule kind --------------
@@ -252,7 +336,8 @@ export interface RuleToolContext {
 }
 
 /**
- * What an analyzer plugin contributes to `vigil rules`: lint, test and (optionally) explain
+ * What an analyzer plugin contributes to `vigil rules` (module export `ruleTooling`, for the
+ * kinds its manifest declares in `ruleKinds`): lint, test and (optionally) explain
  * for the rule kinds it owns. `files` are the rule files holding those kinds, plus files that
  * hold only shared definitions (lists, macros). Bad content is reported in the result;
  * `explain` throws an Error with a message for the operator (unknown rule, bad events).

@@ -148,7 +148,7 @@ test('the example third-party plugin loads from its folder and raises its detect
   const dets = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: { id: string }; severity: string; analyzer: string });
   assert.deepEqual(dets.map((d) => [d.rule.id, d.severity, d.analyzer]), [['example.long_cmdline', 'medium', 'long-cmdline']]);
 
-  // Its `cli` export adds a command when it is enabled in the config.
+  // The command its manifest declares is there when it is enabled in the config.
   const c = vigil(['long-cmdline', 'check', 'x'.repeat(150), '--config', config]);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /^flagged: 150 characters, threshold 100$/m);

@@ -23,6 +23,22 @@ export const plugin = {
         ignore_images: { type: 'array', items: { type: 'string' }, default: [] },
       },
     },
+    // Optional: commands this plugin adds to `vigil` when it is enabled in the config, as
+    // data; `vigil` imports this module only when one of them is typed.
+    commands: [
+      {
+        name: 'long-cmdline',
+        description: 'tools of the long-cmdline example plugin',
+        subcommands: [
+          {
+            name: 'check',
+            description: 'would this command line be flagged?',
+            arguments: [{ name: 'cmdline', description: 'a command line' }],
+            options: [{ name: 'max', value: 'n', description: 'threshold in characters (default: the configured one)' }],
+          },
+        ],
+      },
+    ],
   },
 
   // create() does no I/O: it only prepares closures over the validated config.
@@ -59,23 +75,15 @@ export const plugin = {
 };
 
 /**
- * Optional: commands this plugin adds to `vigil` when it is enabled in the config.
+ * The handlers of the declared commands, by command path.
  * `vigil long-cmdline check "<command line>" [--max N]` says whether the analyzer would flag it.
- * @param {import('commander').Command} program
- * @param {import('vigil').CliHost} host
+ * @type {import('vigil').CommandHandlers}
  */
-export function cli(program, host) {
-  program
-    .command('long-cmdline')
-    .description('tools of the long-cmdline example plugin')
-    .command('check')
-    .description('would this command line be flagged?')
-    .argument('<cmdline>', 'a command line')
-    .option('--max <n>', 'threshold in characters (default: the configured one)')
-    .option('-c, --config <file>', 'config file')
-    .action((cmdline, opts) => {
-      const max = opts.max !== undefined ? Number(opts.max) : host.pluginConfig('long-cmdline', opts.config).config.max_cmdline_chars ?? 1024;
-      const flagged = cmdline.length > max;
-      process.stdout.write(`${flagged ? 'flagged' : 'not flagged'}: ${cmdline.length} characters, threshold ${max}\n`);
-    });
-}
+export const commands = {
+  'long-cmdline check'({ args, options }, host) {
+    const max = options.max !== undefined ? Number(options.max) : host.pluginConfig().config.max_cmdline_chars;
+    if (!Number.isInteger(max) || max < 1) throw host.usageError(`--max takes a positive whole number of characters, not ${options.max}`);
+    const cmdline = String(args.cmdline);
+    host.out(`${cmdline.length > max ? 'flagged' : 'not flagged'}: ${cmdline.length} characters, threshold ${max}\n`);
+  },
+};

@@ -1,7 +1,7 @@
 /** The correlation analyzer's configuration (`plugins.correlation` in the config file). */
 import type { ClockKind } from './clock.js';
-import { DEFAULT_SLICE_MS } from './engine.js';
-import { STATE_MEMORY_PROPERTIES, type StateMemoryConfig } from './state/index.js';
+import { DEFAULT_SLICE_MS } from './defaults.js';
+import { STATE_MEMORY_PROPERTIES, type StateMemoryConfig } from './state/config.js';
 
 export interface CorrelationConfig extends StateMemoryConfig {
   rule_paths: string[];

@@ -11,6 +11,7 @@ import type { CompiledCorrelation, CompiledCount, CompiledSequence, CountConditi
 import { processIdentity, KEY_SEP } from './paths.js';
 import { pushEvidence, type DetectionLike, type Evidence } from './evidence.js';
 import { createStateStore, type ChainItem, type CountGroups, type RuleRecords, type StateStore } from './state/index.js';
+import { DEFAULT_SLICE_MS } from './defaults.js';
 
 /** The subset of PluginCounters the engine writes. */
 export interface EngineCounters {
@@ -128,11 +129,7 @@ interface Handler {
   readonly step: number;
 }
 
-/**
- * The longest stretch (ms) the engine works without giving the event loop back: one slice of
- * a batch (onEventsUntil) or of expiry (tick).
- */
-export const DEFAULT_SLICE_MS = 2;
+export { DEFAULT_SLICE_MS };
 
 const MAX_EVIDENCE = 100;
 /** Events between two looks at the clock in onEventsUntil (a few microseconds each). */

@@ -2,10 +2,10 @@
  * The correlation analyzer: stateful sequences and counts over events and detections.
  * Rule format, semantics and limits: docs/correlation.md.
  */
-import { PLUGIN_API_VERSION, type AnalyzerPlugin, type PluginCliRegistrar } from '../../../core/index.js';
+import type { AnalyzerPlugin } from '../../../core/index.js';
 import { CorrelationAnalyzer } from './analyzer.js';
-import { correlationTooling } from './cli.js';
-import { CONFIG_SCHEMA, type CorrelationConfig } from './config.js';
+import type { CorrelationConfig } from './config.js';
+import { manifest } from './manifest.js';
 
 export { CorrelationEngine, DEFAULT_SLICE_MS, type EngineTrace, type TraceOutcome, type EngineOptions, type EngineStats, type LoadReport, type EngineCounters } from './engine.js';
 export { EventClock, WallClock, VirtualClock, createClock, type Clock, type ClockKind } from './clock.js';
@@ -39,23 +39,13 @@ export type { DetectionLike } from './evidence.js';
 export type * from './model.js';
 
 export const plugin: AnalyzerPlugin<CorrelationConfig> = {
-  manifest: {
-    id: 'correlation',
-    kind: 'analyzer',
-    apiVersion: PLUGIN_API_VERSION,
-    version: '1.0.0',
-    description: 'Stateful correlation: sequences (A then B by the same process within a span, absent steps) and counts, over events and detections',
-    platforms: ['any'],
-    produces: [],
-    consumes: ['*', 'detection'],
-    configSchema: CONFIG_SCHEMA,
-  },
+  manifest,
   create(ctx) {
     return new CorrelationAnalyzer(ctx);
   },
 };
 
-export { correlationTooling } from './cli.js';
+/** The sequence/count tooling of the core's `vigil rules lint|test|explain` (manifest `ruleKinds`). */
+export { correlationTooling, correlationTooling as ruleTooling } from './cli.js';
 export { explainCorrelation, type CorrelationExplain, type ExplainItem, type ExplainLine, type ExplainOutcome } from './explain.js';
-/** Contributes the sequence/count tooling to the core's `vigil rules lint|test|explain`. */
-export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(correlationTooling);
+export { manifest } from './manifest.js';

@@ -6,30 +6,12 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { AnalyzerContext, AnalyzerInstance, AnalyzerPlugin, DetectionDraft, RuleRef, VigilEvent } from '../../../core/index.js';
 import { formatIssue, type RuleHit, type RuleSet } from '../../../lib/rules/index.js';
 import { buildRuleSet, resolvePaths, type RuleEngineConfig } from './engine.js';
+import { manifest } from './manifest.js';
 
-import { ruleEngineTooling } from './cli.js';
-import type { PluginCliRegistrar } from '../../../core/index.js';
-export { ruleEngineTooling } from './cli.js';
-/** Contributes the detection-rule tooling to the core's `vigil rules lint|test|explain`. */
-export const cli: PluginCliRegistrar = (_program, host) => host.registerRuleTooling?.(ruleEngineTooling);
+/** The detection-rule tooling of the core's `vigil rules lint|test|explain` (manifest `ruleKinds`). */
+export { ruleEngineTooling, ruleEngineTooling as ruleTooling } from './cli.js';
 export { buildRuleSet, type RuleEngineConfig } from './engine.js';
-
-const configSchema = {
-  type: 'object',
-  properties: {
-    rule_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['rules'], description: 'Rule files or folders (relative paths: see the config file rules).' },
-    sigma_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Sigma YAML files or folders to import.' },
-    sigma_placeholders: {
-      type: 'object',
-      additionalProperties: { type: 'array', items: { type: 'string' } },
-      default: {},
-      description: 'Values for Sigma %placeholder% expansion.',
-    },
-    watch: { type: 'boolean', default: false, description: 'Reload when a rule file changes.' },
-    max_regex_input_chars: { type: 'integer', minimum: 1, default: 65536, description: 'Regexes see at most this many leading characters of a value.' },
-  },
-  additionalProperties: false,
-} as const;
+export { manifest } from './manifest.js';
 
 function toDetection(hit: RuleHit, e: VigilEvent): DetectionDraft {
   const r = hit.rule;
@@ -157,17 +139,7 @@ class RuleEngine implements AnalyzerInstance {
 }
 
 export const plugin: AnalyzerPlugin<RuleEngineConfig> = {
-  manifest: {
-    id: 'rule-engine',
-    kind: 'analyzer',
-    apiVersion: '1.0.0',
-    version: '1.0.0',
-    description: 'Native JSON rules and imported Sigma rules, compiled to indexed closures.',
-    platforms: ['any'],
-    produces: [],
-    consumes: ['*'],
-    configSchema,
-  },
+  manifest,
   create(ctx) {
     return new RuleEngine(ctx);
   },

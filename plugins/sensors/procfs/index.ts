@@ -3,8 +3,9 @@
  * process.stop. Portable to any Linux with a proc file system; processes that live less than
  * one poll interval are missed (see README).
  */
-import type { PluginManifest, SensorContext, SensorInstance, SensorPlugin } from '../../../core/index.js';
-import { procfsConfigSchema, type ProcfsConfig } from './config.js';
+import type { SensorContext, SensorInstance, SensorPlugin } from '../../../core/index.js';
+import type { ProcfsConfig } from './config.js';
+import { manifest } from './manifest.js';
 import { ProcfsSensor, type ProcfsSensorOptions } from './sensor.js';
 
 export { PROCFS_DEFAULTS, MIN_POLL_INTERVAL_MS, procfsConfigSchema, type ProcfsConfig } from './config.js';
@@ -21,18 +22,7 @@ export {
   type ProcStat,
 } from './parse.js';
 
-export const manifest: PluginManifest & { readonly kind: 'sensor' } = Object.freeze({
-  id: 'procfs',
-  kind: 'sensor',
-  apiVersion: '1.0.0',
-  version: '0.1.0',
-  description: 'Linux process start/stop by polling /proc (pid + start time identity)',
-  platforms: Object.freeze(['linux'] as const),
-  produces: Object.freeze(['process.start', 'process.stop']),
-  consumes: Object.freeze([]),
-  delivery: 'live',
-  configSchema: procfsConfigSchema,
-});
+export { manifest } from './manifest.js';
 
 /** Build a sensor with non-config options (clock ticks, passwd path); `create` does no I/O. */
 export function createProcfsSensor(ctx: SensorContext, options: ProcfsSensorOptions = {}): SensorInstance {

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../../core/index.js';
+import type { JsonSchema, ReplayCapability } from '../../../core/index.js';
 
 export const REPLAY_FORMATS = ['evtx', 'jsonl', 'xml'] as const;
 export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
@@ -45,6 +45,9 @@ export const replayConfigSchema: JsonSchema = {
     },
   },
 };
+
+/** Where `vigil replay PATH... [--merge-by-time]` puts its inputs (manifest `replay`). */
+export const REPLAY_CAPABILITY: ReplayCapability = Object.freeze({ pathsKey: 'paths', mergeByTimeKey: 'merge_by_time' });
 
 /** The format a file name implies, by extension (case-insensitive). */
 export function formatOfFile(name: string): ReplayFormat | undefined {

@@ -7,19 +7,9 @@ import type { BaseContext } from '../../../../core/index.js';
 import { BlockPool, type BlockPoolCounters, type BlockSource } from './block-pool.js';
 import { fixMmapThreshold, type NativeHeapStatus } from './native-heap.js';
 import { createStateStore, type StateStore } from './store.js';
+import type { StateMemoryConfig } from './config.js';
 
-export interface StateMemoryConfig {
-  /** Prepare the state's memory blocks on a helper thread (page faults off the event loop). */
-  prefault_memory: boolean;
-  /** Linux with glibc: fix the mmap threshold so that blocks the state gives up leave the process. */
-  return_freed_memory: boolean;
-}
-
-/** The keys' JSON Schema, spread into the plugin's config schema `properties`. */
-export const STATE_MEMORY_PROPERTIES = {
-  prefault_memory: { type: 'boolean', default: true },
-  return_freed_memory: { type: 'boolean', default: true },
-} as const;
+export { STATE_MEMORY_PROPERTIES, type StateMemoryConfig } from './config.js';
 
 export type StateMemoryContext = Pick<BaseContext<StateMemoryConfig>, 'config' | 'logger' | 'counters' | 'defer'>;
 

@@ -6,12 +6,12 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import type { ActionResult, CliHost, PluginCliRegistrar } from '../../../../core/index.js';
+import type { ActionResult, CommandHandlers, CommandHost } from '../../../../core/index.js';
 import {
   AlertStoreError,
   AlertStoreResponder,
   SCHEMA_VERSION,
-  cli,
+  commands,
   parseSince,
   plugin,
   queryAlerts,
@@ -20,6 +20,7 @@ import {
 } from '../index.js';
 import { fakeContext } from '../../../../test/support/responder-context.js';
 import { sampleDetection } from '../../../../test/support/sample-detection.js';
+import { addPluginCommands, commandHost } from '../../../../cli/plugin-commands.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vigil-alert-store-test-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -52,14 +53,15 @@ function result(detectionId: string, action: string, status: ActionResult['statu
 
 const ids = (rows: readonly AlertRow[]): string[] => rows.map((r) => r.id);
 
-test('manifest, config schema and the cli export', () => {
+test('manifest, config schema and the commands export', () => {
   assert.equal(plugin.manifest.id, 'alert-store');
   assert.deepEqual(plugin.manifest.consumes, ['detection']);
   const schema = plugin.manifest.configSchema as { additionalProperties: boolean; properties: Record<string, { default?: unknown }> };
   assert.equal(schema.additionalProperties, false);
   assert.equal(schema.properties['path']?.default, 'vigil-alerts.db');
-  const registrar: PluginCliRegistrar = cli;
-  assert.equal(typeof registrar, 'function');
+  assert.deepEqual(plugin.manifest.commands?.map((c) => c.name), ['alerts']);
+  const handlers: CommandHandlers = commands;
+  assert.equal(typeof handlers['alerts'], 'function');
 });
 
 test('stores detections with evidence and action results, survives a restart, and queries them', async () => {
@@ -256,13 +258,15 @@ test('refuses files that are not (or not yet) a Vigil alert store', async () => 
 });
 
 /**
- * Runs `vigil alerts …` in-process like the vigil CLI does: commander errors exit with their
- * code, anything thrown by the action is a runtime failure (exit 1).
+ * Runs `vigil alerts …` in-process like the vigil CLI does (the declared command, parsed by
+ * the CLI, run by the module's handler): commander errors exit with their code, anything
+ * thrown by the action is a runtime failure (exit 1). Without a `pluginConfig`, the config
+ * names `defaultDb`.
  */
 async function runCli(
   args: string[],
   defaultDb: string,
-  host?: { pluginConfig: CliHost['pluginConfig'] },
+  host?: { pluginConfig: (id: string, configFile?: string) => ReturnType<CommandHost['pluginConfig']> },
 ): Promise<{ out: string; err: string; code: number }> {
   let out = '';
   let err = '';
@@ -270,7 +274,21 @@ async function runCli(
     writeOut: (s) => (out += s),
     writeErr: (s) => (err += s),
   });
-  cli(program, host ? { ...host, write: (s) => (out += s) } : { defaultDbPath: () => defaultDb, write: (s) => (out += s) });
+  addPluginCommands(
+    program,
+    { manifest: plugin.manifest, origin: 'builtin', handler: async (path) => commands[path]! },
+    {
+      taken: new Set(),
+      clash: (name) => assert.fail(`command ${name} clashes`),
+      host: (manifest, configFile): CommandHost => ({
+        ...commandHost(manifest, configFile),
+        out: (s) => void (out += s),
+        pluginConfig: () =>
+          host ? host.pluginConfig(manifest.id, configFile) : { config: { path: defaultDb }, resolvePath: (p: string) => p },
+      }),
+      exit: (code) => assert.fail(`exit code ${code} returned`),
+    },
+  );
   try {
     await program.parseAsync(['alerts', ...args], { from: 'user' });
     return { out, err, code: 0 };
