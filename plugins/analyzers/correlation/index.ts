@@ -252,6 +252,7 @@ export const plugin: AnalyzerPlugin<CorrelationConfig> = {
     platforms: ['any'],
     produces: [],
     consumes: ['*', 'detection'],
+    services: ['block-pool'],
     configSchema: CONFIG_SCHEMA,
   },
   create(ctx) {

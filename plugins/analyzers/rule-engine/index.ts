@@ -160,7 +160,7 @@ export const plugin: AnalyzerPlugin<RuleEngineConfig> = {
   manifest: {
     id: 'rule-engine',
     kind: 'analyzer',
-    apiVersion: '1.0.0',
+    apiVersion: '2.0.0',
     version: '1.0.0',
     description: 'Native JSON rules and imported Sigma rules, compiled to indexed closures.',
     platforms: ['any'],

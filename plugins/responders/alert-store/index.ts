@@ -7,7 +7,7 @@ export const plugin: ResponderPlugin<AlertStoreConfig> = {
   manifest: {
     id: 'alert-store',
     kind: 'responder',
-    apiVersion: '1.0.0',
+    apiVersion: '2.0.0',
     version: '0.1.0',
     description: 'Stores detections with their evidence and action results in an embedded SQLite database (WAL).',
     platforms: ['any'],
