@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { datasetsDir, projectRoot } from '../../../core/index.js';
+import { datasetsDir, projectRoot } from '../../../testing/index.js';
 import { loadSigmaRules, type RuleDoc } from '../index.js';
 import { mustConvert, ruleYaml } from './helpers.js';
 
