@@ -115,7 +115,7 @@ async function vigil(): Promise<{ rate: number; stats: unknown }> {
   const finished = new Promise<void>((r) => (done = r));
   let seen = 0;
   const sensor: SensorPlugin = {
-    manifest: { id: 'bench-sensor', kind: 'sensor', apiVersion: '1.0.0', version: '1.0.0', description: 'bench', platforms: ['any'], produces: ['process.start', 'file.create', 'net.connect', 'registry.set', 'image.load'], consumes: [], delivery: 'replay', configSchema: { type: 'object' } },
+    manifest: { id: 'bench-sensor', kind: 'sensor', apiVersion: '2.0.0', version: '1.0.0', description: 'bench', platforms: ['any'], produces: ['process.start', 'file.create', 'net.connect', 'registry.set', 'image.load'], consumes: [], delivery: 'replay', configSchema: { type: 'object' } },
     create(ctx) {
       return {
         async start() {
@@ -132,7 +132,7 @@ async function vigil(): Promise<{ rate: number; stats: unknown }> {
     },
   };
   const analyzer: AnalyzerPlugin = {
-    manifest: { id: 'bench-analyzer', kind: 'analyzer', apiVersion: '1.0.0', version: '1.0.0', description: 'bench', platforms: ['any'], produces: [], consumes: ['*'], configSchema: { type: 'object' } },
+    manifest: { id: 'bench-analyzer', kind: 'analyzer', apiVersion: '2.0.0', version: '1.0.0', description: 'bench', platforms: ['any'], produces: [], consumes: ['*'], configSchema: { type: 'object' } },
     create() {
       return {
         async start() {},

@@ -30,7 +30,7 @@ const CONFIG_HELP = 'config file (default: $VIGIL_CONFIG or the embedded default
 /** What `host.usageError` returns: the CLI prints it with the command's usage and exits 2. */
 export class CommandUsageError extends VigilError {
   constructor(message: string) {
-    super('VIGIL_ERR_USAGE', message);
+    super('VIGIL_ERR_CLI_USAGE', message);
     this.name = 'CommandUsageError';
   }
 }

@@ -29,6 +29,8 @@ function placeOf(abs) {
 /** Why `from` may not import `to`, or undefined when it may. */
 function refusal(from, to) {
   const sdk = to.top === 'core' && SDK_MODULES.includes(to.module);
+  // Every room's tests may use the vigil/testing kit, which builds contexts as the kernel does.
+  if (from.test && to.top === 'testing') return undefined;
   switch (from.top) {
     case 'plugins':
       if (to.top === 'plugins') return to.room === from.room ? undefined : 'pluginImportsPlugin';
@@ -55,6 +57,9 @@ function refusal(from, to) {
       return ['plugins', 'lib', 'cli', 'test', 'bench'].includes(to.top) ? 'coreImportsAbove' : undefined;
     case 'cli':
       return to.top === 'plugins' ? 'cliImportsPlugin' : undefined;
+    case 'testing':
+      if (from.test && to.top === 'test') return undefined;
+      return ['plugins', 'cli', 'test', 'bench'].includes(to.top) ? 'testingImportsAbove' : undefined;
     default:
       return undefined;
   }
@@ -76,6 +81,7 @@ export const roomsRule = {
       libRoomUnknown: '{{from}} imports {{to}}: every lib/ room takes a place in LIB_LAYERS (scripts/eslint-rooms.js).',
       libImportsOther: '{{from}} imports {{to}}: lib/ imports only the SDK and lower lib/ rooms.',
       coreImportsAbove: '{{from}} imports {{to}}: the core knows no plugin, library, command, test or benchmark.',
+      testingImportsAbove: '{{from}} imports {{to}}: the testing kit is built from the core and lib/ only, so that every plugin can use it.',
       cliImportsPlugin: '{{from}} imports {{to}}: the CLI reaches plugins only through the plugin loader, so that a command imports a plugin only when it needs it.',
     },
   },

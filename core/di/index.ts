@@ -1,3 +1,3 @@
 import 'reflect-metadata';
 export { container, inject, injectable, singleton, type DependencyContainer, type InjectionToken } from 'tsyringe';
-export { WORKER_POOL, PROCESS_TABLE, ROOT_LOGGER, AGENT_CONFIG } from './tokens.js';
+export { WORKER_POOL, PROCESS_TABLE } from './tokens.js';

@@ -1,8 +1,11 @@
+import { defineErrorCodes } from './define.js';
+
 /**
- * Every error code Vigil raises, with what it means and what to do. docs/error-codes.md is
- * kept in step with this table by a test (test/error-codes.test.ts).
+ * The core's error codes, with what each means and what to do. The CLI, libraries and
+ * plugins declare their own beside their code (defineErrorCodes); docs/error-codes.md lists
+ * every room's codes and test/core/error-codes.test.ts keeps it in step with the code.
  */
-export const ERROR_CODES = {
+export const ERROR_CODES = defineErrorCodes({
   VIGIL_ERR_CONFIG_READ: 'The config file could not be read. Check the path and its permissions.',
   VIGIL_ERR_CONFIG_PARSE: 'The config file is not valid YAML. Fix the syntax at the line shown.',
   VIGIL_ERR_CONFIG_INVALID:
@@ -15,6 +18,10 @@ export const ERROR_CODES = {
   VIGIL_ERR_PLUGIN_DUPLICATE: 'Two plugins declare the same id.',
   VIGIL_ERR_PLUGIN_EXCLUSIVE: 'Two enabled plugins claim the same exclusive resource (an ETW session, a device).',
   VIGIL_ERR_PLUGIN_CONFIG: "A plugin's config block does not match its schema.",
+  VIGIL_ERR_PLUGIN_SERVICE:
+    "A plugin declares a service the core does not offer, or resolves one its manifest does not declare in `services`. The message names the service.",
+  VIGIL_ERR_PLUGIN_CAPABILITY:
+    "A plugin's instance and its manifest disagree: a declared input has no handler (e.g. `consumes: ['detection']` without `onDetections`) or a handler has no declaration. The message names the missing half.",
   VIGIL_ERR_PLUGIN_CREATE: "A plugin's create() threw.",
   VIGIL_ERR_PLUGIN_START: "A plugin's start() failed.",
   VIGIL_ERR_PLUGIN_START_TIMEOUT: "A plugin's start() did not finish within start_timeout_seconds.",
@@ -27,16 +34,9 @@ export const ERROR_CODES = {
   VIGIL_ERR_WORKER_FAILED: 'A worker task threw or its worker crashed.',
   VIGIL_ERR_STATUS_UNAVAILABLE: 'No running agent answered on the status socket. Is `vigil run` running with the same config?',
   VIGIL_ERR_STATUS_LISTEN: 'The status socket or metrics endpoint could not be opened.',
-  VIGIL_ERR_REPLAY_NO_SENSOR: 'No replay sensor is available to read the given paths.',
-  VIGIL_ERR_REPLAY_INPUT: 'A replay path does not exist or cannot be read.',
-  VIGIL_ERR_USAGE: 'The command line is wrong. See --help.',
-  VIGIL_ERR_EVTX_NOT_EVTX: 'The file is not an EVTX event log (no "ElfFile" signature) or is empty.',
-  VIGIL_ERR_EVTX_TRUNCATED: 'The EVTX file ends inside its header; nothing can be read from it.',
-  VIGIL_ERR_EVTX_IO: 'The EVTX file could not be opened or read.',
-  VIGIL_ERR_ALERTS_NO_DB: 'The alert store database does not exist yet. Has the agent run with the alert-store plugin? Use --db or --config.',
-  VIGIL_ERR_ALERTS_OPEN: 'The alert store database could not be opened (permissions, lock, not an SQLite file).',
-  VIGIL_ERR_ALERTS_SCHEMA: 'The database is not a Vigil alert store, or was written by a newer Vigil.',
-  VIGIL_ERR_ALERTS_BAD_OPTION: 'An option of `vigil alerts` has a wrong value (--since, --severity, --limit).',
-} as const;
+  VIGIL_ERR_ERRORS_DECLARATION:
+    'A room declares an error code that is not VIGIL_ERR_<AREA>_<WHAT>, has no meaning, or was already declared with another meaning (a plugin reusing a core code).',
+});
 
+/** A code of the core's own table. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,21 +1,26 @@
-import { ERROR_CODES, type ErrorCode } from './codes.js';
+// Loaded for its side effect: the core's codes are declared before any error asks for a hint.
+import './codes.js';
+import { errorCodeMeaning, type VigilErrorCode } from './define.js';
 
-/** An error with a stable code, a message that says what to do, and the cause chained. */
+/**
+ * An error with a stable code, a message that says what to do, and the cause chained.
+ * The code is one of the core's (ERROR_CODES) or one a room declared with defineErrorCodes.
+ */
 export class VigilError extends Error {
-  readonly code: ErrorCode;
+  readonly code: VigilErrorCode;
   /** Structured context (file, JSON path, plugin id …) for logs and status. */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: VigilErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'VigilError';
     this.code = code;
     this.details = options.details ?? {};
   }
 
-  /** What the code means in general (from the documented list). */
+  /** What the code means in general (from its room's declaration; '' if none is loaded). */
   get hint(): string {
-    return ERROR_CODES[this.code];
+    return errorCodeMeaning(this.code);
   }
 }
 

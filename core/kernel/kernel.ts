@@ -4,9 +4,8 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { Bus } from '../bus/index.js';
-import { configInvalid, validateWithSchema, withLine, type LoadedConfig, type ConfigFinding } from '../config/index.js';
+import { configInvalid, withLine, type LoadedConfig, type ConfigFinding } from '../config/index.js';
 import type { VigilConfig } from '../config/types.js';
-import { AGENT_CONFIG, PROCESS_TABLE, ROOT_LOGGER, WORKER_POOL } from '../di/tokens.js';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionResult, Detection, DetectionDraft } from '../events/detection.js';
@@ -15,6 +14,8 @@ import { envelope } from '../events/stamp.js';
 import { ProcessTable, enrichProcesses, type EnrichedProcesses } from '../process-table/index.js';
 import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
+import { admitDraft, preparePluginConfig, type ContextSinks } from '../plugin/context.js';
+import type { ServiceProviders } from '../plugin/services.js';
 import type { AnalyzerInstance, ResponderInstance } from '../plugin/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters } from '../telemetry/counters.js';
@@ -84,6 +85,8 @@ export class Kernel {
   readonly dataDir: string;
   readonly logger: Logger;
   private readonly container: DependencyContainer;
+  /** What plugins may declare in `services`. */
+  private readonly services: ServiceProviders;
   private readonly bootId = randomBytes(4).toString('hex');
   private seq = 0;
   private detectionSeq = 0;
@@ -116,11 +119,13 @@ export class Kernel {
       maxQueue: this.config.workers.max_queue_tasks,
       taskTimeoutMs: this.config.workers.task_timeout_seconds * 1000,
     });
+    // The parent of every plugin's container. It holds no services: each plugin's container
+    // registers the ones its manifest declares (createPluginContainer).
     this.container = rootContainer.createChildContainer();
-    this.container.registerInstance(WORKER_POOL, this.pool);
-    this.container.registerInstance(PROCESS_TABLE, this.processTable);
-    this.container.registerInstance(ROOT_LOGGER, this.logger);
-    this.container.registerInstance(AGENT_CONFIG, this.config);
+    this.services = {
+      'worker-pool': () => this.pool,
+      'process-table': () => this.processTable,
+    };
     this.policy = new ResponsePolicy(this.config.response, this.bus, this.counters, (r) => this.recordResult(r));
     this.sourcesFinished = new Promise((r) => (this.sourcesDone = r));
   }
@@ -190,8 +195,8 @@ export class Kernel {
         this.skipped.push({ id, reason: `built for ${m.platforms.join('/')}, this is ${this.options.platform ?? process.platform}` });
         continue;
       }
-      const cfg = structuredClone(entry.config ?? {});
-      const pf = validateWithSchema(m.configSchema, cfg).map((f) => ({ ...f, path: `/plugins/${id}/config${f.path === '/' ? '' : f.path}` }));
+      const prepared = preparePluginConfig(m, entry.config);
+      const pf = prepared.findings.map((f) => ({ ...f, path: `/plugins/${id}/config${f.path === '/' ? '' : f.path}` }));
       if (pf.length > 0) {
         findings.push(...pf.map((f) => withLine(f, this.loaded.lineOf)));
         continue;
@@ -204,7 +209,7 @@ export class Kernel {
         exclusive.set(res, id);
       }
       this.hosts.push(
-        new PluginHost(ref.plugin, ref.origin, deepFreeze(cfg), this.hostEnv(), {
+        new PluginHost(ref.plugin, ref.origin, prepared.config, this.hostEnv(), {
           startTimeoutMs: this.config.agent.start_timeout_seconds * 1000,
           stopTimeoutMs: this.config.agent.stop_timeout_seconds * 1000,
           maxRestarts: this.config.agent.max_restarts,
@@ -318,18 +323,7 @@ export class Kernel {
       host.counters.discard('plugin_not_running');
       return undefined;
     }
-    if (draft === null || typeof draft !== 'object' || typeof draft.type !== 'string' || typeof draft.time !== 'number' || !Number.isFinite(draft.time)) {
-      host.counters.error('send', 'VIGIL_ERR_EVENT_INVALID');
-      host.counters.discard('invalid_event');
-      return undefined;
-    }
-    if (!host.produces.has(draft.type)) {
-      host.counters.error('send', 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE');
-      throw new VigilError(
-        'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE',
-        `plugin ${host.id} emitted "${draft.type}", which its manifest does not declare in produces`,
-      );
-    }
+    if (!admitDraft(host.id, host.produces, host.counters, draft)) return undefined;
     host.counters.emitted++;
     return this.bus.publishEvent(this.stamp(host.id, draft), wait);
   }
@@ -385,11 +379,12 @@ export class Kernel {
       dataDir: this.dataDir,
       baseDir: this.loaded.baseDir,
       hostName: this.hostName,
+      services: this.services,
       sinks: (host: PluginHost) => this.sinksFor(host),
     };
   }
 
-  private sinksFor(host: PluginHost): Record<string, unknown> {
+  private sinksFor(host: PluginHost): ContextSinks {
     const m = host.manifest;
     const emitDerived = (draft: EventDraft): void => {
       void this.ingest(host, draft, false);

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters, type ErrorStage } from '../telemetry/counters.js';
 import type { Subscription } from '../bus/index.js';
+import { createInstance, createPluginContext, type ContextSinks } from '../plugin/context.js';
+import { createPluginContainer, type ServiceProviders } from '../plugin/services.js';
 import type {
   AnalyzerInstance,
   Disposer,
@@ -54,8 +55,10 @@ export interface HostEnv {
   dataDir: string;
   baseDir: string;
   hostName: string;
+  /** The services a plugin may declare; each plugin's container gets the ones it declares. */
+  services: ServiceProviders;
   /** Builds the kind-specific sink part of the context. */
-  sinks(host: PluginHost): Record<string, unknown>;
+  sinks(host: PluginHost): ContextSinks;
 }
 
 /** Status of one plugin as `vigil status` shows it. */
@@ -103,7 +106,8 @@ export class PluginHost {
     private readonly options: HostOptions,
   ) {
     this.logger = env.logger.child({ plugin: plugin.manifest.id });
-    this.container = env.container.createChildContainer();
+    // Refuses a plugin declaring a service the core does not offer, before anything runs.
+    this.container = createPluginContainer(env.container, plugin.manifest, env.services);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -130,36 +134,33 @@ export class PluginHost {
     return this.state === 'running' || this.state === 'starting';
   }
 
-  /** Create the instance (no I/O by contract). */
+  /** Create the instance (no I/O by contract) and check it implements what the manifest declares. */
   create(): void {
     this.abort = new AbortController();
     this.disposers = [];
-    const dataDir = join(this.env.dataDir, 'plugins', this.id);
-    const ctx = {
-      id: this.id,
+    const ctx = createPluginContext({
+      manifest: this.manifest,
       config: this.config,
       logger: this.logger,
       counters: this.counters,
       signal: this.abort.signal,
       container: this.container,
+      dataDir: join(this.env.dataDir, 'plugins', this.id),
+      baseDir: this.env.baseDir,
+      hostName: this.env.hostName,
       defer: (d: Disposer) => {
         this.disposers.push(d);
       },
-      get dataDir() {
-        mkdirSync(dataDir, { recursive: true });
-        return dataDir;
-      },
-      hostName: this.env.hostName,
-      resolvePath: (p: string) => (isAbsolute(p) ? p : resolve(this.env.baseDir, p)),
       fail: (err: unknown) => this.failure('supervise', err),
-      ...this.env.sinks(this),
-    };
+      sinks: this.env.sinks(this),
+    });
     try {
-      // The plugin's factory gets the context shaped for its kind by env.sinks().
-      this.instance = (this.plugin.create as (c: unknown) => PluginInstance)(ctx);
-    } catch (cause) {
+      this.instance = createInstance(this.plugin, ctx);
+    } catch (err) {
+      // Counted by what create() threw, not by the wrapper.
+      const cause = err instanceof VigilError && err.code === 'VIGIL_ERR_PLUGIN_CREATE' ? err.cause : err;
       this.counters.error('load', `create:${errorKind(cause)}`);
-      throw new VigilError('VIGIL_ERR_PLUGIN_CREATE', `plugin ${this.id}: create() threw: ${describeError(cause)}`, { cause });
+      throw err;
     }
   }
 

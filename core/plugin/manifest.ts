@@ -2,6 +2,7 @@ import semver from 'semver';
 import { VigilError } from '../errors/index.js';
 import { schemaCompileError, validateWithSchema } from '../config/validate.js';
 import { isKnownEventType } from '../events/event-types.js';
+import { checkServices } from './services.js';
 import { PLUGIN_API_VERSION, type JsonSchema, type PluginCommand, type PluginManifest, type VigilPlugin } from './types.js';
 
 const COMMAND_NAME = '^[a-z][a-z0-9-]*$';
@@ -59,6 +60,8 @@ const MANIFEST_SCHEMA: JsonSchema = {
     actions: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' } },
     exclusive: { type: 'array', items: { type: 'string', minLength: 1 } },
     delivery: { enum: ['live', 'replay'] },
+    // Names are checked apart (checkServices) so that an unknown one gets its own code.
+    services: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1 } },
     configSchema: { type: 'object' },
     commands: { type: 'array', items: { $ref: '#/definitions/command' } },
     ruleKinds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' } },
@@ -228,7 +231,10 @@ export function moduleExportProblems(m: PluginManifest, mod: Readonly<Record<str
   return problems;
 }
 
-/** Validate a plugin module's export: a manifest plus a create function. */
+/**
+ * Validate a plugin module's export: a manifest plus a create function, a compatible API
+ * version, and services the core offers.
+ */
 export function checkPlugin(mod: unknown, where: string): VigilPlugin {
   const p = mod as Partial<VigilPlugin> | undefined;
   const problems = p && typeof p === 'object' ? manifestProblems(p.manifest) : ['module exports no plugin'];
@@ -239,6 +245,7 @@ export function checkPlugin(mod: unknown, where: string): VigilPlugin {
     });
   }
   checkApiVersion(p as VigilPlugin, where);
+  checkServices((p as VigilPlugin).manifest);
   return p as VigilPlugin;
 }
 
@@ -265,6 +272,7 @@ export function checkManifest(m: unknown, where: string): PluginManifest {
   }
   const manifest = m as PluginManifest;
   checkApiVersion({ manifest }, where);
+  checkServices(manifest);
   return manifest;
 }
 

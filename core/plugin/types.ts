@@ -3,6 +3,7 @@ import type { EventDraft, VigilEvent } from '../events/event.js';
 import type { ActionRequest, ActionResult, Detection, DetectionDraft } from '../events/detection.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PluginCounters } from '../telemetry/counters.js';
+import type { ServiceName } from './services.js';
 
 export type PluginKind = 'sensor' | 'analyzer' | 'responder';
 export type Platform = 'win32' | 'linux' | 'darwin' | 'any';
@@ -40,6 +41,11 @@ export interface PluginManifest {
    * back-pressured so that replay never loses an event.
    */
   readonly delivery?: 'live' | 'replay';
+  /**
+   * Core services the plugin resolves from `ctx.container` (`worker-pool`, `process-table`). Only these are registered in its container; a name the core does not
+   * offer is refused at load with VIGIL_ERR_PLUGIN_SERVICE.
+   */
+  readonly services?: readonly ServiceName[];
   /** JSON Schema of the plugin's config block (defaults are applied from it). */
   readonly configSchema: JsonSchema;
   /**
@@ -68,7 +74,11 @@ export interface BaseContext<C> {
   readonly counters: PluginCounters;
   /** Aborted when the plugin is being stopped. */
   readonly signal: AbortSignal;
-  /** The plugin's own tsyringe child container (see core/di tokens). */
+  /**
+   * The plugin's own tsyringe child container: it resolves the services the manifest
+   * declares (WORKER_POOL, PROCESS_TABLE …); resolving an undeclared one throws
+   * VIGIL_ERR_PLUGIN_SERVICE. What the plugin registers in it stays private to it.
+   */
   readonly container: DependencyContainer;
   /** Register cleanup for a resource at the moment it is acquired. */
   defer(dispose: Disposer): void;
@@ -112,7 +122,15 @@ export interface ResponderContext<C = Record<string, unknown>> extends BaseConte
   emit(draft: EventDraft): void;
 }
 
-/** The running instance returned by `create`. `create` does no I/O; `start` acquires. */
+/** The context of a plugin of any kind. */
+export type PluginContext<C = Record<string, unknown>> = SensorContext<C> | AnalyzerContext<C> | ResponderContext<C>;
+
+/**
+ * The running instance returned by `create`. `create` does no I/O; `start` acquires.
+ * The handlers an instance has must match what its manifest declares: `onEvents` for
+ * consumed event types, `onDetections` for `detection`, `onActions` for actions other than
+ * `alert`; either half alone is refused with VIGIL_ERR_PLUGIN_CAPABILITY.
+ */
 export interface PluginInstance {
   start(): Promise<void>;
   /** Idempotent; safe without start. The core also runs the deferred disposers after it. */
@@ -357,4 +375,4 @@ export interface RuleTooling {
 export type VigilPlugin<C = Record<string, unknown>> = SensorPlugin<C> | AnalyzerPlugin<C> | ResponderPlugin<C>;
 
 /** The plugin API version this core implements. */
-export const PLUGIN_API_VERSION = '1.0.0';
+export const PLUGIN_API_VERSION = '2.0.0';

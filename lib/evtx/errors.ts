@@ -1,14 +1,18 @@
-import { VigilError } from '../../core/index.js';
+import { VigilError, defineErrorCodes } from '../../core/index.js';
 /**
  * Errors and issues of the EVTX reader. A file whose header cannot be read raises an
  * EvtxError; everything below the header (chunks, records, checksums) is reported as an
  * issue and parsing goes on, so one bad byte never hides the rest of a log.
  */
 
-export type EvtxErrorCode =
-  | 'VIGIL_ERR_EVTX_NOT_EVTX'
-  | 'VIGIL_ERR_EVTX_TRUNCATED'
-  | 'VIGIL_ERR_EVTX_IO';
+/** The reader's codes (listed in docs/error-codes.md); file system errors enter as VIGIL_ERR_EVTX_IO. */
+export const EVTX_ERRORS = defineErrorCodes({
+  VIGIL_ERR_EVTX_NOT_EVTX: 'The file is not an EVTX event log (no "ElfFile" signature) or is empty.',
+  VIGIL_ERR_EVTX_TRUNCATED: 'The EVTX file ends inside its header; nothing can be read from it.',
+  VIGIL_ERR_EVTX_IO: 'The EVTX file could not be opened or read.',
+});
+
+export type EvtxErrorCode = keyof typeof EVTX_ERRORS;
 
 export class EvtxError extends VigilError {
   declare readonly code: EvtxErrorCode;

@@ -14,7 +14,7 @@ import { DEFAULT_SLICE_MS } from '../../plugins/analyzers/correlation/engine.js'
 import { tempDir } from '../support/config.js';
 
 const base = {
-  apiVersion: '1.0.0',
+  apiVersion: '2.0.0',
   version: '1.0.0',
   description: 'test',
   platforms: ['any'],
@@ -125,7 +125,7 @@ test('the loader refuses a built-in folder without a manifest file, or whose id 
     return f;
   };
   const manifest = (id: string): string =>
-    `export const manifest = { id: '${id}', kind: 'analyzer', apiVersion: '1.0.0', version: '1.0.0', description: 'd', platforms: ['any'], produces: [], consumes: ['*'], configSchema: { type: 'object' } };\n`;
+    `export const manifest = { id: '${id}', kind: 'analyzer', apiVersion: '2.0.0', version: '1.0.0', description: 'd', platforms: ['any'], produces: [], consumes: ['*'], configSchema: { type: 'object' } };\n`;
   writeFileSync(join(folder('no-manifest'), `index.${ext}`), '');
   writeFileSync(join(folder('named-other'), `index.${ext}`), '');
   writeFileSync(join(folder('named-other'), `manifest.${ext}`), manifest('something-else'));

@@ -12,6 +12,8 @@ const root = projectRoot();
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
+    // A plugin's installed dependencies are not its code (the example plugin links vigil there).
+    if (name === 'node_modules') continue;
     const path = join(dir, name);
     if (statSync(path).isDirectory()) sources(path, out);
     else if (/\.(ts|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);

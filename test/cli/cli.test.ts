@@ -176,7 +176,7 @@ test('vigil run: starts the live agent, answers vigil status, isolates a plugin 
   writeFileSync(
     join(thrower, 'index.js'),
     `export const plugin = {
-  manifest: { id: 'thrower', kind: 'analyzer', apiVersion: '1.0.0', version: '1.0.0', description: 'fails on every event',
+  manifest: { id: 'thrower', kind: 'analyzer', apiVersion: '2.0.0', version: '1.0.0', description: 'fails on every event',
     platforms: ['any'], produces: [], consumes: ['process.start'], configSchema: { type: 'object' } },
   create() { return { async start() {}, async stop() {}, onEvents() { throw new Error('thrower: broken on purpose'); } }; },
 };\n`,

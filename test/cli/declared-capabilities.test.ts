@@ -21,7 +21,7 @@ function plugin(dir: string, name: string, source: string): string {
   return folder;
 }
 
-const MANIFEST = `apiVersion: '1.0.0', version: '1.0.0', platforms: ['any']`;
+const MANIFEST = `apiVersion: '2.0.0', version: '1.0.0', platforms: ['any']`;
 
 /** A replay sensor reading text files (one process.start per line) from the key it declares. */
 const LINES_SENSOR = `import { readFileSync } from 'node:fs';

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { projectRoot } from '../../core/paths.js';
 import { builtinPluginFiles, importPluginFile, loadPluginFromFolder } from '../../core/plugin/loader.js';
-import { checkConformance } from './conformance.js';
+import { checkConformance, projectRoot } from '../../testing/index.js';
 
 // Every built-in plugin folder must hold a conforming plugin; the list is discovered, so a
 // new plugin is covered the moment it is added.

@@ -8,7 +8,7 @@ export const plugin = {
   manifest: {
     id: 'long-cmdline',
     kind: 'analyzer',
-    apiVersion: '1.0.0',
+    apiVersion: '2.0.0',
     version: '1.0.0',
     description: 'Flags process starts with unusually long command lines',
     platforms: ['any'],

@@ -13,7 +13,7 @@ import type {
 } from '../../core/index.js';
 import type { PluginModuleRef } from '../../core/plugin/loader.js';
 
-const base = { apiVersion: '1.0.0', version: '1.0.0', description: 'test plugin', configSchema: { type: 'object', additionalProperties: true } };
+const base = { apiVersion: '2.0.0', version: '1.0.0', description: 'test plugin', configSchema: { type: 'object', additionalProperties: true } };
 
 export function ref(plugin: SensorPlugin | AnalyzerPlugin | ResponderPlugin, origin = 'test'): PluginModuleRef {
   return { plugin, origin };

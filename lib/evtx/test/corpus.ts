@@ -1,7 +1,7 @@
 /** Test support: locating the shared EVTX corpus and running work two at a time. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { datasetsDir } from '../../../core/index.js';
+import { datasetsDir } from '../../../testing/index.js';
 import { listFiles } from '../../files/index.js';
 
 export const EVTX_CORPUS = join(datasetsDir(), 'evtx-attack-samples');

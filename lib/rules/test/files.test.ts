@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../../../core/index.js';
+import { projectRoot } from '../../../testing/index.js';
 import { compileRuleSet, explainRule, lintRules, loadRuleFiles, RULE_SCHEMA, testRules, validateRuleFile } from '../index.js';
 
 const good = {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { datasetsDir, projectRoot } from '../../../core/index.js';
+import { datasetsDir, projectRoot } from '../../../testing/index.js';
 import { compileRuleSet } from '../../rules/index.js';
 import { loadSigmaRules, type SigmaLoadResult } from '../index.js';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { datasetsDir } from '../../../core/index.js';
+import { datasetsDir } from '../../../testing/index.js';
 import { compileRuleSet } from '../../rules/index.js';
 import { loadSigmaRules, type SigmaRuleDoc } from '../index.js';
 import { mustConvert, ruleYaml } from './helpers.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../../core/index.js';
+import { projectRoot } from '../../../testing/index.js';
 import { EventXmlSplitter, parseEventXml, parseOneEventXml, windowsRecordFromEvtxJson, WindowsRecordError } from '../index.js';
 
 const FIXTURE = join(projectRoot(), 'lib', 'windows', 'test', 'fixtures', 'real-events.xml');

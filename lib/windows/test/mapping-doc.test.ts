@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../../core/index.js';
+import { projectRoot } from '../../../testing/index.js';
 import { mappingRow, renderWindowsMappingDoc } from '../mapping-doc.js';
 import { SYSMON_EVENTS, WINDOWS_EVENTS } from '../field-map.js';
 

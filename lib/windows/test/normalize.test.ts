@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { projectRoot, EVENT_TYPES, type EventDraft } from '../../../core/index.js';
+import { EVENT_TYPES, type EventDraft } from '../../../core/index.js';
+import { projectRoot } from '../../../testing/index.js';
 import {
   normalizeWindowsEvent,
   parseEventXml,

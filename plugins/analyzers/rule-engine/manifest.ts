@@ -21,7 +21,7 @@ const configSchema = {
 export const manifest: PluginManifest & { readonly kind: 'analyzer' } = {
   id: 'rule-engine',
   kind: 'analyzer',
-  apiVersion: '1.0.0',
+  apiVersion: '2.0.0',
   version: '1.0.0',
   description: 'Native JSON rules and imported Sigma rules, compiled to indexed closures.',
   platforms: ['any'],

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import type { DependencyContainer } from 'tsyringe';
-import { PluginCounters, silentLogger, type AnalyzerContext, type DetectionDraft, type VigilEvent } from '../../../core/index.js';
+import type { VigilEvent } from '../../../core/index.js';
+import { recordingContext } from '../../../testing/index.js';
 import { plugin, type RuleEngineConfig } from './index.js';
 import { ruleEngineTooling } from './cli.js';
 import { registerRuleToolsCommand } from '../../../cli/rule-tools.js';
@@ -32,26 +32,11 @@ function ev(image: string, seq: number): VigilEvent {
 }
 
 function harness(config: Partial<RuleEngineConfig>) {
-  const detections: DetectionDraft[] = [];
-  const counters = new PluginCounters();
-  const ctx: AnalyzerContext<RuleEngineConfig> = {
-    id: 'rule-engine',
+  const rec = recordingContext(plugin, {
     config: { rule_paths: [], sigma_paths: [], sigma_placeholders: {}, watch: false, max_regex_input_chars: 65536, ...config },
-    logger: silentLogger(),
-    counters,
-    signal: new AbortController().signal,
-    container: {} as DependencyContainer,
-    defer: () => undefined,
-    dataDir: tmpdir(),
     hostName: 'h',
-    detect: (d) => detections.push(d),
-    emit: () => undefined,
-    resolvePath: (p) => resolve(p),
-    fail: (err) => {
-      throw err;
-    },
-  };
-  return { instance: plugin.create(ctx), detections, counters };
+  });
+  return { instance: plugin.create(rec.ctx), detections: rec.detections, counters: rec.counters };
 }
 
 test('manifest and config schema defaults', () => {

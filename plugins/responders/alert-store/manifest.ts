@@ -8,7 +8,7 @@ export const CLI_DEFAULT_LIMIT = 50;
 export const manifest: PluginManifest & { readonly kind: 'responder' } = {
   id: 'alert-store',
   kind: 'responder',
-  apiVersion: '1.0.0',
+  apiVersion: '2.0.0',
   version: '0.1.0',
   description: 'Stores detections with their evidence and action results in an embedded SQLite database (WAL).',
   platforms: ['any'],

@@ -5,7 +5,7 @@ import { consoleConfigSchema } from './config.js';
 export const manifest: PluginManifest & { readonly kind: 'responder' } = {
   id: 'console',
   kind: 'responder',
-  apiVersion: '1.0.0',
+  apiVersion: '2.0.0',
   version: '0.1.0',
   description: 'Prints detections as readable lines (time, severity, rule, actor, host) on the console.',
   platforms: ['any'],

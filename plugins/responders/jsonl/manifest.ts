@@ -5,7 +5,7 @@ import { jsonlConfigSchema } from './config.js';
 export const manifest: PluginManifest & { readonly kind: 'responder' } = {
   id: 'jsonl',
   kind: 'responder',
-  apiVersion: '1.0.0',
+  apiVersion: '2.0.0',
   version: '0.1.0',
   description: 'Writes detections as JSON lines to a file rotated by size.',
   platforms: ['any'],

@@ -5,7 +5,7 @@ import { procfsConfigSchema } from './config.js';
 export const manifest: PluginManifest & { readonly kind: 'sensor' } = Object.freeze({
   id: 'procfs',
   kind: 'sensor',
-  apiVersion: '1.0.0',
+  apiVersion: '2.0.0',
   version: '0.1.0',
   description: 'Linux process start/stop by polling /proc (pid + start time identity)',
   platforms: Object.freeze(['linux'] as const),

@@ -132,7 +132,8 @@ export class ReplaySensor implements SensorInstance {
     } catch (err) {
       // E.g. a JSONL event of a type this sensor does not declare.
       ctx.counters.discard('emit_rejected');
-      ctx.counters.error('send', kindOf(err));
+      // The core counts its own refusal of an undeclared type; count only what it did not.
+      if (kindOf(err) !== 'VIGIL_ERR_PLUGIN_UNDECLARED_TYPE') ctx.counters.error('send', kindOf(err));
       env.warn(file, `event of type ${draft.type}`, `refused: ${messageOf(err)}`);
       return undefined;
     }

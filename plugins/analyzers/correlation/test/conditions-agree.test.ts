@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { projectRoot, type EventDraft } from '../../../../core/index.js';
+import type { EventDraft } from '../../../../core/index.js';
+import { projectRoot } from '../../../../testing/index.js';
 import { compileRuleSet, loadRuleFiles } from '../../../../lib/rules/index.js';
 import { compileCorrCondition, type ConditionContext, type CorrCondition } from '../condition.js';
 

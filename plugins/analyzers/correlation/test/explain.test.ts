@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { projectRoot, type EventDraft } from '../../../../core/index.js';
+import type { EventDraft } from '../../../../core/index.js';
+import { projectRoot } from '../../../../testing/index.js';
 import { explainCorrelation, type CorrelationExplain, type ExplainOutcome } from '../explain.js';
 import { replayFixture } from '../fixtures.js';
 import { loadCorrelationFiles } from '../loader.js';

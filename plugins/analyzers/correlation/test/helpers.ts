@@ -1,5 +1,6 @@
 /** Test helpers: stamped events, an engine on a virtual clock, a counters double. */
-import { PluginCounters, type EventDraft, type VigilEvent, type DetectionDraft } from '../../../../core/index.js';
+import type { EventDraft, VigilEvent, DetectionDraft } from '../../../../core/index.js';
+import { PluginCounters } from '../../../../testing/index.js';
 import { VirtualClock } from '../clock.js';
 import { compileCorrelation } from '../compile.js';
 import { CorrelationEngine, type EngineOptions } from '../engine.js';

@@ -18,8 +18,7 @@ import {
   type AlertRow,
   type AlertStoreConfig,
 } from '../index.js';
-import { fakeContext } from '../../../../test/support/responder-context.js';
-import { sampleDetection } from '../../../../test/support/sample-detection.js';
+import { recordingContext, sampleDetection } from '../../../../testing/index.js';
 import { addPluginCommands, commandHost } from '../../../../cli/plugin-commands.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vigil-alert-store-test-'));
@@ -31,11 +30,8 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 function make(config: Partial<AlertStoreConfig>) {
-  const ctx = fakeContext<AlertStoreConfig>(
-    { path: 'unused.db', retention_days: 0, max_rows: 0, prune_interval_seconds: 3600, ...config },
-    'alert-store',
-  );
-  return { ctx, r: plugin.create(ctx) };
+  const ctx = recordingContext(plugin, { config: { path: 'unused.db', retention_days: 0, max_rows: 0, prune_interval_seconds: 3600, ...config } });
+  return { ctx, r: plugin.create(ctx.ctx) };
 }
 
 function result(detectionId: string, action: string, status: ActionResult['status'], reason?: string): ActionResult {

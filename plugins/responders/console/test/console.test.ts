@@ -6,8 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { plugin, ConsoleResponder, type ConsoleConfig, type ConsoleOutput } from '../index.js';
-import { fakeContext } from '../../../../test/support/responder-context.js';
-import { sampleDetection } from '../../../../test/support/sample-detection.js';
+import { recordingContext, sampleDetection } from '../../../../testing/index.js';
 
 const ESC = '\u001b';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,13 +33,13 @@ class Sink extends Writable implements ConsoleOutput {
 }
 
 function responder(config: Partial<ConsoleConfig>, sink: Sink) {
-  const ctx = fakeContext<ConsoleConfig>({ color: 'auto', min_severity: 'informational', stream: 'stdout', ...config }, 'console');
-  return { ctx, r: new ConsoleResponder(ctx, sink) };
+  const ctx = recordingContext(plugin, { config: { color: 'auto', min_severity: 'informational', stream: 'stdout', ...config } });
+  return { ctx, r: new ConsoleResponder(ctx.ctx, sink) };
 }
 
 test('manifest declares a responder that consumes detections and alerts', () => {
   assert.equal(plugin.manifest.kind, 'responder');
-  assert.equal(plugin.manifest.apiVersion, '1.0.0');
+  assert.equal(plugin.manifest.apiVersion, '2.0.0');
   assert.deepEqual(plugin.manifest.consumes, ['detection']);
   assert.deepEqual(plugin.manifest.actions, ['alert']);
   assert.deepEqual(plugin.manifest.platforms, ['any']);
@@ -168,10 +167,9 @@ test('a slow stream pushes back and every line still arrives', async () => {
 test('writes to the real process stdout through the plugin factory (a pipe, so no colour)', async () => {
   const script = `
     import { plugin } from './plugins/responders/console/index.js';
-    import { fakeContext } from './test/support/responder-context.js';
-    import { sampleDetection } from './test/support/sample-detection.js';
-    const ctx = fakeContext({ color: 'auto', min_severity: 'informational', stream: 'stdout' }, 'console');
-    const r = plugin.create(ctx);
+    import { recordingContext, sampleDetection } from './testing/index.js';
+    const ctx = recordingContext(plugin, { config: { color: 'auto', min_severity: 'informational', stream: 'stdout' } });
+    const r = plugin.create(ctx.ctx);
     await r.start();
     await r.onDetections([sampleDetection({ severity: 'medium' })]);
     await r.flush();

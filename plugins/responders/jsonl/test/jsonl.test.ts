@@ -6,8 +6,7 @@ import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import type { Detection } from '../../../../core/index.js';
 import { plugin, JsonlResponder, type JsonlConfig } from '../index.js';
-import { fakeContext } from '../../../../test/support/responder-context.js';
-import { sampleDetection } from '../../../../test/support/sample-detection.js';
+import { recordingContext, sampleDetection } from '../../../../testing/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vigil-jsonl-test-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -15,8 +14,8 @@ let n = 0;
 const freshDir = (): string => mkdtempSync(join(root, `case${n++}-`));
 
 function make(config: Partial<JsonlConfig>) {
-  const ctx = fakeContext<JsonlConfig>({ path: 'unused.jsonl', max_file_bytes: 100 * 1024 * 1024, max_files: 5, ...config }, 'jsonl');
-  return { ctx, r: plugin.create(ctx) };
+  const ctx = recordingContext(plugin, { config: { path: 'unused.jsonl', max_file_bytes: 100 * 1024 * 1024, max_files: 5, ...config } });
+  return { ctx, r: plugin.create(ctx.ctx) };
 }
 
 function readLines(file: string): unknown[] {
@@ -51,10 +50,8 @@ test('create does no I/O and resolves a relative path through the core (ctx.reso
   const { r } = make({ path: join(dir, 'out.jsonl') });
   assert.ok(r instanceof JsonlResponder);
   assert.equal(existsSync(dir), false);
-  const ctx = fakeContext<JsonlConfig>({ path: 'rel/out.jsonl', max_file_bytes: 4096, max_files: 1 }, 'jsonl', {
-    resolvePath: (p) => resolve('/config-dir', p),
-  });
-  const rel = new JsonlResponder(ctx);
+  const ctx = recordingContext(plugin, { config: { path: 'rel/out.jsonl', max_file_bytes: 4096, max_files: 1 }, baseDir: '/config-dir' });
+  const rel = new JsonlResponder(ctx.ctx);
   assert.equal(rel.path, resolve('/config-dir', 'rel/out.jsonl'));
 });
 

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventDraft } from '../../../../core/index.js';
 import { createProcfsSensor, plugin } from '../index.js';
-import { createFakeSensorContext } from './fake-context.js';
+import { recordingContext } from '../../../../testing/index.js';
 import { FAKE_BTIME, FakeProcTree, type FakeProc } from './fake-proc-tree.js';
 
 const ms = (ticks: number): number => FAKE_BTIME * 1000 + ticks * 10;
@@ -39,12 +39,12 @@ test('fake tree: existing processes, comm with ") (", pid reuse, exit, zombie, b
   const tree = new FakeProcTree();
   for (const p of [INIT, KTHREAD, WEIRD, NO_EXE]) tree.add(p);
   tree.writeRawStat(600, 'this is not a stat line');
-  const f = createFakeSensorContext({ proc_root: tree.root, poll_interval_ms: 20 });
+  const f = recordingContext(plugin, { config: { proc_root: tree.root, poll_interval_ms: 20 } });
   const sensor = createProcfsSensor(f.ctx, { clockTicks: 100, passwdPath: passwdFile(tree) });
   try {
     await sensor.start();
     // The baseline scan is done when start resolves.
-    const starts = f.drafts.filter((d) => d.type === 'process.start');
+    const starts = f.emitted.filter((d) => d.type === 'process.start');
     assert.deepEqual(starts.map((d) => d.proc?.pid), [1, 2, 100, 300], 'oldest first, non-numeric and bad entries skipped');
     assert.ok(starts.every((d) => d.raw?.['existing'] === true));
 
@@ -87,7 +87,7 @@ test('fake tree: existing processes, comm with ") (", pid reuse, exit, zombie, b
     assert.equal(restart.raw?.['existing'], false);
     assert.equal(restart.proc?.image, '/usr/bin/other');
     assert.equal(restart.proc?.user, 'root');
-    assert.ok(f.drafts.indexOf(stop) < f.drafts.indexOf(restart), 'stop of the old process comes first');
+    assert.ok(f.emitted.indexOf(stop) < f.emitted.indexOf(restart), 'stop of the old process comes first');
 
     // The same stat rewritten with the same start time is the same process: no event.
     // A child of the new pid 100 links to the new identity, not the old one.
@@ -111,9 +111,10 @@ test('fake tree: existing processes, comm with ") (", pid reuse, exit, zombie, b
     await f.waitFor(isStart(102));
     tree.add({ pid: 103, comm: 'marker2', ppid: 1, startTicks: 991, exe: '/bin/true', cwd: '/' });
     await f.waitFor(isStart(103));
-    assert.equal(f.drafts.filter(isStop(`101@${ms(950)}`)).length, 1);
-    const starts100 = f.drafts.filter((d) => d.type === 'process.start' && d.proc?.pid === 100);
+    assert.equal(f.emitted.filter(isStop(`101@${ms(950)}`)).length, 1);
+    const starts100 = f.emitted.filter((d) => d.type === 'process.start' && d.proc?.pid === 100);
     assert.equal(starts100.length, 2, 'unchanged processes are not reported again');
+    assert.equal(f.finishedCalls, 0, 'a live sensor never calls finished()');
   } finally {
     await sensor.stop();
     await f.dispose();
@@ -124,7 +125,7 @@ test('fake tree: existing processes, comm with ") (", pid reuse, exit, zombie, b
 test('fake tree: a fork not yet exec\'d is looked at twice, and a later exec is reported', async () => {
   const tree = new FakeProcTree();
   tree.add(INIT);
-  const f = createFakeSensorContext({ proc_root: tree.root, poll_interval_ms: 20 });
+  const f = recordingContext(plugin, { config: { proc_root: tree.root, poll_interval_ms: 20 } });
   const sensor = createProcfsSensor(f.ctx, { clockTicks: 100, passwdPath: passwdFile(tree) });
   try {
     await sensor.start();
@@ -158,11 +159,11 @@ test('fake tree: emit_existing false reports only what starts later', async () =
   const tree = new FakeProcTree();
   tree.add(INIT);
   tree.add(WEIRD);
-  const f = createFakeSensorContext({ proc_root: tree.root, poll_interval_ms: 20, emit_existing: false });
+  const f = recordingContext(plugin, { config: { proc_root: tree.root, poll_interval_ms: 20, emit_existing: false } });
   const sensor = createProcfsSensor(f.ctx, { clockTicks: 100, passwdPath: passwdFile(tree) });
   try {
     await sensor.start();
-    assert.equal(f.drafts.length, 0);
+    assert.equal(f.emitted.length, 0);
     tree.add({ pid: 200, comm: 'new', ppid: 100, startTicks: 800, exe: '/bin/new', cwd: '/', argv: ['new'] });
     const start = await f.waitFor(isStart(200));
     assert.equal(start.raw?.['existing'], false);
@@ -181,16 +182,16 @@ test('fake tree: emit_existing false reports only what starts later', async () =
 test('fake tree: processes past max_processes_per_poll are counted, not reported as stopped', async () => {
   const tree = new FakeProcTree();
   for (const p of [INIT, KTHREAD, WEIRD, NO_EXE]) tree.add(p);
-  const f = createFakeSensorContext({ proc_root: tree.root, poll_interval_ms: 20, max_processes_per_poll: 2 });
+  const f = recordingContext(plugin, { config: { proc_root: tree.root, poll_interval_ms: 20, max_processes_per_poll: 2 } });
   const sensor = createProcfsSensor(f.ctx, { clockTicks: 100, passwdPath: passwdFile(tree) });
   try {
     await sensor.start();
-    assert.deepEqual(f.drafts.map((d) => d.proc?.pid), [1, 2]);
+    assert.deepEqual(f.emitted.map((d) => d.proc?.pid), [1, 2]);
     assert.equal(f.counters.snapshot().discarded['process_limit']?.count, 2);
     tree.remove(2);
     // pid 100 moves into the window once pid 2 is gone.
     await f.waitFor(isStart(100));
-    assert.equal(f.drafts.filter((d) => d.type === 'process.stop').map((d) => d.proc?.pid).join(), '2');
+    assert.equal(f.emitted.filter((d) => d.type === 'process.stop').map((d) => d.proc?.pid).join(), '2');
   } finally {
     await sensor.stop();
     await f.dispose();
@@ -201,7 +202,7 @@ test('fake tree: processes past max_processes_per_poll are counted, not reported
 test('fake tree: a poll still running when the timer fires is counted as an overrun', async (t) => {
   const tree = new FakeProcTree();
   tree.add(INIT);
-  const f = createFakeSensorContext({ proc_root: tree.root, poll_interval_ms: 20 });
+  const f = recordingContext(plugin, { config: { proc_root: tree.root, poll_interval_ms: 20 } });
   const sensor = createProcfsSensor(f.ctx, { clockTicks: 100, passwdPath: passwdFile(tree) });
   try {
     await sensor.start();
@@ -223,7 +224,7 @@ test('fake tree: a poll still running when the timer fires is counted as an over
     // Release the blocked read; stop() resolves only after the in-flight poll ends.
     writeFileSync(join(dir, 'stat'), `700 (late) S 1 700 700 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 999 0 0 0\n`);
     await stopping;
-    assert.equal(f.drafts.some((d) => d.proc?.pid === 700), false, 'nothing is emitted once stop began');
+    assert.equal(f.emitted.some((d) => d.proc?.pid === 700), false, 'nothing is emitted once stop began');
   } finally {
     await sensor.stop();
     await f.dispose();
@@ -234,20 +235,20 @@ test('fake tree: a poll still running when the timer fires is counted as an over
 test('start fails clearly when proc_root has no btime; stop is safe without start and twice', async () => {
   const tree = new FakeProcTree();
   writeFileSync(join(tree.root, 'stat'), 'cpu 1 2 3\n');
-  const f = createFakeSensorContext({ proc_root: tree.root });
+  const f = recordingContext(plugin, { config: { proc_root: tree.root } });
   try {
     await assert.rejects(createProcfsSensor(f.ctx, { clockTicks: 100 }).start(), /stat has no "btime" line/);
-    const missing = createFakeSensorContext({ proc_root: join(tree.root, 'nope') });
+    const missing = recordingContext(plugin, { config: { proc_root: join(tree.root, 'nope') } });
     await assert.rejects(plugin.create(missing.ctx).start(), /cannot read .*nope\/stat \(ENOENT\)/);
 
-    const g = createFakeSensorContext({ proc_root: tree.root });
+    const g = recordingContext(plugin, { config: { proc_root: tree.root } });
     const idle = plugin.create(g.ctx);
     await idle.stop();
     await idle.stop();
     await idle.start(); // after stop: does nothing
-    assert.equal(g.drafts.length, 0);
+    assert.equal(g.emitted.length, 0);
     assert.equal(g.disposers.length, 0, 'nothing was acquired');
-    assert.throws(() => plugin.create(createFakeSensorContext({ poll_interval_ms: 1 }).ctx), /poll_interval_ms/);
+    assert.throws(() => plugin.create(recordingContext(plugin, { config: { poll_interval_ms: 1 } }).ctx), /poll_interval_ms/);
   } finally {
     await f.dispose();
     tree.cleanup();

@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { EventDraft } from '../../../../core/index.js';
 import { plugin } from '../index.js';
-import { createFakeSensorContext } from './fake-context.js';
+import { recordingContext } from '../../../../testing/index.js';
 
 const skip =
   process.platform !== 'linux' ? 'procfs needs Linux' : !existsSync('/proc/self/stat') ? '/proc is not mounted' : undefined;
@@ -23,12 +23,12 @@ function sleepBinary(): string | undefined {
 test('live /proc: a spawned sleep is seen starting and stopping', { skip }, async () => {
   const sleepPath = sleepBinary();
   assert.ok(sleepPath, 'sleep must be on PATH');
-  const f = createFakeSensorContext({ poll_interval_ms: 50 });
+  const f = recordingContext(plugin, { config: { poll_interval_ms: 50 } });
   const sensor = plugin.create(f.ctx);
   try {
     await sensor.start();
     // This test process was already running: reported as existing, with its own identity.
-    const self = f.drafts.find((d) => d.type === 'process.start' && d.proc?.pid === process.pid);
+    const self = f.emitted.find((d) => d.type === 'process.start' && d.proc?.pid === process.pid);
     assert.ok(self, 'the test runner itself is reported as an existing process');
     assert.equal(self.raw?.['existing'], true);
     assert.equal(self.proc?.image, realpathSync(process.execPath));
@@ -45,7 +45,7 @@ test('live /proc: a spawned sleep is seen starting and stopping', { skip }, asyn
     const proc = start.proc;
     assert.ok(proc);
     assert.equal(proc.ppid, process.pid);
-    const first = f.drafts.find((d) => d.type === 'process.start' && d.proc?.pid === pid);
+    const first = f.emitted.find((d) => d.type === 'process.start' && d.proc?.pid === pid);
     assert.equal(first?.proc?.guid, proc.guid, 'every start of the child carries one identity');
     assert.equal(proc.cmdline, 'sleep 5');
     assert.equal(proc.name, 'sleep');
@@ -66,6 +66,7 @@ test('live /proc: a spawned sleep is seen starting and stopping', { skip }, asyn
     assert.equal(stop.proc?.image, sleepPath);
     assert.equal(stop.proc?.name, 'sleep');
     assert.equal(f.counters.errorTotal, 0, JSON.stringify(f.counters.snapshot().errors));
+    assert.equal(f.finishedCalls, 0, 'a live sensor never calls finished()');
   } finally {
     await sensor.stop();
     await sensor.stop();
@@ -74,15 +75,15 @@ test('live /proc: a spawned sleep is seen starting and stopping', { skip }, asyn
 });
 
 test('live /proc: aborting the signal stops polling', { skip }, async () => {
-  const f = createFakeSensorContext({ poll_interval_ms: 20, emit_existing: false });
+  const f = recordingContext(plugin, { config: { poll_interval_ms: 20, emit_existing: false } });
   const sensor = plugin.create(f.ctx);
   await sensor.start();
-  f.controller.abort();
+  f.abort();
   await sensor.stop();
   const polls = f.counters.snapshot().custom['polls'];
   const child = spawn('sleep', ['1'], { stdio: 'ignore' });
   await new Promise((r) => child.once('exit', r));
   assert.equal(f.counters.snapshot().custom['polls'], polls, 'no poll after abort');
-  assert.equal(f.drafts.length, 0);
+  assert.equal(f.emitted.length, 0);
   await f.dispose();
 });

@@ -1,4 +1,5 @@
-import { validateWithSchema, type VigilPlugin } from '../../../../core/index.js';
+import type { VigilPlugin } from '../../../../core/index.js';
+import { validateWithSchema } from '../../../../testing/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -82,7 +83,7 @@ test('manifest declares a live linux sensor with a closed, defaulted schema', ()
   const p: VigilPlugin = plugin;
   assert.equal(p.manifest.kind, 'sensor');
   assert.equal(manifest.id, 'procfs');
-  assert.equal(manifest.apiVersion, '1.0.0');
+  assert.equal(manifest.apiVersion, '2.0.0');
   assert.deepEqual([...manifest.platforms], ['linux']);
   assert.equal(manifest.delivery, 'live');
   assert.deepEqual([...manifest.produces], ['process.start', 'process.stop']);

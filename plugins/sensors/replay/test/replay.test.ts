@@ -5,10 +5,10 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { datasetsDir, EVENT_TYPES, projectRoot, type EventDraft, type VigilPlugin } from '../../../../core/index.js';
+import { EVENT_TYPES, type EventDraft, type SensorContext, type VigilPlugin } from '../../../../core/index.js';
+import { datasetsDir, projectRoot, recordingContext, type Recording, type RecordingOptions } from '../../../../testing/index.js';
 import { windowsEventTypes } from '../../../../lib/windows/index.js';
 import { plugin, type ReplayConfig } from '../index.js';
-import { fakeSensorContext, type FakeOptions, type FakeSensorContext } from './fake-context.js';
 
 const REAL_XML = join(projectRoot(), 'lib', 'windows', 'test', 'fixtures', 'real-events.xml');
 const SYSMON = 'Microsoft-Windows-Sysmon/Operational';
@@ -21,15 +21,22 @@ function cfg(paths: string[], extra: Partial<ReplayConfig> = {}): ReplayConfig {
   return { paths, formats: ['evtx', 'jsonl', 'xml'], merge_by_time: false, ...extra };
 }
 
+type Rec = Recording<SensorContext<ReplayConfig>>;
+
+/** The sensor's context as the core builds it, recording what it does; logs kept from debug up. */
+function context(config: ReplayConfig, opts: RecordingOptions = {}): Rec {
+  return recordingContext(plugin, { config, logLevel: 'debug', ...opts });
+}
+
 interface Run {
-  ctx: FakeSensorContext<ReplayConfig>;
+  ctx: Rec;
   sensor: ReturnType<typeof plugin.create>;
 }
 
 /** Start a replay and wait for finished() (or for `until` when given). */
-async function replay(config: ReplayConfig, opts: Partial<FakeOptions> = {}, until?: (r: Run) => Promise<void>): Promise<Run> {
-  const ctx = fakeSensorContext(config, { produces: plugin.manifest.produces, ...opts });
-  const sensor = plugin.create(ctx);
+async function replay(config: ReplayConfig, opts: RecordingOptions = {}, until?: (r: Run) => Promise<void>): Promise<Run> {
+  const ctx = context(config, opts);
+  const sensor = plugin.create(ctx.ctx);
   const run = { ctx, sensor };
   await sensor.start();
   await (until ? until(run) : ctx.whenFinished);
@@ -41,11 +48,11 @@ function vigilLine(type: string, time: number, extra: Record<string, unknown> = 
   return JSON.stringify({ type, time, ...extra });
 }
 
-function discarded(ctx: FakeSensorContext<ReplayConfig>, reason: string): number {
+function discarded(ctx: Rec, reason: string): number {
   return ctx.counters.snapshot().discarded[reason]?.count ?? 0;
 }
 
-function warnings(ctx: FakeSensorContext<ReplayConfig>): string[] {
+function warnings(ctx: Rec): string[] {
   return ctx.logs.filter((l) => l.level === 40).map((l) => l.msg);
 }
 
@@ -66,14 +73,14 @@ test('JSONL: a malformed line in the middle is counted and reported, the rest de
   );
   const { ctx, sensor } = await replay(cfg([file]));
   assert.deepEqual(
-    ctx.drafts.map((d) => d.type),
+    ctx.emitted.map((d) => d.type),
     ['process.start', 'process.stop', 'dns.query', 'net.connect'],
   );
-  const stop = ctx.drafts[1] as EventDraft & Record<string, unknown>;
+  const stop = ctx.emitted[1] as EventDraft & Record<string, unknown>;
   assert.equal(stop['id'], undefined, 'envelope stamps of an exported event are dropped');
   assert.equal(stop['seq'], undefined);
   assert.deepEqual(stop.host, { name: 'h1' });
-  assert.equal(ctx.drafts[2]?.time, Date.UTC(2020, 0, 1, 0, 0, 0, 500), 'ISO time accepted');
+  assert.equal(ctx.emitted[2]?.time, Date.UTC(2020, 0, 1, 0, 0, 0, 500), 'ISO time accepted');
   const snap = ctx.counters.snapshot();
   assert.equal(snap.received, 6, 'blank line is not a record');
   assert.equal(snap.emitted, 4);
@@ -156,10 +163,10 @@ test('JSONL in the evtx_dump layout is normalized like EVTX', { timeout: 20_000 
   await writeFile(file, [sysmon1, service, separate, noEventId].map((o) => JSON.stringify(o)).join('\n') + '\n');
   const { ctx } = await replay(cfg([file]));
   assert.deepEqual(
-    ctx.drafts.map((d) => d.type),
+    ctx.emitted.map((d) => d.type),
     ['process.start', 'service.install', 'process.start'],
   );
-  const [p1, svc, p2] = ctx.drafts;
+  const [p1, svc, p2] = ctx.emitted;
   assert.equal(p1?.proc?.pid, 3884);
   assert.equal(p1?.proc?.name, 'powershell.exe');
   assert.equal(p1?.parent?.name, 'cmd.exe');
@@ -191,9 +198,9 @@ test('XML: real rendered events, a damaged event and UTF-16 files, folders searc
   await writeFile(join(dir, 'a', 'saved.XML'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(wrapped, 'utf16le')]));
   await writeFile(join(dir, 'notes.txt'), 'not telemetry');
   const { ctx } = await replay(cfg([dir]));
-  assert.equal(ctx.drafts.length, 29 + 2);
+  assert.equal(ctx.emitted.length, 29 + 2);
   // Folder order is by name: a/b/real.xml before a/saved.XML.
-  const types = ctx.drafts.map((d) => d.type);
+  const types = ctx.emitted.map((d) => d.type);
   for (const t of ['process.start', 'process.access', 'net.connect', 'registry.delete', 'service.install', 'logon.success', 'script.block', 'windows.event']) {
     assert.ok(types.includes(t), `replayed a ${t}`);
   }
@@ -204,7 +211,7 @@ test('XML: real rendered events, a damaged event and UTF-16 files, folders searc
   assert.equal(snap.custom['files'], 2);
   assert.equal(snap.custom['files_skipped'], 1, 'notes.txt');
   assert.ok(warnings(ctx).some((m) => m.includes('saved.XML') && /line \d+/.test(m) && m.includes('Sistem')));
-  const last = ctx.drafts.at(-1);
+  const last = ctx.emitted.at(-1);
   assert.equal(last?.raw?.['EventRecordID'], Number(/<EventRecordID>(\d+)</.exec(events[2] ?? '')?.[1]));
   await rm(dir, { recursive: true });
 });
@@ -214,12 +221,12 @@ test('formats and channels filter what is replayed', { timeout: 20_000 }, async 
   await copyFile(REAL_XML, join(dir, 'real.xml'));
   await writeFile(join(dir, 'x.jsonl'), vigilLine('process.start', 1) + '\n');
   const onlyJson = await replay(cfg([dir], { formats: ['jsonl'] }));
-  assert.deepEqual(onlyJson.ctx.drafts.map((d) => d.type), ['process.start']);
+  assert.deepEqual(onlyJson.ctx.emitted.map((d) => d.type), ['process.start']);
   assert.equal(onlyJson.ctx.counters.snapshot().custom['files_skipped'], 1);
 
   const security = await replay(cfg([join(dir, 'real.xml')], { channels: ['security'] }));
-  assert.ok(security.ctx.drafts.length >= 6);
-  assert.ok(security.ctx.drafts.every((d) => d.raw?.['Channel'] === 'Security'));
+  assert.ok(security.ctx.emitted.length >= 6);
+  assert.ok(security.ctx.emitted.every((d) => d.raw?.['Channel'] === 'Security'));
   const snap = security.ctx.counters.snapshot();
   assert.equal(snap.discarded['channel_filtered']?.intended, true);
   assert.equal(snap.received, snap.emitted + (snap.discarded['channel_filtered']?.count ?? 0));
@@ -233,11 +240,11 @@ test('merge_by_time interleaves files by event time; without it files go one aft
   await writeFile(join(dir, '2.jsonl'), [20, 30, 40, 80, 90].map((t) => vigilLine('process.stop', t, { raw: { f: 2 } })).join('\n'));
   await writeFile(join(dir, '3.jsonl'), [5, 60].map((t) => vigilLine('file.create', t, { raw: { f: 3 } })).join('\n'));
   const seq = await replay(cfg([dir]));
-  assert.deepEqual(seq.ctx.drafts.map((d) => d.time), [10, 30, 50, 70, 20, 30, 40, 80, 90, 5, 60]);
+  assert.deepEqual(seq.ctx.emitted.map((d) => d.time), [10, 30, 50, 70, 20, 30, 40, 80, 90, 5, 60]);
   const merged = await replay(cfg([dir], { merge_by_time: true }));
-  assert.deepEqual(merged.ctx.drafts.map((d) => d.time), [5, 10, 20, 30, 30, 40, 50, 60, 70, 80, 90]);
+  assert.deepEqual(merged.ctx.emitted.map((d) => d.time), [5, 10, 20, 30, 30, 40, 50, 60, 70, 80, 90]);
   // Equal times keep file order.
-  assert.deepEqual(merged.ctx.drafts.filter((d) => d.time === 30).map((d) => d.raw?.['f']), [1, 2]);
+  assert.deepEqual(merged.ctx.emitted.filter((d) => d.time === 30).map((d) => d.raw?.['f']), [1, 2]);
   assert.equal(merged.ctx.finishedCalls, 1);
   assert.equal(merged.sensor.summary?.()['files_done'], 3);
   await rm(dir, { recursive: true });
@@ -248,9 +255,9 @@ test('back-pressure: every emit Promise is awaited and nothing is lost', { timeo
   let inFlight = 0;
   let maxInFlight = 0;
   await writeFile(join(dir, 'e.jsonl'), Array.from({ length: 50 }, (_, i) => vigilLine('process.start', i)).join('\n'));
-  const ctx = fakeSensorContext(cfg([dir]), { produces: plugin.manifest.produces });
-  const emit = ctx.emit.bind(ctx);
-  const wrapped = Object.assign(Object.create(ctx) as typeof ctx, {
+  const ctx = context(cfg([dir]));
+  const emit = ctx.ctx.emit.bind(ctx.ctx);
+  const wrapped = Object.assign(Object.create(ctx.ctx) as typeof ctx.ctx, {
     emit(d: EventDraft): Promise<void> {
       emit(d);
       inFlight++;
@@ -264,13 +271,13 @@ test('back-pressure: every emit Promise is awaited and nothing is lost', { timeo
   const sensor = plugin.create(wrapped);
   await sensor.start();
   await ctx.whenFinished;
-  assert.equal(ctx.drafts.length, 50);
+  assert.equal(ctx.emitted.length, 50);
   assert.equal(maxInFlight, 1, 'never emits while the previous emit is pending');
   await rm(dir, { recursive: true });
 });
 
 test('stop() ends a replay promptly, is idempotent and safe without start', { timeout: 20_000 }, async () => {
-  const idle = plugin.create(fakeSensorContext(cfg(['/nonexistent']), { produces: plugin.manifest.produces }));
+  const idle = plugin.create(context(cfg(['/nonexistent'])).ctx);
   await idle.stop();
   await idle.stop();
 
@@ -278,40 +285,39 @@ test('stop() ends a replay promptly, is idempotent and safe without start', { ti
   await writeFile(join(dir, 'big.jsonl'), Array.from({ length: 20_000 }, (_, i) => vigilLine('process.start', i)).join('\n'));
   const holder: { sensor?: ReturnType<typeof plugin.create> } = {};
   let stopping: Promise<void> | undefined;
-  const ctx = fakeSensorContext(cfg([dir]), {
-    produces: plugin.manifest.produces,
+  const ctx = context(cfg([dir]), {
     onEmit: (_d, n) => {
       if (n === 100) stopping = holder.sensor?.stop();
     },
   });
-  const sensor = plugin.create(ctx);
+  const sensor = plugin.create(ctx.ctx);
   holder.sensor = sensor;
   await sensor.start();
   while (stopping === undefined) await new Promise((r) => setTimeout(r, 5));
   await stopping;
   await sensor.stop();
-  assert.ok(ctx.drafts.length >= 100 && ctx.drafts.length < 20_000, `stopped after ${ctx.drafts.length}`);
-  const n = ctx.drafts.length;
+  assert.ok(ctx.emitted.length >= 100 && ctx.emitted.length < 20_000, `stopped after ${ctx.emitted.length}`);
+  const n = ctx.emitted.length;
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(ctx.drafts.length, n, 'nothing emitted after stop');
+  assert.equal(ctx.emitted.length, n, 'nothing emitted after stop');
   assert.equal(ctx.finishedCalls, 0, 'a stopped replay is not finished');
   assert.equal(sensor.summary?.()['state'], 'stopped');
 
   // Stopping while blocked on a full queue (an emit Promise that never resolves in time).
-  const blocked = fakeSensorContext(cfg([dir]), { produces: plugin.manifest.produces, backPressureMs: 600_000 });
-  const s2 = plugin.create(blocked);
+  const blocked = context(cfg([dir]), { onEmit: () => new Promise<void>((r) => setTimeout(r, 600_000).unref()) });
+  const s2 = plugin.create(blocked.ctx);
   await s2.start();
-  while (blocked.drafts.length === 0) await new Promise((r) => setTimeout(r, 5));
+  while (blocked.emitted.length === 0) await new Promise((r) => setTimeout(r, 5));
   await s2.stop();
-  assert.equal(blocked.drafts.length, 1);
+  assert.equal(blocked.emitted.length, 1);
 
   // The core aborting the plugin's signal stops it too.
-  const core = fakeSensorContext(cfg([dir]), { produces: plugin.manifest.produces, onEmit: (_d, k) => k === 10 && core.abortCore() });
-  const s3 = plugin.create(core);
+  const core = context(cfg([dir]), { onEmit: (_d, k) => k === 10 && core.abort() });
+  const s3 = plugin.create(core.ctx);
   await s3.start();
   while (s3.summary?.()['state'] === 'running') await new Promise((r) => setTimeout(r, 5));
   assert.equal(s3.summary?.()['state'], 'stopped');
-  assert.ok(core.drafts.length < 20_000);
+  assert.ok(core.emitted.length < 20_000);
   await s3.stop();
   await rm(dir, { recursive: true });
 });
@@ -322,7 +328,7 @@ test('missing paths, unsupported files and refused events are counted; the rest 
   await writeFile(join(dir, 'data.csv'), 'a,b');
   await writeFile(join(dir, 'broken.evtx'), 'this is not an evtx file at all, far too short and no signature');
   const { ctx, sensor } = await replay(cfg([join(dir, 'missing'), join(dir, 'data.csv'), dir, join(dir, 'ok.jsonl')]));
-  assert.deepEqual(ctx.drafts.map((d) => d.type), ['process.start'], 'the file listed twice is replayed once');
+  assert.deepEqual(ctx.emitted.map((d) => d.type), ['process.start'], 'the file listed twice is replayed once');
   const snap = ctx.counters.snapshot();
   assert.equal(discarded(ctx, 'file_unreadable'), 2, 'missing path and broken.evtx');
   assert.equal(discarded(ctx, 'unsupported_format'), 1);
@@ -359,8 +365,8 @@ test('manifest: declared types, config schema with defaults, create() does no I/
   assert.deepEqual(empty['paths'], []);
   assert.equal(validate({ paths: ['x'], formats: ['csv'] }), false);
 
-  const ctx = fakeSensorContext(cfg(['/definitely/not/here']), { produces: m.produces });
-  plugin.create(ctx);
+  const ctx = context(cfg(['/definitely/not/here']));
+  plugin.create(ctx.ctx);
   assert.equal(ctx.logs.length, 0);
   assert.equal(ctx.counters.received, 0);
 });
@@ -377,15 +383,15 @@ test('EVTX: a real Sysmon log replays with the right event types', { timeout: 30
   assert.ok(snap.received > 0);
   assert.equal(snap.emitted, snap.received, 'every record emitted');
   assert.equal(ctx.counters.lostTotal, 0);
-  const types = new Set(ctx.drafts.map((d) => d.type));
+  const types = new Set(ctx.emitted.map((d) => d.type));
   assert.ok(types.has('process.start') && types.has('process.access'), [...types].join(','));
-  const access = ctx.drafts.find((d) => d.type === 'process.access');
+  const access = ctx.emitted.find((d) => d.type === 'process.access');
   assert.equal(access?.access?.granted, 0x1f3fff);
   assert.equal(access?.proc?.name, 'powershell.exe');
   assert.equal(access?.target?.pid, 4668);
   assert.equal(access?.host?.name, 'MSEDGEWIN10');
   assert.equal(access?.raw?.['Channel'], SYSMON);
   // Record order within the file is kept.
-  const ids = ctx.drafts.map((d) => d.raw?.['EventRecordID'] as number);
+  const ids = ctx.emitted.map((d) => d.raw?.['EventRecordID'] as number);
   assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PluginCounters, silentLogger, validateWithSchema, type Disposer } from '../../../../../core/index.js';
+import type { Disposer } from '../../../../../core/index.js';
+import { PluginCounters, silentLogger, validateWithSchema } from '../../../../../testing/index.js';
 import { VirtualClock } from '../../clock.js';
 import { CorrelationEngine } from '../../engine.js';
 import { plugin } from '../../index.js';

@@ -1,0 +1,79 @@
+/**
+ * Every room that declares error codes, and docs/error-codes.md rendered from them. A room
+ * that declares codes is listed here (test/core/error-codes.test.ts finds every
+ * defineErrorCodes call and fails for one that is missing).
+ * Regenerate the doc with: node --import tsx test/support/write-error-codes-doc.ts
+ */
+import { CLI_ERRORS } from '../../cli/errors.js';
+import { ERROR_CODES } from '../../core/errors/codes.js';
+import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
+import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
+
+export interface ErrorCodeRoom {
+  /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
+  readonly room: string;
+  /** Section title in the doc. */
+  readonly title: string;
+  /** What the room is, for the doc. */
+  readonly about: string;
+  /** The file holding its defineErrorCodes call. */
+  readonly file: string;
+  readonly codes: Readonly<Record<string, string>>;
+}
+
+export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
+  { room: 'core', title: 'Core', about: 'the kernel, config, plugin loader, worker pool and status server', file: 'core/errors/codes.ts', codes: ERROR_CODES },
+  { room: 'cli', title: 'The `vigil` command', about: 'command-line usage and `vigil replay`', file: 'cli/errors.ts', codes: CLI_ERRORS },
+  { room: 'lib/evtx', title: 'EVTX reader', about: 'the .evtx parser shared by the replay sensor and the tools', file: 'lib/evtx/errors.ts', codes: EVTX_ERRORS },
+  {
+    room: 'plugins/responders/alert-store',
+    title: 'Plugin alert-store',
+    about: 'the SQLite alert store and `vigil alerts`',
+    file: 'plugins/responders/alert-store/errors.ts',
+    codes: ALERT_STORE_ERRORS,
+  },
+];
+
+/** `VIGIL_ERR_<AREA>_<WHAT>` → AREA. */
+export function areaOf(code: string): string {
+  return code.split('_')[2] ?? '';
+}
+
+/** One documented code, as the doc writes it. */
+export function codeRow(code: string, meaning: string): string {
+  return `| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} |`;
+}
+
+/** The full text of docs/error-codes.md. */
+export function renderErrorCodesDoc(rooms: readonly ErrorCodeRoom[] = ERROR_CODE_ROOMS): string {
+  const lines: string[] = [
+    '# Error codes',
+    '',
+    '<!-- Generated from the rooms\' error-code declarations by',
+    '     `node --import tsx test/support/write-error-codes-doc.ts`. Do not edit by hand:',
+    '     a test fails when this file and the code disagree. -->',
+    '',
+    'Every error Vigil raises carries a stable code `VIGIL_ERR_<AREA>_<WHAT>`, a message that says what',
+    'to do, and its cause chained. Logs and `vigil status` show the code; the CLI prints',
+    '`vigil: CODE: message` and exits 2 for usage and configuration errors, 1 for runtime failures.',
+    '',
+    'Each room declares its own codes beside its code with `defineErrorCodes` (exported by the SDK):',
+    'the core in `core/errors/codes.ts`, the CLI, each library and each plugin in its own',
+    '`errors.ts`. A room raises its own codes and the core\'s (a plugin also those of the libraries it',
+    'uses); where a dependency\'s error enters, it is translated into one of them with the cause',
+    'chained. A code declared twice with different meanings is refused when the second room loads',
+    '(`VIGIL_ERR_ERRORS_DECLARATION`). A third-party plugin documents its codes in its own README.',
+    '',
+  ];
+  for (const r of rooms) {
+    lines.push(`## ${r.title}`, '', `\`${r.room}\`: ${r.about}. Declared in \`${r.file}\`.`, '');
+    const areas = [...new Set(Object.keys(r.codes).map(areaOf))];
+    for (const area of areas) {
+      if (areas.length > 1) lines.push(`### ${area}`, '');
+      lines.push('| code | meaning and what to do |', '| --- | --- |');
+      for (const [code, meaning] of Object.entries(r.codes)) if (areaOf(code) === area) lines.push(codeRow(code, meaning));
+      lines.push('');
+    }
+  }
+  return lines.join('\n');
+}
