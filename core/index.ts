@@ -21,4 +21,6 @@ export type { WorkerPool, RunOptions } from './workers/index.js';
 export { BlockPool, PLAIN_BLOCKS, type BlockSource, type BlockPoolCounters, fixMmapThreshold, nativeHeapStatus, DEFAULT_MMAP_THRESHOLD, type NativeHeapStatus } from './memory/index.js';
 export type { ProcessTable, ProcessRecord } from './process-table/index.js';
 export { projectRoot, datasetsDir, listFiles, filesNamedAbove, SHARED_RULE_DEFINITIONS } from './paths.js';
+// Every data file and folder a plugin writes is private to the agent's user (0600 / 0700).
+export { ensurePrivateDir, ensurePrivateFile, ensurePrivateParent, openPrivateFile, openPrivateFileSync, tightenPrivate, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type PrivateFileLog, type PrivateOpenFlags } from './private-files.js';
 export { stampDraft } from './events/stamp.js';

@@ -21,6 +21,7 @@ import type { AnalyzerInstance, ResponderInstance } from '../plugin/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters } from '../telemetry/counters.js';
 import { WorkerPool } from '../workers/index.js';
+import { applyPrivateUmask, ensurePrivateDir } from '../private-files.js';
 import { PluginHost, type PluginStatus } from './plugin-host.js';
 import { ResponsePolicy } from './response-policy.js';
 import { HealthMonitor } from './health.js';
@@ -149,6 +150,8 @@ export class Kernel {
    * VIGIL_ERR_CONFIG_INVALID with every finding; nothing has been started yet.
    */
   async load(): Promise<void> {
+    // First, before a third-party plugin module runs any code at import.
+    applyPrivateUmask(this.logger);
     const refs = new Map<string, PluginModuleRef>();
     if (!this.options.noBuiltins) {
       const builtins = await loadBuiltinPlugins((err, file) => {
@@ -234,6 +237,7 @@ export class Kernel {
   /** Start responders, then analyzers, then sensors. A plugin that fails to start is retried, never fatal. */
   async start(): Promise<void> {
     if (this.state === 'new') await this.load();
+    ensurePrivateDir(this.dataDir, this.logger);
     // Before any plugin allocates its state: freed off-heap blocks are to go back to the system.
     this.nativeHeap = this.config.workers.return_freed_memory
       ? await fixMmapThreshold()

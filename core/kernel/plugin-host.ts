@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { VigilError, describeError, errorKind } from '../errors/index.js';
+import { ensurePrivateDir } from '../private-files.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters } from '../telemetry/counters.js';
 import type { Subscription } from '../bus/index.js';
@@ -116,9 +116,8 @@ export class PluginHost {
       defer: (d: Disposer) => {
         this.disposers.push(d);
       },
-      get dataDir() {
-        mkdirSync(dataDir, { recursive: true });
-        return dataDir;
+      get dataDir(): string {
+        return ensurePrivateDir(dataDir, this.logger);
       },
       hostName: this.env.hostName,
       resolvePath: (p: string) => (isAbsolute(p) ? p : resolve(this.env.baseDir, p)),

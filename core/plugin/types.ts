@@ -60,7 +60,7 @@ export interface BaseContext<C> {
   readonly container: DependencyContainer;
   /** Register cleanup for a resource at the moment it is acquired. */
   defer(dispose: Disposer): void;
-  /** Folder where the plugin may keep state across restarts (created on demand). */
+  /** Folder where the plugin may keep state across restarts (created 0700 on demand). */
   readonly dataDir: string;
   /** Host name stamped on events. */
   readonly hostName: string;
