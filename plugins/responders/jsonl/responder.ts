@@ -42,7 +42,7 @@ export class JsonlResponder implements ResponderInstance {
       rotated: () => {
         counters.add('rotations');
       },
-    });
+    }, logger);
     try {
       await file.open();
     } catch (err) {

@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import type { Detection } from '../../../../core/index.js';
 import { plugin, JsonlResponder, type JsonlConfig } from '../index.js';
+import { captureLogger } from '../../../../test/support/capture-logger.js';
 import { fakeContext } from '../../../../test/support/responder-context.js';
 import { sampleDetection } from '../../../../test/support/sample-detection.js';
 
@@ -172,4 +173,38 @@ test('bigint values in raw fields are written as strings', async () => {
   await ctx.dispose();
   const [line] = readLines(file);
   assert.equal((line as { evidence: Array<{ raw: { Handle: string } }> }).evidence[0]?.raw.Handle, '18446744073709551616');
+});
+
+test('the output and its rotations are 0600 in a new 0700 folder whatever the umask; files left 0644 are tightened and reported', async () => {
+  const previous = process.umask(0o000);
+  try {
+    const modeOf = (p: string): number => statSync(p).mode & 0o777;
+    const file = join(freshDir(), 'new-folder', 'det.jsonl');
+    const { ctx, r } = make({ path: file, max_file_bytes: 2048, max_files: 2 });
+    await r.start();
+    for (let i = 0; i < 20; i++) await r.onDetections?.([sampleDetection({ id: `p${i}`, cmdlinePad: 200 })]);
+    await r.stop();
+    await ctx.dispose();
+    assert.equal(modeOf(join(file, '..')), 0o700);
+    for (const f of [file, `${file}.1`, `${file}.2`]) assert.equal(modeOf(f), 0o600, `${f} under umask 000`);
+
+    // As an older version left them: every local user could read the detections.
+    for (const f of [file, `${file}.1`, `${file}.2`]) chmodSync(f, 0o644);
+    const before = readLines(file).length;
+    const cap = captureLogger();
+    const again = make({ path: file, max_file_bytes: 1 << 20, max_files: 2 });
+    Object.defineProperty(again.ctx, 'logger', { value: cap.logger });
+    await again.r.start();
+    await again.r.onDetections?.([sampleDetection({ id: 'after' })]);
+    await again.r.stop();
+    await again.ctx.dispose();
+    for (const f of [file, `${file}.1`, `${file}.2`]) assert.equal(modeOf(f), 0o600, `${f} tightened`);
+    assert.deepEqual(
+      cap.warnings().map((l) => [l['path'], l['from'], l['to']]).sort(),
+      [file, `${file}.1`, `${file}.2`].map((f) => [f, '0644', '0600']).sort(),
+    );
+    assert.equal(readLines(file).length, before + 1, 'the existing lines are kept');
+  } finally {
+    process.umask(previous);
+  }
 });
