@@ -51,6 +51,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       metricsIntervalMs: c.metrics_interval_seconds * 1000,
       prometheusPort: c.prometheus_port,
       prometheusHost: c.prometheus_host,
+      logger: kernel.logger,
     });
     await status.start();
   }

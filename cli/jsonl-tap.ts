@@ -1,20 +1,23 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname } from 'node:path';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Kernel } from '../core/kernel/kernel.js';
+import { openPrivateFileSync, type PrivateFileLog } from '../core/private-files.js';
 import { PluginCounters } from '../core/telemetry/counters.js';
 
 /**
  * `--out` / `--events-out`: every detection / every normalized event as one JSON line.
- * Core taps for labs and debugging, independent of the configured output plugins.
+ * Core taps for labs and debugging, independent of the configured output plugins. The file
+ * is 0600 like every data file (an existing wider one is tightened and reported).
  */
 export class JsonlTap {
   private readonly stream: WriteStream;
   private failed: Error | undefined;
   readonly counters = new PluginCounters();
 
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.stream = createWriteStream(path, { flags: 'w' });
+  constructor(
+    readonly path: string,
+    logger: PrivateFileLog,
+  ) {
+    this.stream = createWriteStream(path, { fd: openPrivateFileSync(path, 'w', logger) });
     this.stream.on('error', (err) => {
       this.failed = err;
       this.counters.error('send', `write:${err.name}`);
@@ -42,14 +45,14 @@ export class JsonlTap {
 
   /** Attach as a detection listener. */
   static detections(kernel: Kernel, path: string): JsonlTap {
-    const tap = new JsonlTap(path);
+    const tap = new JsonlTap(path, kernel.logger);
     kernel.detectionListeners.push((d) => tap.write(d));
     return tap;
   }
 
   /** Subscribe to every event on the bus. */
   static events(kernel: Kernel, path: string): JsonlTap {
-    const tap = new JsonlTap(path);
+    const tap = new JsonlTap(path, kernel.logger);
     kernel.bus.subscribe({
       name: 'events-out',
       counters: tap.counters,

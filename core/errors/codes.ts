@@ -34,6 +34,10 @@ export const ERROR_CODES = defineErrorCodes({
   VIGIL_ERR_WORKER_FAILED: 'A worker task threw or its worker crashed.',
   VIGIL_ERR_STATUS_UNAVAILABLE: 'No running agent answered on the status socket. Is `vigil run` running with the same config?',
   VIGIL_ERR_STATUS_LISTEN: 'The status socket or metrics endpoint could not be opened.',
+  VIGIL_ERR_STATUS_SOCKET_PATH:
+    'status.socket_path names something that is not a socket (a regular file, a folder, a link, a socket of another user); it was left as it is. Remove it yourself or set status.socket_path to a free path.',
+  VIGIL_ERR_DATA_NOT_PRIVATE:
+    'A data file or folder (data_dir, alert store, JSONL output, metrics file) is open to other users and could not be tightened to 0600 / 0700. chown it to the agent user, chmod it, or choose another path.',
   VIGIL_ERR_ERRORS_DECLARATION:
     'A room declares an error code that is not VIGIL_ERR_<AREA>_<WHAT>, has no meaning, or was already declared with another meaning (a plugin reusing a core code).',
 });

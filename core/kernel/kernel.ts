@@ -20,6 +20,7 @@ import type { AnalyzerInstance, ResponderInstance } from '../plugin/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PluginCounters } from '../telemetry/counters.js';
 import { WorkerPool } from '../workers/index.js';
+import { applyPrivateUmask, ensurePrivateDir } from '../private-files.js';
 import { PluginHost, type PluginStatus, type SupervisorClock } from './plugin-host.js';
 import { ResponsePolicy } from './response-policy.js';
 import { HealthMonitor } from './health.js';
@@ -146,6 +147,8 @@ export class Kernel {
    * VIGIL_ERR_CONFIG_INVALID with every finding; nothing has been started yet.
    */
   async load(): Promise<void> {
+    // First, before a third-party plugin module runs any code at import.
+    applyPrivateUmask(this.logger);
     const refs = new Map<string, PluginModuleRef>();
     if (!this.options.noBuiltins) {
       const builtins = await loadBuiltinPlugins((err, file) => {
@@ -233,6 +236,7 @@ export class Kernel {
   /** Start responders, then analyzers, then sensors. A plugin that fails to start is retried, never fatal. */
   async start(): Promise<void> {
     if (this.state === 'new') await this.load();
+    ensurePrivateDir(this.dataDir, this.logger);
     this.state = 'running';
     for (const kind of START_ORDER) {
       for (const host of this.hostsOf(kind)) {

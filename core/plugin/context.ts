@@ -3,7 +3,6 @@
  * kit both call these functions (the kit with recording sinks), so a plugin under test gets
  * the context the agent would give it.
  */
-import { mkdirSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { validateWithSchema, type ConfigFinding } from '../config/validate.js';
@@ -11,6 +10,7 @@ import { VigilError, describeError } from '../errors/index.js';
 import type { ActionResult, DetectionDraft } from '../events/detection.js';
 import type { EventDraft } from '../events/event.js';
 import { deepFreeze } from '../events/freeze.js';
+import { ensurePrivateDir, privateFiles } from '../private-files.js';
 import type { PluginCounters } from '../telemetry/counters.js';
 import type { Logger } from '../telemetry/logger.js';
 import { checkCapabilities } from './capabilities.js';
@@ -94,9 +94,9 @@ export function createPluginContext(parts: PluginContextParts): PluginContext {
     defer: (dispose: Disposer) => parts.defer(dispose),
     // A getter: a plugin that keeps no state leaves no folder behind, and create() stays free of I/O.
     get dataDir() {
-      mkdirSync(dataDir, { recursive: true });
-      return dataDir;
+      return ensurePrivateDir(dataDir, parts.logger);
     },
+    files: privateFiles(parts.logger),
     hostName: parts.hostName,
     resolvePath: (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p)),
     fail: (err: unknown) => parts.fail(err),

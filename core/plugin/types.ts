@@ -65,6 +65,22 @@ export interface PluginManifest {
 /** Cleanup registered at acquisition time; awaited last-in first-out on stop. */
 export type Disposer = () => void | Promise<void>;
 
+/**
+ * Data files private to the agent's user, as every file the agent writes is: folders 0700,
+ * files 0600 whatever the umask; an existing path open to group or others is tightened and
+ * that is logged once (docs/security.md). For outputs a plugin writes outside `dataDir`.
+ */
+export interface PrivateFiles {
+  /** Create the folder (and missing parents) 0700, or tighten it. Returns the path. */
+  dir(path: string): string;
+  /** Create the file 0600 if it is missing (missing parents 0700), or tighten it. Returns the path. */
+  file(path: string): string;
+  /** Open the file for appending (`a`) or writing from the start (`w`), created or tightened as by `file`. */
+  open(path: string, flags: 'a' | 'w'): Promise<import('node:fs/promises').FileHandle>;
+  /** Tighten what something else created (SQLite's side files, a rotated output); false when nothing is there. */
+  tighten(path: string): boolean;
+}
+
 /** What every plugin receives from the core. */
 export interface BaseContext<C> {
   readonly id: string;
@@ -82,7 +98,9 @@ export interface BaseContext<C> {
   readonly container: DependencyContainer;
   /** Register cleanup for a resource at the moment it is acquired. */
   defer(dispose: Disposer): void;
-  /** Folder where the plugin may keep state across restarts (created on demand). */
+  /** Data files outside `dataDir` made private to the agent's user, reported to this plugin's log. */
+  readonly files: PrivateFiles;
+  /** Folder where the plugin may keep state across restarts (created 0700 on demand). */
   readonly dataDir: string;
   /** Host name stamped on events. */
   readonly hostName: string;

@@ -30,7 +30,7 @@ export class AlertStoreResponder implements ResponderInstance {
     if (this.state !== 'created') return;
     let store: AlertStore;
     try {
-      store = AlertStore.open(this.path);
+      store = AlertStore.open(this.path, this.ctx.files);
     } catch (err) {
       this.ctx.counters.error('start', errorKind(err));
       throw err;

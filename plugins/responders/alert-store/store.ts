@@ -1,7 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { SEVERITIES, type ActionResult, type Detection } from '../../../core/index.js';
+import { SEVERITIES, type ActionResult, type Detection, type PrivateFiles } from '../../../core/index.js';
 import { AlertStoreError, errorKind } from './errors.js';
 import { migrate } from './schema.js';
 
@@ -97,11 +95,18 @@ export class AlertStore {
     this.countRows = db.prepare('SELECT count(*) AS n FROM detections');
   }
 
-  /** Opens (creating and migrating as needed) the store at an absolute path. */
-  static open(file: string): AlertStore {
+  /**
+   * Opens (creating and migrating as needed) the store at an absolute path. The database
+   * and its -wal / -shm files are 0600 and a missing folder is created 0700; files left
+   * wider by an older version are tightened (reported through `files`, the plugin context's).
+   */
+  static open(file: string, files: PrivateFiles): AlertStore {
     let db: Database.Database;
     try {
-      mkdirSync(dirname(file), { recursive: true });
+      // SQLite gives its side files the database's mode, so a private database comes first;
+      // an empty file is a valid new database.
+      files.file(file);
+      tightenSideFiles(file, files);
       db = new Database(file, { timeout: 5000 });
     } catch (err) {
       throw new AlertStoreError(
@@ -112,6 +117,8 @@ export class AlertStore {
     }
     try {
       db.pragma('journal_mode = WAL');
+      // Switching to WAL creates -wal and -shm; checked here rather than trusted.
+      tightenSideFiles(file, files);
       // Alerts are evidence: every committed batch is synced, at a cost that detection
       // rates (not event rates) easily afford.
       db.pragma('synchronous = FULL');
@@ -218,4 +225,11 @@ export class AlertStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** The files SQLite keeps beside the database (write-ahead log, shared memory, rollback journal). */
+export const SIDE_FILE_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
+
+function tightenSideFiles(file: string, files: PrivateFiles): void {
+  for (const suffix of SIDE_FILE_SUFFIXES) files.tighten(file + suffix);
 }

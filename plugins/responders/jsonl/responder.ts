@@ -42,7 +42,7 @@ export class JsonlResponder implements ResponderInstance {
       rotated: () => {
         counters.add('rotations');
       },
-    });
+    }, this.ctx.files);
     try {
       await file.open();
     } catch (err) {

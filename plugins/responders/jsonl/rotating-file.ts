@@ -1,6 +1,6 @@
 import type { WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rename, rm, type FileHandle } from 'node:fs/promises';
+import type { PrivateFiles } from '../../../core/index.js';
 
 /** How the file reports what happened to lines and to itself (the responder counts). */
 export interface RotatingFileHooks {
@@ -27,7 +27,9 @@ interface OpenFile {
 /**
  * An append-only line file rotated by size (`path` → `path.1` → `path.2` …). Lines are
  * never split across files. All operations run one after another on an internal chain,
- * so callers may call `append` without awaiting and still get file order.
+ * so callers may call `append` without awaiting and still get file order. The file and its
+ * rotations are 0600 (a missing folder 0700); wider ones left by an older version are
+ * tightened at open and reported to `logger`.
  */
 export class RotatingFile {
   private cur: OpenFile | undefined;
@@ -40,10 +42,13 @@ export class RotatingFile {
     private readonly maxBytes: number,
     private readonly maxFiles: number,
     private readonly hooks: RotatingFileHooks,
+    private readonly files: PrivateFiles,
   ) {}
 
   /** Opens (creating folders and the file as needed). Throws when the file cannot be opened. */
   async open(): Promise<void> {
+    // Rotations keep the mode they had as the current file; older ones may predate 0600.
+    for (let i = 1; i <= this.maxFiles; i++) this.files.tighten(`${this.path}.${i}`);
     this.cur = await this.openFile();
   }
 
@@ -188,8 +193,7 @@ export class RotatingFile {
   }
 
   private async openFile(): Promise<OpenFile> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const handle = await open(this.path, 'a');
+    const handle = await this.files.open(this.path, 'a');
     try {
       const st = await handle.stat();
       const stream = handle.createWriteStream({ autoClose: false, encoding: 'utf8' });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import Database from 'better-sqlite3';
 import { Command, CommanderError } from 'commander';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -29,8 +29,8 @@ const freshDb = (): string => join(mkdtempSync(join(root, `case${n++}-`)), 'aler
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function make(config: Partial<AlertStoreConfig>) {
-  const ctx = recordingContext(plugin, { config: { path: 'unused.db', retention_days: 0, max_rows: 0, prune_interval_seconds: 3600, ...config } });
+function make(config: Partial<AlertStoreConfig>, options: { logLevel?: 'warn' } = {}) {
+  const ctx = recordingContext(plugin, { ...options, config: { path: 'unused.db', retention_days: 0, max_rows: 0, prune_interval_seconds: 3600, ...config } });
   return { ctx, r: plugin.create(ctx.ctx) };
 }
 
@@ -364,4 +364,46 @@ test('vigil alerts: table, --json, filters, bad values exit 2, missing DB is exp
   const res = await runCli([], missing);
   assert.equal(res.code, 1);
   assert.ok(res.err.includes(`no alert store at ${missing}`), res.err);
+});
+
+test('the store, its WAL and SHM are 0600 in a new 0700 folder whatever the umask; a store left 0644 is tightened and reported', async () => {
+  const previous = process.umask(0o022);
+  try {
+    const db = join(mkdtempSync(join(root, 'modes-')), 'new-folder', 'alerts.db');
+    const first = make({ path: db });
+    await first.r.start();
+    await first.r.onDetections?.([sampleDetection({ id: 'm1' })]);
+    const modeOf = (p: string): number => statSync(p).mode & 0o777;
+    assert.equal(modeOf(dirname(db)), 0o700);
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) {
+      assert.ok(existsSync(f), `${basename(f)} exists while the store is open`);
+      assert.equal(modeOf(f), 0o600, `${basename(f)} stays 0600 after writes`);
+    }
+    await first.r.stop();
+    await first.ctx.dispose();
+
+    // As an older version left it: readable by every local user, and a WAL beside it.
+    chmodSync(db, 0o644);
+    const left = new Database(db);
+    left.pragma('journal_mode = WAL');
+    left.pragma('wal_autocheckpoint = 0');
+    left.exec("INSERT INTO evidence (detection_id, seq, event_id, event_type, time, event) VALUES ('x', 0, NULL, NULL, NULL, '{}')");
+    assert.equal(modeOf(`${db}-wal`), 0o644, 'SQLite gives the WAL the mode of the database');
+    const second = make({ path: db }, { logLevel: 'warn' });
+    await second.r.start();
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) assert.equal(modeOf(f), 0o600, `${basename(f)} tightened`);
+    const tightened = second.ctx.logs.filter((l) => l.level === 40).map((l) => [l['path'], l['from']]);
+    assert.deepEqual(tightened, [
+      [db, '0644'],
+      [`${db}-wal`, '0644'],
+      [`${db}-shm`, '0644'],
+    ]);
+    left.close();
+    await second.r.onDetections?.([sampleDetection({ id: 'm2' })]);
+    assert.deepEqual(ids(queryAlerts(db)).sort(), ['m1', 'm2']);
+    await second.r.stop();
+    await second.ctx.dispose();
+  } finally {
+    process.umask(previous);
+  }
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,8 +13,8 @@ after(() => rm(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = (): string => mkdtempSync(join(root, `case${n++}-`));
 
-function make(config: Partial<JsonlConfig>) {
-  const ctx = recordingContext(plugin, { config: { path: 'unused.jsonl', max_file_bytes: 100 * 1024 * 1024, max_files: 5, ...config } });
+function make(config: Partial<JsonlConfig>, options: { logLevel?: 'warn' } = {}) {
+  const ctx = recordingContext(plugin, { ...options, config: { path: 'unused.jsonl', max_file_bytes: 100 * 1024 * 1024, max_files: 5, ...config } });
   return { ctx, r: plugin.create(ctx.ctx) };
 }
 
@@ -169,4 +169,36 @@ test('bigint values in raw fields are written as strings', async () => {
   await ctx.dispose();
   const [line] = readLines(file);
   assert.equal((line as { evidence: Array<{ raw: { Handle: string } }> }).evidence[0]?.raw.Handle, '18446744073709551616');
+});
+
+test('the output and its rotations are 0600 in a new 0700 folder whatever the umask; files left 0644 are tightened and reported', async () => {
+  const previous = process.umask(0o000);
+  try {
+    const modeOf = (p: string): number => statSync(p).mode & 0o777;
+    const file = join(freshDir(), 'new-folder', 'det.jsonl');
+    const { ctx, r } = make({ path: file, max_file_bytes: 2048, max_files: 2 });
+    await r.start();
+    for (let i = 0; i < 20; i++) await r.onDetections?.([sampleDetection({ id: `p${i}`, cmdlinePad: 200 })]);
+    await r.stop();
+    await ctx.dispose();
+    assert.equal(modeOf(join(file, '..')), 0o700);
+    for (const f of [file, `${file}.1`, `${file}.2`]) assert.equal(modeOf(f), 0o600, `${f} under umask 000`);
+
+    // As an older version left them: every local user could read the detections.
+    for (const f of [file, `${file}.1`, `${file}.2`]) chmodSync(f, 0o644);
+    const before = readLines(file).length;
+    const again = make({ path: file, max_file_bytes: 1 << 20, max_files: 2 }, { logLevel: 'warn' });
+    await again.r.start();
+    await again.r.onDetections?.([sampleDetection({ id: 'after' })]);
+    await again.r.stop();
+    await again.ctx.dispose();
+    for (const f of [file, `${file}.1`, `${file}.2`]) assert.equal(modeOf(f), 0o600, `${f} tightened`);
+    assert.deepEqual(
+      again.ctx.logs.filter((l) => l.level === 40).map((l) => [l['path'], l['from'], l['to']]).sort(),
+      [file, `${file}.1`, `${file}.2`].map((f) => [f, '0644', '0600']).sort(),
+    );
+    assert.equal(readLines(file).length, before + 1, 'the existing lines are kept');
+  } finally {
+    process.umask(previous);
+  }
 });
