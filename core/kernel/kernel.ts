@@ -199,7 +199,7 @@ export class Kernel {
         continue;
       }
       const cfg = structuredClone(entry.config ?? {});
-      const pf = validateWithSchema(m.configSchema, cfg).map((f) => ({ ...f, path: `/plugins/${id}/config${f.path === '/' ? '' : f.path}` }));
+      const pf = validateWithSchema(m.configSchema, cfg, { resolvePath: (p) => this.resolvePath(p) }).map((f) => ({ ...f, path: `/plugins/${id}/config${f.path === '/' ? '' : f.path}` }));
       if (pf.length > 0) {
         findings.push(...pf.map((f) => withLine(f, this.loaded.lineOf)));
         continue;

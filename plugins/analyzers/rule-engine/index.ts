@@ -17,8 +17,18 @@ export { buildRuleSet, type RuleEngineConfig } from './engine.js';
 const configSchema = {
   type: 'object',
   properties: {
-    rule_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['rules'], description: 'Rule files or folders (relative paths: see the config file rules).' },
-    sigma_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Sigma YAML files or folders to import.' },
+    rule_paths: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, 'x-vigil-path': 'existing' },
+      default: ['rules'],
+      description: 'Rule files or folders (relative paths: see the config file rules); each must exist.',
+    },
+    sigma_paths: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, 'x-vigil-path': 'existing' },
+      default: [],
+      description: 'Sigma YAML files or folders to import; each must exist.',
+    },
     sigma_placeholders: {
       type: 'object',
       additionalProperties: { type: 'array', items: { type: 'string' } },
