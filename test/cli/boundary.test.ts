@@ -9,7 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
-import { tempDir } from '../support/config.js';
+import { Kernel } from '../../core/kernel/kernel.js';
+import { silentLogger } from '../../core/telemetry/logger.js';
+import { formatStatus } from '../../cli/format.js';
+import { tempConfig, tempDir } from '../support/config.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -85,4 +88,70 @@ test('vigil config check and the start refuse a rule or Sigma path that does not
   assert.equal(run.signal, null, 'the agent did not start with a missing rule path');
   assert.equal(run.code, 2, run.stderr);
   assert.match(run.stderr, /rule_paths\/1: expected an existing file or folder/);
+});
+
+/** A Sigma folder with two broken files, one valid rule for a log source Vigil has no sensor for, and one good rule. */
+function sigmaFolder(dir: string): { folder: string; broken: string[] } {
+  const folder = join(dir, 'sigma');
+  mkdirSync(folder);
+  const rule = (id: string, logsource: string, detection: string): string =>
+    `title: Rule ${id}\nid: ${id}\nlevel: high\nlogsource:\n  ${logsource}\ndetection:\n  ${detection}\n`;
+  writeFileSync(join(folder, 'broken-yaml.yml'), 'title: [unclosed\nid: x\n');
+  writeFileSync(join(folder, 'bad-condition.yml'), rule('00000000-0000-0000-0000-000000000002', 'category: process_creation\n  product: windows', "sel:\n    Image|endswith: '\\\\x.exe'\n  condition: sel and ("));
+  writeFileSync(join(folder, 'cloud.yml'), rule('00000000-0000-0000-0000-000000000003', 'product: aws\n  service: cloudtrail', 'sel:\n    eventName: x\n  condition: sel'));
+  writeFileSync(join(folder, 'good.yml'), rule('00000000-0000-0000-0000-000000000004', 'category: process_creation\n  product: windows', "sel:\n    Image|endswith: '\\\\notepad.exe'\n  condition: sel"));
+  return { folder, broken: [join(folder, 'bad-condition.yml'), join(folder, 'broken-yaml.yml')] };
+}
+
+test('vigil replay: broken Sigma files are load errors listed by file; an unsupported log source stays an intended skip', () => {
+  const dir = tempDir();
+  const { broken } = sigmaFolder(dir);
+  mkdirSync(join(dir, 'rules'));
+  const config = writeConfig(dir, { 'rule-engine': { enabled: true, config: { rule_paths: ['rules'], sigma_paths: ['sigma'] } } });
+  const events = join(dir, 'events.jsonl');
+  writeFileSync(events, JSON.stringify({ type: 'process.start', time: 1_700_000_000_000, proc: { pid: 4, image: 'C:\\Windows\\notepad.exe' } }) + '\n');
+  const r = vigil(['replay', events, '--config', config, '--no-progress', '--json', '--log-level', 'info']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { detections: number; errors: Record<string, number>; skipped: Record<string, number>; load_errors: Array<{ plugin: string; file: string; reason: string }> };
+  assert.equal(summary.detections, 1, 'the good rule still loads and fires');
+  assert.equal(summary.errors['rule-engine: load:sigma_invalid'], 2);
+  assert.deepEqual(
+    summary.load_errors.map((e) => [e.plugin, e.file, e.reason.split(':')[0]]).sort(),
+    [
+      ['rule-engine', broken[0], 'bad-condition'],
+      ['rule-engine', broken[1], 'yaml-error'],
+    ],
+  );
+  assert.ok(!summary.load_errors.some((e) => e.file.endsWith('cloud.yml')), 'the unsupported log source is not an error');
+  assert.deepEqual(Object.keys(summary.skipped).filter((k) => k.startsWith('rule-engine')), [], 'an intended skip is not a loss');
+  const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number | string; msg: string; file?: string; reason?: string; skipped?: number });
+  const warned = logs.filter((l) => /Sigma rule not loaded/.test(l.msg));
+  assert.deepEqual(warned.map((l) => l.file).sort(), broken);
+  assert.ok(warned.every((l) => (l.level === 40 || l.level === 'warn') && typeof l.reason === 'string' && l.reason.length > 0), JSON.stringify(warned));
+  assert.ok(logs.some((l) => /Sigma rules skipped/.test(l.msg) && l.skipped === 1), 'the intended skip is logged at info with its count');
+
+  const text = vigil(['replay', events, '--config', config, '--no-progress']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`not loaded \\(broken content\\):\\n  rule-engine: ${quote(broken[0]!)}: bad-condition: .*\\n  rule-engine: ${quote(broken[1]!)}: yaml-error: `));
+});
+
+test('vigil status shows broken Sigma files by file', async () => {
+  const dir = tempDir();
+  const { folder, broken } = sigmaFolder(dir);
+  mkdirSync(join(dir, 'rules'));
+  const cfg = tempConfig({ plugins: { 'rule-engine': { enabled: true, config: { rule_paths: [join(dir, 'rules')], sigma_paths: [folder] } } } }, dir);
+  const kernel = new Kernel(cfg, { logger: silentLogger() });
+  try {
+    await kernel.start();
+    const status = kernel.status();
+    const engine = status.plugins.find((p) => p.id === 'rule-engine');
+    assert.equal(engine?.counters.errors['load:sigma_invalid'], 2);
+    assert.deepEqual(engine?.counters.file_errors.map((f) => [f.stage, f.kind, f.file]).sort(), broken.map((f) => ['load', 'sigma_invalid', f]));
+    assert.equal(engine?.counters.discarded['sigma_unsupported']?.intended, true);
+    const text = formatStatus(status);
+    for (const f of broken) assert.match(text, new RegExp(`^rule-engine: load error in ${quote(f)}: `, 'm'));
+    assert.match(text, /^rule-engine: errors load:sigma_invalid = 2$/m);
+  } finally {
+    await kernel.stop();
+  }
 });
