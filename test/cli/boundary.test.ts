@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
@@ -154,4 +154,45 @@ test('vigil status shows broken Sigma files by file', async () => {
   } finally {
     await kernel.stop();
   }
+});
+
+test('vigil replay: a 60 MB JSONL line is refused and counted in the summary; the lines around it replay', () => {
+  const dir = tempDir();
+  const config = writeConfig(dir, {});
+  const events = join(dir, 'huge.jsonl');
+  const good = (pid: number): string => JSON.stringify({ type: 'process.start', time: 1_700_000_000_000 + pid, proc: { pid, image: '/bin/true' } }) + '\n';
+  // Written a MiB at a time: the test never holds the line either.
+  const fd = openSync(events, 'w');
+  try {
+    writeSync(fd, good(1));
+    writeSync(fd, '{"type":"process.start","time":1700000000005,"proc":{"pid":5,"cmdline":"');
+    const block = Buffer.alloc(1 << 20, 'A');
+    for (let i = 0; i < 60; i++) writeSync(fd, block);
+    writeSync(fd, '"}}\n');
+    writeSync(fd, good(2));
+    writeSync(fd, good(3));
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    const r = vigil(['replay', events, '--config', config, '--no-progress', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { records: number; events: number; skipped: Record<string, number> };
+    assert.equal(summary.events, 3);
+    assert.equal(summary.records, 4);
+    assert.deepEqual(summary.skipped, { 'replay: line_too_long': 1 });
+    assert.match(r.stderr, /huge\.jsonl \(line 2\): line longer than max_line_bytes \(1048576\); skipped/);
+  } finally {
+    rmSync(events, { force: true });
+  }
+
+  // The limit is the replay sensor's config key.
+  const small = join(dir, 'small.jsonl');
+  writeFileSync(small, good(1) + JSON.stringify({ type: 'process.start', time: 1_700_000_000_009, proc: { pid: 9, cmdline: 'B'.repeat(3000) } }) + '\n' + good(2));
+  const limited = writeConfig(dir, { replay: { enabled: false, config: { max_line_bytes: 2048 } } });
+  const r2 = vigil(['replay', small, '--config', limited, '--no-progress', '--json']);
+  assert.equal(r2.code, 0, r2.stderr);
+  const s2 = JSON.parse(r2.stdout) as { events: number; skipped: Record<string, number> };
+  assert.equal(s2.events, 2);
+  assert.deepEqual(s2.skipped, { 'replay: line_too_long': 1 });
 });
