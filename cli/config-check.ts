@@ -82,7 +82,9 @@ export async function checkConfigFile(file: string, platform: string = process.p
       skipped++;
       continue;
     }
-    const blockFindings = pluginConfigFindings(manifest, id, structuredClone(entry.config ?? {}), loaded.lineOf);
+    const blockFindings = pluginConfigFindings(manifest, id, structuredClone(entry.config ?? {}), loaded.lineOf, {
+      resolvePath: (p) => (isAbsolute(p) ? p : resolve(loaded.baseDir, p)),
+    });
     if (blockFindings.length > 0) {
       findings.push(...blockFindings);
       continue;

@@ -25,11 +25,14 @@ export function formatStatus(s: AgentStatus): string {
       }),
     ),
   );
-  const problems = s.plugins.filter((p) => p.lastError || Object.keys(p.counters.discarded).length > 0);
+  const problems = s.plugins.filter(
+    (p) => p.lastError || Object.keys(p.counters.discarded).length > 0 || Object.keys(p.counters.errors).length > 0,
+  );
   for (const p of problems) {
     if (p.lastError) out.push(`${p.id}: last error: ${p.lastError.split('\n')[0]}`);
     for (const [reason, d] of Object.entries(p.counters.discarded)) out.push(`${p.id}: discarded ${d.count} (${reason}${d.intended ? ', intended' : ''})`);
     for (const [k, n] of Object.entries(p.counters.errors)) out.push(`${p.id}: errors ${k} = ${n}`);
+    for (const f of p.counters.file_errors) out.push(`${p.id}: ${f.stage} error in ${f.file}: ${f.reason}`);
   }
   if (s.skipped.length > 0) out.push('', ...s.skipped.map((x) => `skipped ${x.id}: ${x.reason}`));
   return out.join('\n') + '\n';

@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
-import { configInvalid, loadConfig, resolveConfigPath, validateWithSchema, withLine, type ConfigFinding } from '../core/config/index.js';
+import { configInvalid, loadConfig, resolveConfigPath, validateWithSchema, withLine, type ConfigFinding, type ValidationContext } from '../core/config/index.js';
 import { VigilError } from '../core/errors/index.js';
 import type { CommandHandler, CommandHost, CommandInput, CommandOption, PluginCommand, PluginManifest } from '../core/plugin/types.js';
 import { EXIT } from './exit.js';
@@ -36,8 +36,14 @@ export class CommandUsageError extends VigilError {
 }
 
 /** Findings for one plugin's config block, at their path in the config file (defaults applied in place). */
-export function pluginConfigFindings(manifest: PluginManifest, id: string, config: unknown, lineOf: (pointer: string) => number | undefined): ConfigFinding[] {
-  return validateWithSchema(manifest.configSchema, config).map((f) =>
+export function pluginConfigFindings(
+  manifest: PluginManifest,
+  id: string,
+  config: unknown,
+  lineOf: (pointer: string) => number | undefined,
+  context?: ValidationContext,
+): ConfigFinding[] {
+  return validateWithSchema(manifest.configSchema, config, context).map((f) =>
     withLine({ ...f, path: `/plugins/${id}/config${f.path === '/' ? '' : f.path}` }, lineOf),
   );
 }

@@ -145,11 +145,14 @@ export interface ReplaySummary {
   detections_by_rule: Array<{ id: string; title: string; count: number }>;
   skipped: Record<string, number>;
   errors: Record<string, number>;
+  /** Content that failed to load (a broken Sigma file), by plugin and file. */
+  load_errors: Array<{ plugin: string; file: string; reason: string }>;
 }
 
 function replaySummary(s: AgentStatus, sensors: readonly string[], files: number, seconds: number, startup: number): ReplaySummary {
   const skipped: Record<string, number> = {};
   const errors: Record<string, number> = {};
+  const loadErrors: ReplaySummary['load_errors'] = [];
   let records = 0;
   let filesRead = 0;
   for (const p of s.plugins) {
@@ -161,6 +164,7 @@ function replaySummary(s: AgentStatus, sensors: readonly string[], files: number
       if (!d.intended) skipped[`${p.id}: ${reason}`] = (skipped[`${p.id}: ${reason}`] ?? 0) + d.count;
     }
     for (const [k, n] of Object.entries(p.counters.errors)) errors[`${p.id}: ${k}`] = n;
+    for (const f of p.counters.file_errors) if (f.stage === 'load') loadErrors.push({ plugin: p.id, file: f.file, reason: f.reason });
   }
   return {
     files: filesRead || files,
@@ -177,6 +181,7 @@ function replaySummary(s: AgentStatus, sensors: readonly string[], files: number
       .sort((a, b) => b.count - a.count),
     skipped,
     errors,
+    load_errors: loadErrors,
   };
 }
 
@@ -197,6 +202,10 @@ function formatReplaySummary(r: ReplaySummary): string {
   if (errors.length) {
     out.push('errors:');
     for (const [k, n] of errors) out.push(`  ${k}: ${n}`);
+  }
+  if (r.load_errors.length) {
+    out.push('not loaded (broken content):');
+    for (const e of r.load_errors) out.push(`  ${e.plugin}: ${e.file}: ${e.reason}`);
   }
   return out.join('\n') + '\n';
 }

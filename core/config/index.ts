@@ -1,4 +1,4 @@
 export { CONFIG_SCHEMA } from './schema.js';
 export { loadConfig, parseConfig, resolveConfigPath, configInvalid, withLine, type LoadedConfig } from './load.js';
-export { validateWithSchema, schemaCompileError, allowedKeys, type ConfigFinding } from './validate.js';
+export { validateWithSchema, schemaCompileError, allowedKeys, PATH_KEYWORD, type ConfigFinding, type ValidationContext } from './validate.js';
 export type { VigilConfig, PluginEntry } from './types.js';

@@ -47,12 +47,34 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       details: { file, line, findings: doc.errors.map((e) => e.message) },
     });
   }
-  const data: unknown = doc.toJS() ?? {};
+  const data: unknown = configData(doc, file) ?? {};
   const lineOf = (pointer: string) => lineInDoc(doc, text, pointer);
   const findings = validateWithSchema(CONFIG_SCHEMA, data).map((f) => withLine(f, lineOf));
   if (findings.length > 0) throw configInvalid(file, findings);
   const isDefault = resolve(file) === resolve(defaultConfigPath());
   return { config: data as VigilConfig, file, baseDir: isDefault ? projectRoot() : dirname(resolve(file)), lineOf };
+}
+
+/**
+ * Aliases a config may resolve before it is refused. A config has no need of many; a few
+ * nested anchors referenced a few times each (an alias bomb) would otherwise expand to
+ * gigabytes before the validator sees a byte of it.
+ */
+export const CONFIG_MAX_ALIAS_COUNT = 100;
+
+function configData(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: CONFIG_MAX_ALIAS_COUNT });
+  } catch (cause) {
+    // The yaml library refuses the expansion with a plain ReferenceError; it is a property of
+    // the file, so it is reported as one, with the file named and the exit code of a config error.
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new VigilError(
+      'VIGIL_ERR_CONFIG_PARSE',
+      `${file}: ${reason}: its YAML aliases expand past the limit (${CONFIG_MAX_ALIAS_COUNT}); write the values out instead of nesting anchors`,
+      { cause, details: { file, findings: [reason] } },
+    );
+  }
 }
 
 export function withLine(f: ConfigFinding, lineOf: (p: string) => number | undefined): ConfigFinding {

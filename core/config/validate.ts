@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../plugin/types.js';
 
@@ -13,17 +14,57 @@ export interface ConfigFinding {
   line?: number;
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
+/** What validation may look at beyond the document itself. */
+export interface ValidationContext {
+  /** Resolves a config path as the plugin will (`ctx.resolvePath`); enables `x-vigil-path` checks. */
+  resolvePath(path: string): string;
+}
+
+/**
+ * Schema keyword for a string that names a file or folder: `"x-vigil-path": "existing"` means
+ * it must exist when the config is loaded. A rule path that names nothing would otherwise load
+ * no rules at all, and the agent would run blind while reporting itself healthy. The check runs
+ * only when the caller supplies a ValidationContext (the kernel's load, and so `config check`).
+ */
+export const PATH_KEYWORD = 'x-vigil-path';
+
+interface PathError {
+  keyword: string;
+  message: string;
+  params: { resolved: string; found: string };
+}
+
+function checkPath(this: ValidationContext | undefined, _kind: unknown, data: unknown): boolean {
+  const self = checkPath as typeof checkPath & { errors?: PathError[] };
+  self.errors = [];
+  if (this === undefined || typeof this.resolvePath !== 'function' || typeof data !== 'string') return true;
+  const resolved = this.resolvePath(data);
+  let found: string | undefined;
+  try {
+    if (statSync(resolved, { throwIfNoEntry: false }) === undefined) found = `no such file or folder ${resolved}`;
+  } catch (err) {
+    found = `${resolved}, which cannot be examined (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
+  if (found === undefined) return true;
+  self.errors = [{ keyword: PATH_KEYWORD, message: 'an existing file or folder', params: { resolved, found } }];
+  return false;
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, passContext: true });
+ajv.addKeyword({ keyword: PATH_KEYWORD, type: 'string', metaSchema: { enum: ['existing'] }, errors: true, validate: checkPath });
 const cache = new WeakMap<object, ValidateFunction>();
 
-/** Compile (once per schema object) and run a schema; applies defaults in place. */
-export function validateWithSchema(schema: JsonSchema, data: unknown): ConfigFinding[] {
+/**
+ * Compile (once per schema object) and run a schema; applies defaults in place. With a
+ * context, paths marked `x-vigil-path` are checked too (after defaults are applied).
+ */
+export function validateWithSchema(schema: JsonSchema, data: unknown, context?: ValidationContext): ConfigFinding[] {
   let validate = cache.get(schema);
   if (!validate) {
     validate = ajv.compile(schema as Record<string, unknown>);
     cache.set(schema, validate);
   }
-  if (validate(data)) return [];
+  if (validate.call(context, data)) return [];
   return (validate.errors ?? []).map((e) => describe(e, schema, data));
 }
 
@@ -59,6 +100,10 @@ function describe(e: ErrorObject, rootSchema: JsonSchema, data: unknown): Config
         expected: `one of ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}`,
         found: show(valueAt(data, base)),
       };
+    case PATH_KEYWORD: {
+      const p = e.params as PathError['params'];
+      return { path: base || '/', expected: 'an existing file or folder', found: p.found };
+    }
     case 'propertyNames':
       return { path: base || '/', expected: `property names ${e.message ?? ''}`.trim(), found: show(e.params) };
     default:

@@ -7,7 +7,8 @@ import { defineErrorCodes } from './define.js';
  */
 export const ERROR_CODES = defineErrorCodes({
   VIGIL_ERR_CONFIG_READ: 'The config file could not be read. Check the path and its permissions.',
-  VIGIL_ERR_CONFIG_PARSE: 'The config file is not valid YAML. Fix the syntax at the line shown.',
+  VIGIL_ERR_CONFIG_PARSE:
+    'The config file is not valid YAML, or its aliases expand past the limit (an alias bomb). Fix the syntax at the line shown.',
   VIGIL_ERR_CONFIG_INVALID:
     'The config does not match the schema. Each finding names the JSON path, what was expected and what was found.',
   VIGIL_ERR_PLUGIN_NOT_FOUND: 'A plugin named in the config is neither built in nor loadable from its path or package.',

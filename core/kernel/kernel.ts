@@ -198,7 +198,7 @@ export class Kernel {
         this.skipped.push({ id, reason: `built for ${m.platforms.join('/')}, this is ${this.options.platform ?? process.platform}` });
         continue;
       }
-      const prepared = preparePluginConfig(m, entry.config);
+      const prepared = preparePluginConfig(m, entry.config, { resolvePath: (p) => this.resolvePath(p) });
       const pf = prepared.findings.map((f) => ({ ...f, path: `/plugins/${id}/config${f.path === '/' ? '' : f.path}` }));
       if (pf.length > 0) {
         findings.push(...pf.map((f) => withLine(f, this.loaded.lineOf)));

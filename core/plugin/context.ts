@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
-import { validateWithSchema, type ConfigFinding } from '../config/validate.js';
+import { validateWithSchema, type ConfigFinding, type ValidationContext } from '../config/validate.js';
 import { VigilError, describeError } from '../errors/index.js';
 import type { ActionResult, DetectionDraft } from '../events/detection.js';
 import type { EventDraft } from '../events/event.js';
@@ -75,9 +75,9 @@ export interface PreparedConfig {
  * Validate a plugin's config block with its manifest's schema: a copy, so the operator's
  * document is not touched; ajv fills in the schema's defaults; the result is deep-frozen.
  */
-export function preparePluginConfig(manifest: PluginManifest, block: unknown): PreparedConfig {
+export function preparePluginConfig(manifest: PluginManifest, block: unknown, context?: ValidationContext): PreparedConfig {
   const config = structuredClone(block ?? {}) as Record<string, unknown>;
-  const findings = validateWithSchema(manifest.configSchema, config);
+  const findings = validateWithSchema(manifest.configSchema, config, context);
   return { config: findings.length === 0 ? deepFreeze(config) : config, findings };
 }
 

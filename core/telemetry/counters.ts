@@ -55,6 +55,17 @@ export interface DiscardKey {
   intended: boolean;
 }
 
+/** An error that belongs to one file (a rule file that does not load), kept for status. */
+export interface FileError {
+  stage: string;
+  kind: string;
+  file: string;
+  reason: string;
+}
+
+/** File errors kept per plugin; past this only the counts grow. */
+export const MAX_FILE_ERRORS = 100;
+
 export interface CountersSnapshot {
   received: number;
   emitted: number;
@@ -63,6 +74,8 @@ export interface CountersSnapshot {
   discarded: Record<string, { count: number; intended: boolean }>;
   /** Free-form gauges and counters a plugin adds (e.g. `rules_loaded`). */
   custom: Record<string, number>;
+  /** Which files the file errors came from (distinct, the first MAX_FILE_ERRORS). */
+  file_errors: FileError[];
 }
 
 export class PluginCounters {
@@ -72,12 +85,24 @@ export class PluginCounters {
   private readonly errorsByStage = new Map<ErrorStage, number>();
   private readonly discarded = new Map<string, { count: number; intended: boolean }>();
   private readonly custom = new Map<string, number>();
+  private readonly fileErrors = new Map<string, FileError>();
 
   /** Count an error at a stage (ERROR_STAGES) of a kind (a code, `TypeError`, `read:ENOENT`). */
   error(stage: ErrorStage, kind: string, n = 1): void {
     const key = `${stage}:${kind}`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + n);
     this.errorsByStage.set(stage, (this.errorsByStage.get(stage) ?? 0) + n);
+  }
+
+  /**
+   * Count an error at a stage that one file caused, and remember the file and the reason so
+   * that `vigil status` and the replay summary can name it (the same file and reason, seen
+   * again on a reload, is listed once).
+   */
+  fileError(stage: ErrorStage, kind: string, file: string, reason: string): void {
+    this.error(stage, kind);
+    const key = `${stage}\0${kind}\0${file}\0${reason}`;
+    if (this.fileErrors.size < MAX_FILE_ERRORS && !this.fileErrors.has(key)) this.fileErrors.set(key, { stage, kind, file, reason });
   }
 
   /**
@@ -125,6 +150,7 @@ export class PluginCounters {
       errors: Object.fromEntries(this.errors),
       discarded: Object.fromEntries([...this.discarded].map(([k, v]) => [k, { ...v }])),
       custom: Object.fromEntries(this.custom),
+      file_errors: [...this.fileErrors.values()].map((f) => ({ ...f })),
     };
   }
 }

@@ -37,7 +37,9 @@ export type EvtxIssueKind =
   | 'chunk-bad-signature'
   | 'chunk-empty'
   | 'chunk-truncated'
+  | 'chunk-free-space'
   | 'record-bad'
+  | 'record-duplicate'
   | 'record-truncated'
   | 'binxml';
 
@@ -60,11 +62,13 @@ export interface EvtxSummary {
   /** Zero-filled (never written) chunks: nothing lost. */
   emptyChunks: number;
   badRecords: number;
+  /** Records whose id already occurred in the same chunk (stale copies): not delivered again. */
+  duplicateRecords: number;
   checksumMismatches: number;
 }
 
 export function emptySummary(): EvtxSummary {
-  return { records: 0, chunks: 0, skippedChunks: 0, emptyChunks: 0, badRecords: 0, checksumMismatches: 0 };
+  return { records: 0, chunks: 0, skippedChunks: 0, emptyChunks: 0, badRecords: 0, duplicateRecords: 0, checksumMismatches: 0 };
 }
 
 /** Thrown inside the BinXml decoder; caught per record and turned into an issue. */

@@ -222,7 +222,7 @@ export function decodeChunk(
   sum.chunks++;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const freeSpace = dv.getUint32(48, true);
-  const dataEnd = freeSpace >= CHUNK_HEADER_SIZE && freeSpace <= CHUNK_SIZE ? Math.min(freeSpace, len) : len;
+  const dataEnd = recordsEnd(buf, dv, freeSpace, chunkIndex, base, sink);
   if (len < CHUNK_SIZE) {
     sink.issue('chunk-truncated', base + len, chunkIndex, `chunk ${chunkIndex} truncated to ${len} of ${CHUNK_SIZE} bytes; reading what is there`);
   }
@@ -241,6 +241,9 @@ export function decodeChunk(
     }
   }
   decoder.reset(buf);
+  // Record id → chunk offset of its first copy. Past a wrong free-space offset lies the
+  // slack of an earlier fill of the chunk, holding stale copies of records already read.
+  const seen = new Map<number, number>();
   let off = CHUNK_HEADER_SIZE;
   while (off + 24 <= dataEnd) {
     const sig = dv.getUint32(off, true);
@@ -273,6 +276,19 @@ export function decodeChunk(
     const lo = dv.getUint32(off + 8, true);
     const hi = dv.getUint32(off + 12, true);
     const recordId = hi * 4294967296 + lo;
+    const firstCopy = seen.get(recordId);
+    if (firstCopy !== undefined) {
+      sum.duplicateRecords++;
+      sink.issue(
+        'record-duplicate',
+        base + off,
+        chunkIndex,
+        `record ${recordId} at chunk offset ${off} repeats the record at chunk offset ${firstCopy}; delivered once`,
+      );
+      off += size;
+      continue;
+    }
+    seen.set(recordId, off);
     const ts = fileTimeMs(dv, off + 16);
     try {
       const nodes = decoder.parseRecord(off + 24, off + size - 4);
@@ -297,6 +313,44 @@ export function decodeChunk(
     }
     off += size;
   }
+}
+
+/**
+ * Where the records of a chunk end. The free-space offset (header offset 48) says so, and
+ * the offset of the last record (header offset 44) is a second witness: that record must end
+ * where the free space begins. When they disagree, or the free-space offset is outside the
+ * chunk, the damage is reported and the record data checksum (over the records, up to the
+ * free space) decides which end is true. Without a verdict the walk goes as far as either
+ * allows, so that no record is lost; the stale copies of records this can expose (the slack
+ * of an earlier fill of the chunk) are dropped by record id in decodeChunk.
+ */
+function recordsEnd(buf: Uint8Array, dv: DataView, freeSpace: number, chunkIndex: number, base: number, sink: IssueSink): number {
+  const len = buf.length;
+  const freeInChunk = freeSpace >= CHUNK_HEADER_SIZE && freeSpace <= CHUNK_SIZE;
+  const lastOffset = dv.getUint32(44, true);
+  let lastEnd: number | undefined;
+  if (lastOffset >= CHUNK_HEADER_SIZE && lastOffset + 24 <= len && dv.getUint32(lastOffset, true) === RECORD_SIG) {
+    const size = dv.getUint32(lastOffset + 4, true);
+    if (size >= 28 && lastOffset + size <= len && dv.getUint32(lastOffset + size - 4, true) === size) lastEnd = lastOffset + size;
+  }
+  if (freeInChunk && (lastEnd === undefined || lastEnd === freeSpace)) return Math.min(freeSpace, len);
+  const dataCrc = dv.getUint32(52, true);
+  const checksOut = (end: number): boolean => end <= len && crc32(buf, CHUNK_HEADER_SIZE, end) === dataCrc;
+  let end: number;
+  let why: string;
+  if (freeInChunk && checksOut(freeSpace)) {
+    end = freeSpace;
+    why = 'the record checksum confirms the free-space offset';
+  } else if (lastEnd !== undefined && checksOut(lastEnd)) {
+    end = lastEnd;
+    why = 'the record checksum confirms the end of the last record';
+  } else {
+    end = Math.min(len, Math.max(freeInChunk ? freeSpace : len, lastEnd ?? 0));
+    why = 'the record checksum confirms neither';
+  }
+  const found = freeInChunk ? `does not match the end of its last record (${lastEnd ?? '?'})` : `is outside the chunk`;
+  sink.issue('chunk-free-space', base + 48, chunkIndex, `chunk ${chunkIndex} free-space offset ${freeSpace} ${found}; ${why}: records read up to ${end}`);
+  return end;
 }
 
 /** Next offset in [from, end) that starts a plausible record, or -1. */

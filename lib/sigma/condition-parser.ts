@@ -155,8 +155,32 @@ export function parseCondition(src: string): ConditionNode {
 /** Search identifiers selected by an `x of <pattern>` (full match, `*` any run; `them` = all not starting with `_`). */
 export function selectIdentifiers(pattern: string, names: readonly string[]): string[] {
   if (pattern === 'them') return names.filter((n) => !n.startsWith('_'));
-  const re = new RegExp('^' + pattern.split('*').map(escapeRegex).join('.*') + '$');
-  return names.filter((n) => re.test(n) && !n.startsWith('_'));
+  const parts = pattern.split('*');
+  return names.filter((n) => !n.startsWith('_') && globMatches(parts, n));
+}
+
+/**
+ * Whole-name match of a `*`-only glob, already split on `*`. The pattern comes from the rule,
+ * so it must not reach a backtracking engine (`a*a*a*…b` is exponential there): the first part
+ * is a prefix, the last a suffix, and each middle part is searched once, left to right, after
+ * the previous one. Taking the leftmost occurrence is always right when the only wildcard is
+ * `*`, because it leaves the most room for the parts that follow.
+ */
+function globMatches(parts: readonly string[], name: string): boolean {
+  const first = parts[0] ?? '';
+  if (parts.length === 1) return name === first;
+  const last = parts[parts.length - 1] ?? '';
+  if (first.length + last.length > name.length || !name.startsWith(first) || !name.endsWith(last)) return false;
+  let at = first.length;
+  const end = name.length - last.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i] ?? '';
+    if (part === '') continue;
+    const found = name.indexOf(part, at);
+    if (found < 0 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
 
 export function escapeRegex(s: string): string {

@@ -4,6 +4,7 @@
 export { loadSigmaRules, expandCollection, mergeDocs } from './loader.js';
 export { convertSigmaRule, nativeRuleId } from './convert.js';
 export { parseCorrelation, parseTimespan } from './correlation.js';
+export { SIGMA_ERROR_KINDS, isSigmaLoadError, sigmaReasonKind } from './skip-kinds.js';
 export { parseCondition, selectIdentifiers, type ConditionNode } from './condition-parser.js';
 export { convertDetection, convertSearchIdentifier, type DetectionContext } from './detection.js';
 export { base64OffsetEncode, base64Encode, utf16Encode, windashVariants, WINDASH_CHARS } from './encoders.js';

@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { listFiles } from '../files/index.js';
 import { convertSigmaRule, describeDoc } from './convert.js';
 import { parseCorrelation } from './correlation.js';
+import { sigmaReasonKind } from './skip-kinds.js';
 import {
   SigmaConversionError,
   type SigmaCorrelationDoc,
@@ -68,11 +69,6 @@ export function expandCollection(docs: readonly unknown[]): unknown[] {
     out.push(previous);
   }
   return out;
-}
-
-function kindOf(reason: string): string {
-  const i = reason.indexOf(':');
-  return i > 0 ? reason.slice(0, i) : reason;
 }
 
 /** Load and convert every Sigma rule under the given files and folders. */
@@ -162,7 +158,7 @@ export async function loadSigmaRules(paths: readonly string[], opts: SigmaOption
   stats.correlations = correlations.length;
   stats.skipped = skipped.length;
   for (const s of skipped) {
-    const k = kindOf(s.reason);
+    const k = sigmaReasonKind(s.reason);
     stats.skipped_by_kind[k] = (stats.skipped_by_kind[k] ?? 0) + 1;
   }
   return { rules, correlations, skipped, stats };

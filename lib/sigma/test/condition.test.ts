@@ -1,7 +1,9 @@
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import assert from 'node:assert/strict';
 import { parseCondition, selectIdentifiers } from '../index.js';
 import { matchOf, mustSkip, ruleYaml } from './helpers.js';
+import { runChildScript } from '../../../test/support/child-script.js';
 
 const A = { field: 'raw.A', equals_any: ['1'] };
 const B = { field: 'raw.B', equals_any: ['2'] };
@@ -68,4 +70,47 @@ test('a rule with a broken condition is skipped with the reason', () => {
 
 test('a list of conditions is an OR of them', () => {
   assert.deepEqual(matchOf(`${abc}\ncondition:\n  - a\n  - b and c`), { any: [A, { all: [B, C] }] });
+});
+
+test('wildcard patterns match whole names, each * any run of characters', () => {
+  const names = ['a', 'ab', 'aXb', 'ba', 'abab', 'a*b', 'b'];
+  assert.deepEqual(selectIdentifiers('a*b', names), ['ab', 'aXb', 'abab', 'a*b']);
+  assert.deepEqual(selectIdentifiers('a*a', ['a', 'aa', 'aba', 'ab']), ['aa', 'aba']);
+  assert.deepEqual(selectIdentifiers('ab*ba', ['aba', 'abba', 'ab_ba']), ['abba', 'ab_ba']);
+  assert.deepEqual(selectIdentifiers('*b*', names), ['ab', 'aXb', 'ba', 'abab', 'a*b', 'b']);
+  assert.deepEqual(selectIdentifiers('*', ['x', '_y', 'z']), ['x', 'z']);
+  assert.deepEqual(selectIdentifiers('a**b', ['ab', 'acb', 'ba']), ['ab', 'acb']);
+  assert.deepEqual(selectIdentifiers('sel.x', ['sel.x', 'selax']), ['sel.x']);
+  assert.deepEqual(selectIdentifiers('x*y*x', ['xyx', 'xyyx', 'xy', 'xxyx', 'xyxy']), ['xyx', 'xyyx', 'xxyx']);
+});
+
+// A backtracking matcher spends about C(n, 10) steps on each of these names (n = 40: minutes for
+// the set), so the child's kill timer turns a regression into a failure instead of a stalled
+// suite; the linear matcher answers in milliseconds. No duration is measured.
+test('a crafted 1 of / all of pattern is answered without backtracking', () => {
+  const pattern = 'a*a*a*a*a*a*a*a*a*a*b';
+  const nearMiss = Array.from({ length: 16 }, (_, i) => `${'a'.repeat(40)}_${i}`);
+  const hits = ['aaaaaaaaaab', `${'a'.repeat(40)}b`, 'aaaaa_aaaaab'];
+  const misses = ['aaaaaaaaab', 'aaaaaaaaaabc'];
+  const detection = [...nearMiss, ...hits, ...misses].map((n, i) => `${n}:\n  F${i}: 'v${i}'`).join('\n');
+  const src = ruleYaml(`${detection}\ncondition: 1 of ${pattern} and not all of ${pattern.replace(/b$/, '_*')}`);
+  const sigma = new URL('../index.js', import.meta.url).href;
+  const script = `
+    import { convertSigmaRule, selectIdentifiers } from ${JSON.stringify(sigma)};
+    const rule = convertSigmaRule(${JSON.stringify(parse(src))}, 'crafted.yml', {});
+    const names = ${JSON.stringify([...nearMiss, ...hits, ...misses])};
+    process.stdout.write(JSON.stringify({ rule, selected: selectIdentifiers(${JSON.stringify(pattern)}, names) }));
+  `;
+  const r = runChildScript(script, { timeoutMs: 20_000 });
+  assert.equal(r.signal, null, 'the selector expansion did not finish');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { rule: { match: unknown }; selected: string[] };
+  assert.deepEqual(out.selected, hits);
+  const field = (n: string): { field: string; equals_any: string[] } => {
+    const i = [...nearMiss, ...hits, ...misses].indexOf(n);
+    return { field: `raw.F${i}`, equals_any: [`v${i}`] };
+  };
+  assert.deepEqual(out.rule.match, {
+    all: [{ any: hits.map(field) }, { not: { all: nearMiss.map(field) } }],
+  });
 });

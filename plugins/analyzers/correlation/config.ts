@@ -19,8 +19,8 @@ export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    rule_paths: { type: 'array', items: { type: 'string' }, default: ['rules/correlation'] },
-    sigma_paths: { type: 'array', items: { type: 'string' }, default: [] },
+    rule_paths: { type: 'array', items: { type: 'string', 'x-vigil-path': 'existing' }, default: ['rules/correlation'] },
+    sigma_paths: { type: 'array', items: { type: 'string', 'x-vigil-path': 'existing' }, default: [] },
     max_partial_per_rule: { type: 'integer', minimum: 1, default: 200_000 },
     max_partial_total: { type: 'integer', minimum: 1, default: 1_000_000 },
     clock: { enum: ['event', 'wall'], default: 'event' },

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { compileRuleSet, loadRuleFiles, type LoadIssue, type NamedLists, type NamedMacros, type RuleDoc, type RuleSet } from '../../../lib/rules/index.js';
 import { loadSigmaRules } from '../../../lib/sigma/index.js';
+import { isSigmaLoadError } from '../../../lib/sigma/skip-kinds.js';
 
 export interface RuleEngineConfig {
   rule_paths: string[];
@@ -20,7 +21,10 @@ export interface SigmaSkip {
 export interface BuiltSet {
   set: RuleSet;
   issues: LoadIssue[];
+  /** Sigma rules that are valid but use what Vigil does not support (intended skips). */
   sigmaSkipped: SigmaSkip[];
+  /** Sigma files or rules that are broken (load errors). */
+  sigmaErrors: SigmaSkip[];
   files: string[];
 }
 
@@ -36,14 +40,16 @@ export async function buildRuleSet(cfg: RuleEngineConfig, resolver?: (p: string)
   const fileOf = new Map(loaded.fileOf);
   const issues: LoadIssue[] = [...loaded.issues];
   let sigmaSkipped: SigmaSkip[] = [];
+  let sigmaErrors: SigmaSkip[] = [];
   if (cfg.sigma_paths.length > 0) {
     const sigma = await loadSigmaRules(resolvePaths(cfg.sigma_paths, resolver), { placeholders: cfg.sigma_placeholders });
-    sigmaSkipped = sigma.skipped;
+    sigmaSkipped = sigma.skipped.filter((s) => !isSigmaLoadError(s.reason));
+    sigmaErrors = sigma.skipped.filter((s) => isSigmaLoadError(s.reason));
     for (const r of sigma.rules) rules.push(r.origin === undefined ? { ...r, origin: 'sigma' } : r);
   }
   const lists: NamedLists = loaded.lists;
   const macros: NamedMacros = loaded.macros;
   const set = compileRuleSet(rules, lists, macros, { fileOf, maxRegexInputChars: cfg.max_regex_input_chars });
   issues.push(...set.issues);
-  return { set, issues, sigmaSkipped, files: loaded.files };
+  return { set, issues, sigmaSkipped, sigmaErrors, files: loaded.files };
 }

@@ -5,7 +5,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { AnalyzerContext, AnalyzerInstance, AnalyzerPlugin, DetectionDraft, RuleRef, VigilEvent } from '../../../core/index.js';
 import { formatIssue, type RuleHit, type RuleSet } from '../../../lib/rules/index.js';
-import { buildRuleSet, resolvePaths, type RuleEngineConfig } from './engine.js';
+import { buildRuleSet, resolvePaths, type BuiltSet, type RuleEngineConfig } from './engine.js';
 import { manifest } from './manifest.js';
 
 /** The detection-rule tooling of the core's `vigil rules lint|test|explain` (manifest `ruleKinds`). */
@@ -39,7 +39,7 @@ class RuleEngine implements AnalyzerInstance {
     const built = await buildRuleSet(this.ctx.config, (p) => this.ctx.resolvePath(p));
     for (const i of built.issues) this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, `rule refused: ${formatIssue(i)}`);
     if (built.issues.length > 0) this.ctx.counters.error('load', 'rule_refused', built.issues.length);
-    this.noteSigma(built.sigmaSkipped.length);
+    this.noteSigma(built);
     this.swap(built.set);
     this.ctx.logger.info({ rules: built.set.stats.rules, files: built.files.length, compile_ms: Math.round(built.set.stats.compileMs) }, 'rules loaded');
     if (this.ctx.config.watch) this.startWatching();
@@ -84,7 +84,7 @@ class RuleEngine implements AnalyzerInstance {
           );
           return;
         }
-        this.noteSigma(built.sigmaSkipped.length);
+        this.noteSigma(built);
         this.swap(built.set);
         this.ctx.counters.add('reloads');
         this.ctx.logger.info({ rules: built.set.stats.rules }, 'rules reloaded');
@@ -106,7 +106,13 @@ class RuleEngine implements AnalyzerInstance {
     this.ctx.counters.set('rules_unindexed', set.stats.unindexed);
   }
 
-  private noteSigma(skipped: number): void {
+  private noteSigma(built: BuiltSet): void {
+    // Broken content is the operator's to fix: an error with the file, not a quiet skip.
+    for (const e of built.sigmaErrors) {
+      this.ctx.counters.fileError('load', 'sigma_invalid', e.file, e.reason);
+      this.ctx.logger.warn({ file: e.file, ...(e.id !== undefined ? { rule: e.id } : {}), reason: e.reason }, `Sigma rule not loaded: ${e.reason}`);
+    }
+    const skipped = built.sigmaSkipped.length;
     if (skipped > 0) {
       this.ctx.counters.discard('sigma_unsupported', skipped, true);
       this.ctx.logger.info({ skipped }, 'Sigma rules skipped by the importer');

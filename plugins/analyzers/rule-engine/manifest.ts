@@ -3,8 +3,18 @@ import { DETECTION_RULE_KIND, type PluginManifest } from '../../../core/index.js
 const configSchema = {
   type: 'object',
   properties: {
-    rule_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['rules'], description: 'Rule files or folders (relative paths: see the config file rules).' },
-    sigma_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Sigma YAML files or folders to import.' },
+    rule_paths: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, 'x-vigil-path': 'existing' },
+      default: ['rules'],
+      description: 'Rule files or folders (relative paths: see the config file rules); each must exist.',
+    },
+    sigma_paths: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, 'x-vigil-path': 'existing' },
+      default: [],
+      description: 'Sigma YAML files or folders to import; each must exist.',
+    },
     sigma_placeholders: {
       type: 'object',
       additionalProperties: { type: 'array', items: { type: 'string' } },

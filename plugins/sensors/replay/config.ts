@@ -1,4 +1,5 @@
 import type { JsonSchema, ReplayCapability } from '../../../core/index.js';
+import { DEFAULT_MAX_LINE_BYTES } from './text-reader.js';
 
 export const REPLAY_FORMATS = ['evtx', 'jsonl', 'xml'] as const;
 export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
@@ -13,6 +14,8 @@ export type ReplayConfig = {
   merge_by_time: boolean;
   /** Only Windows events of these channels (case-insensitive); unset = all. */
   channels?: string[];
+  /** JSONL lines longer than this (bytes of UTF-8 text) are skipped and counted, never held whole. */
+  max_line_bytes: number;
 };
 
 export const replayConfigSchema: JsonSchema = {
@@ -42,6 +45,12 @@ export const replayConfigSchema: JsonSchema = {
       type: 'array',
       items: { type: 'string', minLength: 1 },
       description: 'Replay only events of these channels (case-insensitive).',
+    },
+    max_line_bytes: {
+      type: 'integer',
+      minimum: 1,
+      default: DEFAULT_MAX_LINE_BYTES,
+      description: 'JSONL lines longer than this many bytes are skipped (streamed past, not read whole) and counted as line_too_long.',
     },
   },
 };

@@ -153,7 +153,7 @@ export class ReplaySensor implements SensorInstance {
       if (signal.aborted) return;
       this.ctx.counters.add('files');
       try {
-        for await (const batch of draftsOf(file.format, file.path, env)) {
+        for await (const batch of draftsOf(file.format, file.path, env, { maxLineBytes: this.ctx.config.max_line_bytes })) {
           for (const d of batch) {
             if (signal.aborted) return;
             const p = this.emit(d, file.path, env, signal);
@@ -173,7 +173,7 @@ export class ReplaySensor implements SensorInstance {
   private async replayMerged(files: readonly ReplayFile[], env: ReplayEnv, signal: AbortSignal): Promise<void> {
     const streams = files.map((f) => {
       this.ctx.counters.add('files');
-      return draftsOf(f.format, f.path, env);
+      return draftsOf(f.format, f.path, env, { maxLineBytes: this.ctx.config.max_line_bytes });
     });
     const merged = mergeByTime(
       streams,

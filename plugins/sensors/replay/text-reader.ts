@@ -34,23 +34,40 @@ export interface Line {
   tooLong?: true;
 }
 
-/** Longest line kept in memory (characters). */
-export const MAX_LINE_CHARS = 64 * 1024 * 1024;
+/** Default longest line (bytes of its text as UTF-8): 1 MiB. */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+/** UTF-8 size of `s`, computed only when its length leaves the answer open. */
+function overLimit(s: string, maxBytes: number): boolean {
+  // A UTF-16 code unit takes 1 to 3 UTF-8 bytes (a surrogate pair 4 for two units).
+  if (s.length > maxBytes) return true;
+  if (s.length * 3 <= maxBytes) return false;
+  return Buffer.byteLength(s, 'utf8') > maxBytes;
+}
 
 /**
  * Lines of a text stream (without `\n` or a trailing `\r`), in batches: one batch per
- * chunk read, so the per-line cost stays synchronous.
+ * chunk read, so the per-line cost stays synchronous. A line longer than `maxLineBytes`
+ * (its text as UTF-8, the trailing `\r` not counted) comes out as one `tooLong` line: the
+ * reader keeps at most `maxLineBytes` of an unfinished line and streams past the rest, so a
+ * line of any size costs no more memory than the limit.
  */
-export async function* readLines(chunks: AsyncIterable<string>, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<Line[]> {
+export async function* readLines(chunks: AsyncIterable<string>, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<Line[]> {
   // Searching is done in each decoded chunk, never in `pending + chunk`: V8 does not
   // flatten such concatenations for indexOf, which made line splitting 100× slower.
   let pending = '';
+  let pendingBytes = 0;
   let no = 0;
   /** Inside an over-long line: drop text up to its end. */
   let skipping = false;
   const push = (batch: Line[], text: string): void => {
     no++;
-    batch.push({ text: text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text, no });
+    const line = text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text;
+    batch.push(overLimit(line, maxLineBytes) ? { text: '', no, tooLong: true } : { text: line, no });
+  };
+  const pushTooLong = (batch: Line[]): void => {
+    no++;
+    batch.push({ text: '', no, tooLong: true });
   };
   for await (const chunk of chunks) {
     const batch: Line[] = [];
@@ -62,8 +79,13 @@ export async function* readLines(chunks: AsyncIterable<string>, maxLineChars = M
       start = nl + 1;
       nl = chunk.indexOf('\n', start);
     } else if (pending.length > 0 && nl >= 0) {
-      push(batch, pending + chunk.slice(0, nl));
+      const head = chunk.slice(0, nl);
+      // Measured apart: the joined string is only built for a line within the limit.
+      const headBytes = overLimit(head, maxLineBytes) ? Infinity : Buffer.byteLength(head, 'utf8');
+      if (pendingBytes + headBytes > maxLineBytes + 1) pushTooLong(batch);
+      else push(batch, pending + head);
       pending = '';
+      pendingBytes = 0;
       start = nl + 1;
       nl = chunk.indexOf('\n', start);
     }
@@ -72,12 +94,19 @@ export async function* readLines(chunks: AsyncIterable<string>, maxLineChars = M
       start = nl + 1;
       nl = chunk.indexOf('\n', start);
     }
-    if (start < chunk.length) pending = pending.length > 0 ? pending + chunk.slice(start) : chunk.slice(start);
-    if (pending.length > maxLineChars) {
-      no++;
-      batch.push({ text: '', no, tooLong: true });
-      pending = '';
-      skipping = true;
+    if (start < chunk.length) {
+      const tail = chunk.slice(start);
+      const tailBytes = overLimit(tail, maxLineBytes + 1) ? Infinity : Buffer.byteLength(tail, 'utf8');
+      // One byte of slack: the line may yet end in a `\r`, which does not count.
+      if (pendingBytes + tailBytes > maxLineBytes + 1) {
+        pushTooLong(batch);
+        pending = '';
+        pendingBytes = 0;
+        skipping = true;
+      } else {
+        pending = pending.length > 0 ? pending + tail : tail;
+        pendingBytes += tailBytes;
+      }
     }
     if (batch.length > 0) yield batch;
   }

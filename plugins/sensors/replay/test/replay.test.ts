@@ -18,7 +18,7 @@ async function tmp(): Promise<string> {
 }
 
 function cfg(paths: string[], extra: Partial<ReplayConfig> = {}): ReplayConfig {
-  return { paths, formats: ['evtx', 'jsonl', 'xml'], merge_by_time: false, ...extra };
+  return { paths, formats: ['evtx', 'jsonl', 'xml'], merge_by_time: false, max_line_bytes: 1024 * 1024, ...extra };
 }
 
 type Rec = Recording<SensorContext<ReplayConfig>>;
@@ -358,7 +358,7 @@ test('manifest: declared types, config schema with defaults, create() does no I/
   const validate = ajv.compile(m.configSchema);
   const c: Record<string, unknown> = { paths: ['logs'] };
   assert.equal(validate(c), true);
-  assert.deepEqual(c, { paths: ['logs'], formats: ['evtx', 'jsonl', 'xml'], merge_by_time: false });
+  assert.deepEqual(c, { paths: ['logs'], formats: ['evtx', 'jsonl', 'xml'], merge_by_time: false, max_line_bytes: 1048576 });
   assert.equal(validate({ paths: ['x'], bogus: 1 }), false, 'unknown keys refused');
   const empty: Record<string, unknown> = {};
   assert.equal(validate(empty), true, 'no paths is valid: an idle replay sensor (vigil replay fills paths in)');
