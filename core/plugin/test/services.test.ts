@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { container as rootContainer } from 'tsyringe';
-import { PROCESS_TABLE, WORKER_POOL, type AnalyzerPlugin, type ProcessTable, type WorkerPool } from '../../core/index.js';
-import { Kernel } from '../../core/kernel/kernel.js';
-import { loadPluginFromFolder } from '../../core/plugin/loader.js';
-import { createPluginContainer, SERVICE_NAMES } from '../../core/plugin/services.js';
-import { silentLogger } from '../../core/telemetry/logger.js';
-import { recordingContext } from '../../testing/index.js';
-import { tempConfig, tempDir } from '../support/config.js';
-import { ref } from '../support/fake-plugins.js';
+import { PROCESS_TABLE, WORKER_POOL, type AnalyzerPlugin, type ProcessTable, type WorkerPool } from '../../index.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { loadPluginFromFolder } from '../../plugin/loader.js';
+import { createPluginContainer, SERVICE_NAMES } from '../../plugin/services.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { recordingContext } from '../../../testing/index.js';
+import { tempConfig, tempDir } from '../../../test/support/config.js';
+import { ref } from '../../../test/support/fake-plugins.js';
 
 interface Seen {
   table?: ProcessTable;

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AnalyzerInstance, PluginManifest, ResponderInstance, SensorInstance, VigilPlugin } from '../../core/index.js';
-import { Kernel } from '../../core/kernel/kernel.js';
-import { silentLogger } from '../../core/telemetry/logger.js';
-import { checkConformance, instantiate, recordingContext } from '../../testing/index.js';
-import { tempConfig } from '../support/config.js';
-import { ref } from '../support/fake-plugins.js';
+import type { AnalyzerInstance, PluginManifest, ResponderInstance, SensorInstance, VigilPlugin } from '../../index.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { checkConformance, instantiate, recordingContext } from '../../../testing/index.js';
+import { tempConfig } from '../../../test/support/config.js';
+import { ref } from '../../../test/support/fake-plugins.js';
 
 type Instance = SensorInstance & AnalyzerInstance & ResponderInstance;
 const lifecycle = { async start() {}, async stop() {} };

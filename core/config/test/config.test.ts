@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadConfig, parseConfig, validateWithSchema } from '../../core/config/index.js';
-import { isVigilError } from '../../core/errors/index.js';
-import { Kernel } from '../../core/kernel/kernel.js';
-import { silentLogger } from '../../core/telemetry/logger.js';
-import { tempDir } from '../support/config.js';
+import { loadConfig, parseConfig, validateWithSchema } from '../../config/index.js';
+import { isVigilError } from '../../errors/index.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { silentLogger } from '../../telemetry/logger.js';
+import { tempDir } from '../../../test/support/config.js';
 
 /** Nine anchors, each a list of nine aliases of the one before: 9^9 strings once expanded. */
 function aliasBomb(): string {
