@@ -32,6 +32,7 @@ export type {
   Predicate,
   PredicateTrace,
   RuleDoc,
+  RuleHeader,
   RuleHit,
   RuleOrigin,
   RuleSet,

@@ -6,22 +6,26 @@ export type Literal = string | number | boolean;
 /** Where a rule came from: written natively or converted from Sigma. */
 export type RuleOrigin = 'native' | 'sigma';
 
-/** A rule as written in a rule file (see docs/rule-format.md). */
-export interface RuleDoc {
+/** What every rule document says about itself, whatever its kind (detection, sequence, count). */
+export interface RuleHeader {
   id: string;
   title: string;
   description?: string;
   version?: string;
   severity: Severity;
   tags?: string[];
-  event: string[];
-  match: unknown;
-  exceptions?: unknown[];
   enabled?: boolean;
-  min_engine_version?: string;
   response?: RequestedAction[];
   references?: string[];
   author?: string;
+}
+
+/** A rule as written in a rule file (see docs/rule-format.md). */
+export interface RuleDoc extends RuleHeader {
+  event: string[];
+  match: unknown;
+  exceptions?: unknown[];
+  min_engine_version?: string;
   status?: string;
   falsepositives?: string[];
   origin?: RuleOrigin;

@@ -1,5 +1,6 @@
 /** Correlation rule documents (as written) and their compiled form. */
-import type { EventDraft, RequestedAction, Severity } from '../../../core/index.js';
+import type { EventDraft } from '../../../core/index.js';
+import type { RuleHeader } from '../../../lib/rules/index.js';
 import type { CorrCondition, Literal } from './condition.js';
 
 /** A fixture item: an event, or a detection of another rule (for `rule` steps). */
@@ -12,17 +13,8 @@ export interface CorrelationFixtures {
   negative?: FixtureItem[][];
 }
 
-interface CommonDoc {
-  id: string;
-  title: string;
-  description?: string;
-  version?: string;
-  severity: Severity;
-  tags?: string[];
-  enabled?: boolean;
-  response?: RequestedAction[];
-  references?: string[];
-  author?: string;
+/** The header every rule document has (lib/rules), with correlation fixtures. */
+interface CommonDoc extends RuleHeader {
   fixtures?: CorrelationFixtures;
 }
 
