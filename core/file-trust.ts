@@ -29,7 +29,7 @@ export function strictFileModes(): boolean {
 }
 
 function octal(mode: number): string {
-  return '0' + (mode & 0o7777).toString(8).padStart(3, '0');
+  return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
 /** The agent's user: the effective uid (what the kernel checks access against). */
