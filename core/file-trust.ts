@@ -61,16 +61,15 @@ function parentsProblem(real: string, uid: number): string | undefined {
 function check(path: string, what: 'file' | 'folder'): string | undefined {
   if (!strictFileModes()) return undefined;
   const uid = agentUid();
-  let real: string;
-  let st: Stats;
   try {
-    real = realpathSync(path);
-    st = statSync(real);
+    const real = realpathSync(path);
+    const st = statSync(real);
+    const shown = real === path ? path : `${path} (${real})`;
+    return ownerProblem(what, shown, st, uid) ?? writersProblem(what, shown, st) ?? parentsProblem(real, uid);
   } catch (err) {
+    // What cannot be checked is not trusted; the reason says why (a missing file, a folder without search permission).
     return `cannot check who may write ${path}: ${err instanceof Error ? err.message : String(err)}`;
   }
-  const shown = real === path ? path : `${path} (${real})`;
-  return ownerProblem(what, shown, st, uid) ?? writersProblem(what, shown, st) ?? parentsProblem(real, uid);
 }
 
 /**
