@@ -1,7 +1,7 @@
 /**
  * Vigil's public SDK: the only module plugins import from the core. It carries contracts
  * only: event, detection, action and plugin types, constants, VigilError and the core's error
- * codes, the DI service tokens. What plugin tests need is in the `vigil/testing` kit.
+ * codes, the DI service tokens, and the rule of which files the agent trusts (fileTrustProblem). What plugin tests need is in the `vigil/testing` kit.
  * Third-party plugins list `vigil` as a peer dependency and import from `vigil/sdk`.
  * Every export is part of plugin API PLUGIN_API_VERSION: an addition is a minor bump, a
  * removal a major one (test/core/sdk-exports.test.ts holds the list).
@@ -21,3 +21,4 @@ export { VigilError, ERROR_CODES, defineErrorCodes, describeError, errorKind, is
 export { WORKER_POOL, PROCESS_TABLE, inject, injectable } from './di/index.js';
 export type { WorkerPool, RunOptions } from './workers/index.js';
 export type { ProcessTable, ProcessRecord } from './process-table/index.js';
+export { fileTrustProblem, folderTrustProblem, STRICT_FILE_MODES_ENV } from './file-trust.js';

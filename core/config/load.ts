@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument, isMap, isSeq, type Document, type Node as YamlNode } from 'yaml';
 import { VigilError } from '../errors/index.js';
+import { fileTrustProblem, STRICT_FILE_MODES_ENV } from '../file-trust.js';
 import { defaultConfigPath, projectRoot } from '../paths.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import { validateWithSchema, type ConfigFinding } from './validate.js';
@@ -26,13 +27,25 @@ export function resolveConfigPath(flag?: string): string {
   return defaultConfigPath();
 }
 
-/** Read, parse and validate a config file. Throws VigilError with every finding. */
+/**
+ * Read, parse and validate a config file. Throws VigilError with every finding. The config
+ * names the code the agent runs and the rules it trusts, so a file that another user could
+ * have written (core/file-trust.ts) is refused before it is parsed.
+ */
 export function loadConfig(file: string): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
     throw new VigilError('VIGIL_ERR_CONFIG_READ', `cannot read config file ${file}`, { cause, details: { file } });
+  }
+  const untrusted = fileTrustProblem(file);
+  if (untrusted !== undefined) {
+    throw new VigilError(
+      'VIGIL_ERR_CONFIG_UNTRUSTED',
+      `${file}: ${untrusted}; refused: only root or the agent's user may be able to change the config (chmod go-w, chown; or ${STRICT_FILE_MODES_ENV}=0 on a lab machine)`,
+      { details: { file, reason: untrusted } },
+    );
   }
   return parseConfig(text, file);
 }

@@ -9,6 +9,8 @@ export const ERROR_CODES = defineErrorCodes({
   VIGIL_ERR_CONFIG_READ: 'The config file could not be read. Check the path and its permissions.',
   VIGIL_ERR_CONFIG_PARSE:
     'The config file is not valid YAML, or its aliases expand past the limit (an alias bomb). Fix the syntax at the line shown.',
+  VIGIL_ERR_CONFIG_UNTRUSTED:
+    'The config file, or a folder above it, is writable by group or others or owned by another user than root and the agent user. chown it to root or the agent user and chmod go-w it and its folders (docs/security.md).',
   VIGIL_ERR_CONFIG_INVALID:
     'The config does not match the schema. Each finding names the JSON path, what was expected and what was found.',
   VIGIL_ERR_PLUGIN_NOT_FOUND: 'A plugin named in the config is neither built in nor loadable from its path or package.',

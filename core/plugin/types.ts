@@ -393,4 +393,4 @@ export interface RuleTooling {
 export type VigilPlugin<C = Record<string, unknown>> = SensorPlugin<C> | AnalyzerPlugin<C> | ResponderPlugin<C>;
 
 /** The plugin API version this core implements. */
-export const PLUGIN_API_VERSION = '2.0.0';
+export const PLUGIN_API_VERSION = '2.1.0';

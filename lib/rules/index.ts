@@ -5,7 +5,7 @@ export { compileCondition, compareFieldValues, ConditionError, OPERATORS, type O
 export { compileRuleSet, compileRule, matchedPredicates, type RuleSetOptions } from './rule-set.js';
 export { loadRuleFiles, formatIssue, ENGINE_VERSION, type LoadOptions } from './loader.js';
 export { readRulePack, listRuleFiles, parseRuleFileText, type RulePack, type RuleEntry, type PackReadOptions } from './pack-reader.js';
-export { filesNamedAbove, SHARED_RULE_DEFINITIONS } from './pack-files.js';
+export { packRootOf, sharedDefinitionsOf, SHARED_RULE_DEFINITIONS } from './pack-files.js';
 export { lintRules, formatFinding, issueCode } from './lint.js';
 export { testRules } from './test-rules.js';
 export { explainRule, UnknownRuleError, type ExplainResult } from './explain.js';

@@ -15,6 +15,7 @@ export function issueCode(i: LoadIssue): string {
   const m = i.message;
   if (m.startsWith('invalid JSON')) return 'json';
   if (m.startsWith('cannot read')) return 'io';
+  if (m.startsWith('untrusted')) return 'untrusted';
   if (m.startsWith('unknown event type')) return 'event-type';
   if (m.startsWith('duplicate rule id')) return 'duplicate-id';
   if (m.includes('is already defined')) return 'duplicate-name';

@@ -1,15 +1,16 @@
 /**
  * The reader of rule-pack files, shared by every engine whose rules live in them (the rule
  * engine's loader here, the correlation engine's): the given files and folders become the JSON
- * files under them, after the shared definitions (`lists.json`) of the folders above; each file
- * is parsed (a UTF-8 BOM stripped, a syntax error placed by line and column) and holds one rule
+ * files under them, after the shared definitions (`lists.json`) of their pack root (pack-files.ts);
+ * a file that another user could have written (lib/files fileTrustProblem) is refused with the
+ * reason; each file is parsed (a UTF-8 BOM stripped, a syntax error placed by line and column) and holds one rule
  * (an object with `id`) or a pack `{ lists, macros, rules }`. Lists and macros are pooled over
  * all files; rules are handed on with their file and JSON pointer. What a valid rule is, each
  * engine decides. A bad file is an issue and is skipped; reading never aborts.
  */
 import { readFile } from 'node:fs/promises';
-import { listFiles } from '../files/index.js';
-import { filesNamedAbove, SHARED_RULE_DEFINITIONS } from './pack-files.js';
+import { fileTrustProblem, listFiles } from '../files/index.js';
+import { sharedDefinitionsOf } from './pack-files.js';
 import { describe } from './compile.js';
 import { jsonErrorOffset } from './json-position.js';
 import { validatePackEnvelope, type SchemaError } from './validate.js';
@@ -26,9 +27,9 @@ export interface RuleEntry {
 }
 
 export interface RulePack {
-  /** Files read: the shared definitions above the given paths, then the JSON files under them. */
+  /** Files read: the shared definitions of the pack root above the given paths, then the JSON files under them. */
   files: string[];
-  /** The shared-definitions files read from the folders above the given paths, not among them. */
+  /** The shared-definitions files read from the pack roots above the given paths, not among them. */
   sharedAbove: string[];
   lists: Record<string, Literal[]>;
   macros: Record<string, unknown>;
@@ -74,13 +75,13 @@ function lineCol(text: string, pos: number): string {
 
 /**
  * The files readRulePack reads for `paths`: the given files and the JSON files under the given
- * folders (`given`), and the shared definitions of the folders above them that are not among
- * those (`above`, pack-files.ts filesNamedAbove).
+ * folders (`given`), and the shared definitions of their pack roots that are not among those
+ * (`above`, pack-files.ts sharedDefinitionsOf).
  */
 async function listWithShared(paths: readonly string[], issues: LoadIssue[]): Promise<{ given: string[]; above: string[] }> {
   const given = await listFiles(paths, '.json', (p, _file, err) => issues.push({ file: p, path: '', message: `cannot read: ${err.message}` }));
   const listed = new Set(given);
-  return { given, above: filesNamedAbove(paths, SHARED_RULE_DEFINITIONS).filter((f) => !listed.has(f)) };
+  return { given, above: sharedDefinitionsOf(paths).filter((f) => !listed.has(f)) };
 }
 
 /** The files readRulePack reads for `paths`, in reading order: the shared definitions above them first. */
@@ -117,6 +118,12 @@ export async function readRulePack(paths: readonly string[], opts: PackReadOptio
     issues,
   };
   for (const file of pack.files) {
+    // Rule content decides what is detected: only root or the agent's user may have written it.
+    const untrusted = fileTrustProblem(file);
+    if (untrusted !== undefined) {
+      issues.push({ file, path: '', message: `untrusted: ${untrusted}; refused` });
+      continue;
+    }
     let text: string;
     try {
       text = await readFile(file, 'utf8');

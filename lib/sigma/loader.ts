@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import { listFiles } from '../files/index.js';
+import { fileTrustProblem, listFiles } from '../files/index.js';
 import { convertSigmaRule, describeDoc } from './convert.js';
 import { parseCorrelation } from './correlation.js';
 import { sigmaReasonKind } from './skip-kinds.js';
@@ -95,6 +95,13 @@ export async function loadSigmaRules(paths: readonly string[], opts: SigmaOption
   };
 
   for (const file of files) {
+    // Rules decide what is detected: only root or the agent's user may have written them.
+    const untrusted = fileTrustProblem(file);
+    if (untrusted !== undefined) {
+      stats.file_errors++;
+      skipped.push({ file, reason: `untrusted: ${untrusted}; refused` });
+      continue;
+    }
     let source: string;
     try {
       source = await readFile(file, 'utf8');

@@ -9,6 +9,7 @@
 /** Reason kinds that mean the file or rule is broken. Every other kind is an intended skip. */
 export const SIGMA_ERROR_KINDS: ReadonlySet<string> = new Set([
   'read-error',
+  'untrusted',
   'yaml-error',
   'bad-collection',
   'bad-rule',

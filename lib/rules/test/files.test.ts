@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../testing/index.js';
-import { compileRuleSet, explainRule, lintRules, loadRuleFiles, RULE_SCHEMA, testRules, validateRuleFile } from '../index.js';
+import { compileRuleSet, explainRule, lintRules, loadRuleFiles, packRootOf, RULE_SCHEMA, testRules, validateRuleFile } from '../index.js';
 
 const good = {
   id: 'win.cred.lsass_access',
@@ -90,7 +90,7 @@ test('loads folders recursively; broken files and rules are reported precisely a
   assert.match(missing.issues[0]?.message ?? '', /cannot read/);
 });
 
-test('one rule file or one folder of a pack loads with the lists and macros of the lists.json above it', async () => {
+test('one rule file or one folder of a pack loads with the lists and macros of the lists.json of its pack root', async () => {
   const lsass = { ...good, match: { all: [{ macro: 'lsass_target' }, { field: 'access.granted', mask_any: ['0x10'] }] } };
   const d = dir({
     'pack/lists.json': {
@@ -124,6 +124,67 @@ test('one rule file or one folder of a pack loads with the lists and macros of t
     [[join(d, 'pack/lists.json'), '/lists/spare']],
   );
   assert.deepEqual((await loadRuleFiles([join(d, 'pack')])).sharedAbove, [], 'a lists.json under the given folder is given, not above');
+});
+
+const lsassByMacro = { ...good, match: { all: [{ macro: 'lsass_target' }, { field: 'access.granted', mask_any: ['0x10'] }] } };
+const lsassMacro = { lsass_target: { field: 'target.image', endswith_any: ['\\lsass.exe'] } };
+
+test('the nearest lists.json marks the pack root: nothing above it is read', async () => {
+  const d = dir({
+    'lists.json': { lists: { trusted: ['y'] }, macros: { lsass_target: { field: 'proc.pid', exists: false } }, rules: [] },
+    'pack/lists.json': { lists: { trusted: ['c:\\windows\\system32\\msmpeng.exe'] }, macros: lsassMacro, rules: [] },
+    'pack/windows/lsass.json': lsassByMacro,
+  });
+  for (const given of [join(d, 'pack'), join(d, 'pack/windows'), join(d, 'pack/windows/lsass.json')]) {
+    const r = await loadRuleFiles([given]);
+    assert.deepEqual(r.issues, [], given);
+    assert.ok(!r.files.includes(join(d, 'lists.json')), `${given}: the lists.json above the pack root is not read`);
+    assert.equal(r.macroFileOf.get('lsass_target'), join(d, 'pack/lists.json'));
+  }
+  assert.deepEqual(packRootOf(join(d, 'pack/windows/lsass.json')), { root: join(d, 'pack'), shared: join(d, 'pack/lists.json') });
+});
+
+test('the walk to the pack root stops below a folder others can create files in', async (t) => {
+  if (process.platform !== 'linux') return t.skip('file modes are checked on Linux');
+  const d = dir({
+    // Planted in a shared folder above a pack that has no lists.json of its own.
+    'shared/lists.json': { lists: {}, macros: lsassMacro, rules: [] },
+    'shared/pack/windows/lsass.json': lsassByMacro,
+    'shared/pack/windows/other.json': { ...good, id: 'win.other', exceptions: undefined },
+  });
+  chmodSync(join(d, 'shared'), 0o1777);
+  assert.equal(packRootOf(join(d, 'shared/pack/windows')), undefined);
+  const r = await loadRuleFiles([join(d, 'shared/pack')]);
+  assert.deepEqual(r.sharedAbove, []);
+  assert.equal(r.macros['lsass_target'], undefined, 'the planted macro is not read');
+  assert.ok(!r.rules.some((x) => x.id === good.id), 'the rule that needs the macro does not load');
+  if (process.geteuid?.() === 0) {
+    // Root-owned and sticky, as /tmp: the pack's own files under it are still trusted.
+    assert.deepEqual(r.rules.map((x) => x.id), ['win.other']);
+    assert.match(r.issues.map((i) => i.message).join('\n'), /unknown macro "lsass_target"/);
+  }
+});
+
+test('a rule file or lists.json other users can write is refused with the reason; lint names it untrusted', async (t) => {
+  if (process.platform !== 'linux') return t.skip('file modes are checked on Linux');
+  const d = dir({
+    'pack/lists.json': { lists: { trusted: ['c:\\windows\\system32\\msmpeng.exe'] }, macros: lsassMacro, rules: [] },
+    'pack/windows/lsass.json': lsassByMacro,
+    'pack/windows/other.json': { ...good, id: 'win.other', exceptions: undefined },
+  });
+  const other = join(d, 'pack/windows/other.json');
+  chmodSync(other, 0o666);
+  const r = await loadRuleFiles([join(d, 'pack')]);
+  assert.deepEqual(r.rules.map((x) => x.id), [good.id]);
+  assert.deepEqual(r.issues, [{ file: other, path: '', message: `untrusted: file ${other} is writable by group and others (mode 0666); refused` }]);
+  const lint = await lintRules([join(d, 'pack')]);
+  assert.deepEqual(lint.findings.filter((f) => f.severity === 'error').map((f) => [f.file, f.code]), [[other, 'untrusted']]);
+  // The shared definitions are checked as every other file of the pack.
+  chmodSync(other, 0o644);
+  chmodSync(join(d, 'pack/lists.json'), 0o664);
+  const shared = await loadRuleFiles([join(d, 'pack/windows/lsass.json')]);
+  assert.match(shared.issues[0]?.message ?? '', /^untrusted: file .*pack\/lists\.json is writable by group \(mode 0664\); refused$/);
+  assert.deepEqual(shared.rules, []);
 });
 
 test('lint reports errors and warnings with file, rule id and path', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSigmaLoadError, loadSigmaRules, sigmaReasonKind } from '../index.js';
@@ -60,4 +60,21 @@ test('read errors and duplicate ids are load errors too', async (t) => {
     ['duplicate-id', true],
     ['read-error', true],
   ]);
+});
+
+test('a Sigma file other users can write, or in a folder they can write, is a load error (untrusted)', async (t) => {
+  if (process.platform !== 'linux') return t.skip('file modes are checked on Linux');
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-sigma-trust-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const good = join(dir, 'good.yml');
+  const open = join(dir, 'open.yml');
+  await writeFile(good, withId(ruleYaml('sel:\n  Image: a.exe\ncondition: sel'), 1));
+  await writeFile(open, withId(ruleYaml('sel:\n  Image: b.exe\ncondition: sel'), 2));
+  await chmod(good, 0o644);
+  await chmod(open, 0o666);
+  const res = await loadSigmaRules([dir]);
+  assert.deepEqual(res.rules.map((r) => r.id), [uuid(1)]);
+  assert.deepEqual(res.skipped, [{ file: open, reason: `untrusted: file ${open} is writable by group and others (mode 0666); refused` }]);
+  assert.equal(isSigmaLoadError(res.skipped[0]?.reason ?? ''), true);
+  assert.equal(res.stats.file_errors, 1);
 });
