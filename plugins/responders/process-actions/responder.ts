@@ -24,6 +24,7 @@ export class ProcessActionsResponder implements ResponderInstance {
     private readonly options: ProcessActionsOptions = {},
   ) {}
 
+  /** Binds the pidfd calls and reads boot time, clock ticks and the agent's lineage; a failure is the core's to count and retry. */
   async start(): Promise<void> {
     if (this.state !== 'created') return;
     const { ctx } = this;
@@ -32,13 +33,11 @@ export class ProcessActionsResponder implements ResponderInstance {
       try {
         pidfd = await bindPidfd();
       } catch (err) {
-        ctx.counters.error('start', 'VIGIL_ERR_PROCACT_PIDFD');
         throw new ProcessActionsError('VIGIL_ERR_PROCACT_PIDFD', `process actions cannot bind pidfd_open / pidfd_send_signal: ${err instanceof Error ? err.message : errorKind(err)}`, { cause: err });
       }
     }
     const bootTimeSec = await readBootTime(this.options.procRoot);
     if (bootTimeSec === undefined) {
-      ctx.counters.error('start', 'VIGIL_ERR_PROCACT_PROCFS');
       throw new ProcessActionsError('VIGIL_ERR_PROCACT_PROCFS', '/proc/stat has no btime line; process start times cannot be checked');
     }
     const ticks = await readClockTicks(ctx.signal);
