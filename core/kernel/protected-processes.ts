@@ -76,6 +76,7 @@ export interface LiveProcess {
   readonly kernelThread: boolean;
   /** Target of /proc/<pid>/exe; undefined when it cannot be read (another user's process). */
   readonly exe?: string;
+  /** The real uid, or 0 when any of the real, effective, saved or filesystem uids is root. */
   readonly uid?: number;
 }
 
@@ -116,8 +117,13 @@ export function readLiveProcess(pid: number, procRoot = '/proc'): LiveProcess | 
   }
   let uid: number | undefined;
   try {
-    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`${procRoot}/${pid}/status`, 'utf8'));
-    if (m?.[1]) uid = Number(m[1]);
+    // Real, effective, saved and filesystem uids: a setuid-root program has a non-zero real
+    // uid and is still root, so root in any of them counts as root.
+    const m = /^Uid:\s+(\d+)(?:\s+(\d+))?(?:\s+(\d+))?(?:\s+(\d+))?/m.exec(readFileSync(`${procRoot}/${pid}/status`, 'utf8'));
+    if (m?.[1]) {
+      const ids = m.slice(1).filter((v): v is string => v !== undefined).map(Number);
+      uid = ids.includes(0) ? 0 : ids[0];
+    }
   } catch (err) {
     if (code(err) !== 'ENOENT' && code(err) !== 'ESRCH') throw err;
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentLineage, imageMatches, normalizeImage, readLiveProcess, resolveProtectedImages } from '../protected-processes.js';
@@ -39,4 +39,22 @@ test('the agent lineage holds this process and its parent; live facts come from 
   assert.equal(self?.kernelThread, false);
   assert.equal(self?.exe, process.execPath);
   assert.equal(readLiveProcess(2)?.kernelThread ?? true, true, 'kthreadd has no executable');
+});
+
+test('a setuid-root process counts as root; a kernel thread has no executable', () => {
+  const root = mkdtempSync(join(tmpdir(), 'vigil-proc-'));
+  const proc = (pid: number, stat: string, status: string) => {
+    mkdirSync(join(root, String(pid)));
+    writeFileSync(join(root, String(pid), 'stat'), stat);
+    writeFileSync(join(root, String(pid), 'status'), status);
+  };
+  proc(10, '10 (passwd) S 9 10 10 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0', 'Name:\tpasswd\nUid:\t1000\t0\t0\t0\n');
+  proc(11, '11 (bash) S 9 11 11 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0', 'Name:\tbash\nUid:\t1000\t1000\t1000\t1000\n');
+  proc(12, '12 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0', 'Name:\tkworker/0:1\nUid:\t0\t0\t0\t0\n');
+  assert.equal(readLiveProcess(10, root)?.uid, 0);
+  assert.equal(readLiveProcess(11, root)?.uid, 1000);
+  const kw = readLiveProcess(12, root);
+  assert.equal(kw?.kernelThread, true, 'PF_KTHREAD, and no exe link');
+  assert.equal(kw?.ppid, 2);
+  assert.equal(readLiveProcess(13, root), undefined, 'gone');
 });
