@@ -10,6 +10,7 @@ import {
   agentLineage,
   imageMatches,
   isSystemPid,
+  normalizeImage,
   readLiveProcess,
   resolveProtectedImages,
   type LiveProcess,
@@ -118,7 +119,7 @@ export class ResponsePolicy {
     options: ResponsePolicyOptions = {},
   ) {
     this.lineage = options.lineage ?? agentLineage();
-    this.protectedImages = [...WINDOWS_CRITICAL_IMAGES, ...resolveProtectedImages(config.protected_images)];
+    this.protectedImages = resolveProtectedImages(config.protected_images);
     this.deliveryOf = options.deliveryOf ?? (() => 'live');
     this.liveProcess = options.liveProcess ?? (process.platform === 'linux' ? (pid) => readLiveProcess(pid) : () => undefined);
   }
@@ -256,7 +257,9 @@ export class ResponsePolicy {
     }
     for (const image of [t.image, live?.exe]) {
       if (image === undefined) continue;
-      const entry = this.protectedImages.find((p) => imageMatches(image, p));
+      // Windows' critical processes are Windows images: a Linux /tmp/lsass.exe is not one.
+      const critical = normalizeImage(image).windows ? WINDOWS_CRITICAL_IMAGES.find((p) => imageMatches(image, p)) : undefined;
+      const entry = critical ?? this.protectedImages.find((p) => imageMatches(image, p));
       if (entry !== undefined) return `image ${image} matches ${entry}`;
     }
     const user = t.user;

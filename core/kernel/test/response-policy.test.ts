@@ -214,13 +214,14 @@ test('protected set: the agent and its ancestors, pid 1, kernel threads, critica
   ];
   for (const [target] of cases) t.p.handle(detection(target, ['kill']));
   t.p.handle(detection({ pid: 7016, start_time: 1, image: '/usr/sbin/sshd-wrapper' }, ['kill']));
+  t.p.handle(detection({ pid: 7017, start_time: 1, image: '/tmp/lsass.exe' }, ['kill']));
   await t.bus.idle();
   assert.equal(t.journal.length, cases.length);
   cases.forEach(([, re], i) => {
     assert.equal(t.journal[i]!.outcome, 'protected');
     assert.match(t.journal[i]!.reason!, re);
   });
-  assert.deepEqual(t.performed.map((r) => r.target?.pid), [7016], 'a longer name is not the protected one');
+  assert.deepEqual(t.performed.map((r) => r.target?.pid), [7016, 7017], 'a longer name is not the protected one; a Linux lsass.exe is not Windows\' lsass');
 });
 
 test('low_privilege_only acts only on processes that do not run as root / SYSTEM, and refuses an unknown user', async () => {

@@ -23,9 +23,10 @@ export interface PidfdApi {
   sendSignal(fd: number, signal: number): SysResult;
   /**
    * Whether the process has exited within `timeoutMs` (the pidfd turns readable on exit).
-   * The wait runs on libuv's thread pool in slices, never on the event loop.
+   * The wait runs on libuv's thread pool in slices, never on the event loop; an aborted
+   * `signal` ends it (false) at the next slice.
    */
-  waitExit(fd: number, timeoutMs: number): Promise<boolean>;
+  waitExit(fd: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   close(fd: number): void;
 }
 
@@ -85,12 +86,12 @@ async function bind(arch: string): Promise<PidfdApi> {
   return {
     open: (pid) => result(syscall(nr.pidfd_open, 'int', pid, 'unsigned int', 0)),
     sendSignal: (fd, signal) => result(syscall(nr.pidfd_send_signal, 'int', fd, 'int', signal, 'void *', null, 'unsigned int', 0)),
-    async waitExit(fd, timeoutMs) {
+    async waitExit(fd, timeoutMs, signal) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const left = deadline - Date.now();
         if (await pollOnce(fd, Math.max(0, Math.min(SLICE_MS, left)))) return true;
-        if (left <= 0) return false;
+        if (left <= 0 || signal?.aborted === true) return false;
       }
     },
     close: (fd) => void close(fd),

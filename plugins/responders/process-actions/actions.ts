@@ -177,10 +177,11 @@ export class ProcessActions {
   private async kill(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGKILL, 'SIGKILL');
     if (refused) return refused;
-    if (await this.env.pidfd.waitExit(h.fd, this.env.signal.aborted ? 0 : this.env.confirmTimeoutMs)) {
+    if (await this.env.pidfd.waitExit(h.fd, this.env.confirmTimeoutMs, this.env.signal)) {
       return { outcome: 'done', reason: `killed pid ${h.pid} (${h.stat.comm}); exit confirmed`, details: { pid: h.pid, start_time: this.startMs(h.stat) } };
     }
-    return { outcome: 'failed', reason: `SIGKILL sent to pid ${h.pid} but its exit was not seen within ${this.env.confirmTimeoutMs} ms` };
+    const why = this.env.signal.aborted ? 'before the responder was stopped' : `within ${this.env.confirmTimeoutMs} ms`;
+    return { outcome: 'failed', reason: `SIGKILL sent to pid ${h.pid} but its exit was not seen ${why}` };
   }
 
   /** Wait until the process's /proc state satisfies `want` (still the same process), or the timeout. */
