@@ -1,4 +1,4 @@
-import type { ActionRequest, ResponderContext, ResponderInstance } from '../../../core/index.js';
+import type { ActionRequest, ActionResult, ResponderContext, ResponderInstance } from '../../../core/index.js';
 import { bindPidfd, type PidfdApi } from '../../../driver/ffi/linux/pidfd.js';
 import { ProcessActions } from './actions.js';
 import type { ProcessActionsConfig } from './config.js';
@@ -66,7 +66,24 @@ export class ProcessActionsResponder implements ResponderInstance {
       return;
     }
     for (const req of batch) {
-      const r = await actions.perform(req, ctx.id);
+      let r: ActionResult;
+      try {
+        r = await actions.perform(req, ctx.id);
+      } catch (err) {
+        // Reading /proc failed in a way no outcome covers: counted, and still answered, so the
+        // journal never lacks the request.
+        ctx.counters.error('process', errorKind(err));
+        r = {
+          request_id: req.id,
+          detection_id: req.detection.id,
+          action: req.action,
+          responder: ctx.id,
+          status: 'failed',
+          outcome: 'failed',
+          reason: `${req.action} failed: ${err instanceof Error ? err.message : String(err)}`,
+          time: Date.now(),
+        };
+      }
       ctx.counters.add(`${req.action}_${r.outcome ?? r.status}`, 1);
       if (r.status === 'failed') ctx.logger.warn({ action: req.action, pid: req.target?.pid, reason: r.reason }, 'process action failed');
       else if (r.status === 'done') ctx.logger.info({ action: req.action, pid: req.target?.pid, reason: r.reason }, 'process action done');

@@ -1,12 +1,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ActionRequest, ActionResult, ProcessInfo } from '../../../../core/index.js';
 import { instantiate, recordingContext, sampleDetection } from '../../../../testing/index.js';
 import { bindPidfd } from '../../../../driver/ffi/linux/pidfd.js';
-import { plugin } from '../index.js';
+import { plugin, processActionsPlugin } from '../index.js';
 
 const unavailable = await (process.platform !== 'linux'
   ? Promise.resolve('process actions are Linux only')
@@ -170,4 +172,24 @@ test('a pid that does not exist is not_found, not an error', { skip }, async () 
   const res = await r.run(request('kill', { pid: 4_194_305, start_time: Date.now() }));
   assert.deepEqual([res.status, res.outcome], ['skipped', 'not_found']);
   await r.close();
+});
+
+test('a /proc read that fails in a way no outcome covers is a failed result with the reason, counted, never a lost request', { skip }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'vigil-procact-'));
+  writeFileSync(join(root, 'stat'), `cpu 0 0 0 0\nbtime ${bootSec}\n`);
+  const c = await sleeper();
+  writeFileSync(join(root, String(c.pid)), 'not a folder');
+  const p = processActionsPlugin({ procRoot: root });
+  const rec = recordingContext(p, {});
+  const inst = instantiate(p, rec);
+  await inst.start();
+  await inst.onActions!([request('kill', identity(c.pid))]);
+  assert.deepEqual(rec.results.map((r) => [r.status, r.outcome]), [['failed', 'failed']]);
+  assert.match(rec.results[0]!.reason!, /^kill failed: ENOTDIR/);
+  assert.equal(rec.counters.snapshot().errors['process:ENOTDIR'], 1);
+  assert.ok(untouched(c.pid), 'nothing signalled without the identity check');
+  await inst.stop();
+  await rec.dispose();
+  c.kill('SIGKILL');
+  await exited(c);
 });
