@@ -129,7 +129,8 @@ export class Kernel {
     };
     this.policy = new ResponsePolicy(this.config.response, this.bus, this.counters, (r) => this.recordResult(r), Date.now, {
       // Replayed telemetry is monitor-only: the policy asks which sensor an event came from.
-      deliveryOf: (source) => this.hosts.find((h) => h.id === source)?.manifest.delivery,
+      deliveryOf: (source) => this.hosts.find((h) => h.id === source && h.manifest.kind === 'sensor')?.manifest.delivery,
+      replaying: () => this.hosts.some((h) => h.manifest.kind === 'sensor' && h.manifest.delivery === 'replay'),
     });
     this.sourcesFinished = new Promise((r) => (this.sourcesDone = r));
   }

@@ -50,8 +50,16 @@ interface Pending {
 const MAX_PENDING = 10_000;
 
 export interface ResponsePolicyOptions {
-  /** The delivery of the sensor behind an event's `source` (the kernel reads it from the manifest). */
+  /**
+   * The delivery of the sensor behind an event's `source` (the kernel reads it from the
+   * manifest); undefined for a source that is not a sensor (an analyzer's derived event).
+   */
   readonly deliveryOf?: (source: string) => 'live' | 'replay' | undefined;
+  /**
+   * Whether a replay sensor is loaded. Then evidence whose origin cannot be told (derived
+   * events, a detection without evidence) counts as replayed: fail closed.
+   */
+  readonly replaying?: () => boolean;
   /** The agent and its ancestors; default: walked from /proc/self (Linux) at construction. */
   readonly lineage?: ReadonlySet<number>;
   /** Live facts about a local process; default: procfs on Linux, nothing elsewhere. */
@@ -107,6 +115,7 @@ export class ResponsePolicy {
   private readonly lineage: ReadonlySet<number>;
   private readonly protectedImages: readonly string[];
   private readonly deliveryOf: (source: string) => 'live' | 'replay' | undefined;
+  private readonly replaying: () => boolean;
   private readonly liveProcess: (pid: number) => LiveProcess | undefined;
 
   constructor(
@@ -121,6 +130,7 @@ export class ResponsePolicy {
     this.lineage = options.lineage ?? agentLineage();
     this.protectedImages = resolveProtectedImages(config.protected_images);
     this.deliveryOf = options.deliveryOf ?? (() => 'live');
+    this.replaying = options.replaying ?? (() => false);
     this.liveProcess = options.liveProcess ?? (process.platform === 'linux' ? (pid) => readLiveProcess(pid) : () => undefined);
   }
 
@@ -216,7 +226,7 @@ export class ResponsePolicy {
     if (!this.bus.hasActionHandler(r.action)) return { skip: SKIPS.noResponder };
     const t = r.target;
     if (!hasIdentity(t)) return { skip: SKIPS.noIdentity, detail: 'a target needs pid + start time, or guid; refused' };
-    if (det.evidence.some((e) => this.deliveryOf(e.source) === 'replay')) {
+    if (this.isReplayed(det)) {
       return { skip: SKIPS.replayed, detail: `monitor only, would have ${r.action} ${describe(t)}` };
     }
     const now = this.now();
@@ -243,6 +253,16 @@ export class ResponsePolicy {
     }
     recent.push(now);
     return undefined;
+  }
+
+  /** Evidence from a replay sensor — or, while one is loaded, evidence of unknown origin. */
+  private isReplayed(det: Detection): boolean {
+    const replaying = this.replaying();
+    if (replaying && det.evidence.length === 0) return true;
+    return det.evidence.some((e) => {
+      const d = this.deliveryOf(e.source);
+      return d === 'replay' || (d === undefined && replaying);
+    });
   }
 
   /** Why a target is protected, or undefined. Reads /proc for a local pid so a wrong image in the event cannot hide it. */

@@ -180,6 +180,22 @@ test('replayed telemetry is monitor only whatever the mode, and journaled so', a
   assert.deepEqual(t.performed.map((r) => r.target?.pid), [7005]);
 });
 
+test('while a replay sensor is loaded, evidence of unknown origin (a derived event, no evidence) counts as replayed', async () => {
+  const deliveryOf = (source: string) => (source === 'procfs' ? 'live' : source === 'replay' ? 'replay' : undefined);
+  const base = detection({ pid: 7100, start_time: 1 }, ['kill']);
+  const derived: Detection = { ...base, evidence: [{ id: 'e', seq: 1, type: 'process.start', time: 1, received: 1, source: 'correlation', host: { name: 'h' } }] };
+  const replaying = policy({}, { deliveryOf, replaying: () => true });
+  replaying.p.handle(derived);
+  replaying.p.handle(detection({ pid: 7101, start_time: 1 }, ['kill']));
+  await replaying.bus.idle();
+  assert.deepEqual(replaying.outcomes(), ['kill:replayed:monitor', 'kill:replayed:monitor']);
+  assert.deepEqual(replaying.performed, []);
+  const live = policy({}, { deliveryOf, replaying: () => false });
+  live.p.handle(derived);
+  await live.bus.idle();
+  assert.deepEqual(live.performed.map((r) => r.target?.pid), [7100], 'without a replay sensor a derived event is live');
+});
+
 test('evidence older than max_event_age_seconds is not acted on', async () => {
   const t = policy({ max_event_age_seconds: 300 });
   const old: Detection = { ...detection({ pid: 7006, guid: 'g-old' }, ['kill']), time: t.clock.now - 301_000 };
