@@ -30,10 +30,49 @@ export const CONFIG_SCHEMA: JsonSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        dry_run: { type: 'boolean', default: false },
-        max_actions_per_minute: { type: 'integer', minimum: 1, default: 60 },
-        cooldown_seconds: { type: 'number', minimum: 0, default: 300 },
-        protected_images: { type: 'array', items: { type: 'string' }, default: [] },
+        mode: {
+          enum: ['monitor', 'enforce'],
+          default: 'monitor',
+          description: 'monitor: every action is simulated and journaled as "would have"; enforce: actions are performed.',
+        },
+        max_actions_per_minute: { type: 'integer', minimum: 1, default: 60, description: 'Per action, unless max_actions_per_minute_by_action names it.' },
+        max_actions_per_minute_by_action: {
+          type: 'object',
+          default: {},
+          propertyNames: { pattern: '^[a-z][a-z0-9_.-]*$' },
+          additionalProperties: { type: 'integer', minimum: 1 },
+        },
+        cooldown_seconds: { type: 'number', minimum: 0, default: 300, description: 'Same action on the same process identity.' },
+        max_event_age_seconds: { type: 'number', minimum: 0, default: 300, description: 'No action on evidence older than this; 0: no limit.' },
+        low_privilege_only: { type: 'boolean', default: false, description: 'Act only on processes that do not run as root / SYSTEM.' },
+        protected_images: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        protected_users: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        sets: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: {
+              name: { type: 'string', minLength: 1 },
+              rules: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Rule ids; absent: any rule.' },
+              min_severity: { enum: ['informational', 'low', 'medium', 'high', 'critical'] },
+              tags: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Any of these tags; absent: any.' },
+              actions: {
+                type: 'array',
+                default: [],
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['action'],
+                  properties: { action: { type: 'string', pattern: '^[a-z][a-z0-9_.-]*$' }, params: { type: 'object' } },
+                },
+              },
+              simulate: { type: 'boolean', default: false, description: 'true: the matching detections\' actions are simulated even in enforce mode.' },
+            },
+          },
+        },
       },
     },
     status: {

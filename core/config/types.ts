@@ -14,10 +14,15 @@ export interface VigilConfig {
     max_errors_before_restart: number;
   };
   response: {
-    dry_run: boolean;
+    mode: 'monitor' | 'enforce';
     max_actions_per_minute: number;
+    max_actions_per_minute_by_action: Record<string, number>;
     cooldown_seconds: number;
+    max_event_age_seconds: number;
+    low_privilege_only: boolean;
     protected_images: string[];
+    protected_users: string[];
+    sets: ResponseSet[];
   };
   status: {
     socket_path: string;
@@ -46,4 +51,14 @@ export interface PluginEntry {
   path?: string;
   package?: string;
   config: Record<string, unknown>;
+}
+
+/** A response set (as in Aurora): detections it matches get its actions, and may be held to simulation. */
+export interface ResponseSet {
+  name: string;
+  rules?: string[];
+  min_severity?: 'informational' | 'low' | 'medium' | 'high' | 'critical';
+  tags?: string[];
+  actions: Array<{ action: string; params?: Record<string, unknown> }>;
+  simulate: boolean;
 }

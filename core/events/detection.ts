@@ -68,8 +68,12 @@ export interface ActionRequest {
   readonly action: string;
   readonly params: Readonly<Record<string, unknown>>;
   readonly detection: Detection;
-  /** Process the action is about (the detection's actor). */
+  /**
+   * Process the action is about (the detection's actor). The policy sends a request only
+   * with an identity: `pid` + `start_time`, or `guid`.
+   */
   readonly target?: ProcessInfo;
+  /** Monitor mode: the responder must not act, only say what it would have done. */
   readonly dry_run: boolean;
 }
 
@@ -86,4 +90,18 @@ export interface ActionResult {
   readonly reason?: string;
   readonly details?: Readonly<Record<string, unknown>>;
   readonly time: number;
+  /**
+   * The journal's stable outcome code: `done`, `would_have` (monitor), `not_found`,
+   * `identity_mismatch`, `protected`, `no_identity`, `stale_event`, `replayed`,
+   * `rate_limit`, `cooldown`, `no_responder`, `failed`. The core fills it from `status`
+   * when a responder leaves it out.
+   */
+  readonly outcome?: string;
+  /** The mode the decision was taken in; the core fills it. */
+  readonly mode?: 'monitor' | 'enforce';
+  /** Rule and analyzer behind the request (who asked); the core fills them. */
+  readonly rule_id?: string;
+  readonly analyzer?: string;
+  /** The target's identity as the request named it; the core fills it. */
+  readonly target?: Readonly<Pick<ProcessInfo, 'pid' | 'start_time' | 'guid' | 'image'>>;
 }

@@ -127,7 +127,11 @@ export class Kernel {
       'worker-pool': () => this.pool,
       'process-table': () => this.processTable,
     };
-    this.policy = new ResponsePolicy(this.config.response, this.bus, this.counters, (r) => this.recordResult(r));
+    this.policy = new ResponsePolicy(this.config.response, this.bus, this.counters, (r) => this.recordResult(r), Date.now, {
+      // Replayed telemetry is monitor-only: the policy asks which sensor an event came from.
+      deliveryOf: (source) => this.hosts.find((h) => h.id === source && h.manifest.kind === 'sensor')?.manifest.delivery,
+      replaying: () => this.hosts.some((h) => h.manifest.kind === 'sensor' && h.manifest.delivery === 'replay'),
+    });
     this.sourcesFinished = new Promise((r) => (this.sourcesDone = r));
   }
 
@@ -415,7 +419,7 @@ export class Kernel {
         };
       case 'responder':
         return {
-          result: (r: ActionResult) => this.recordResult(r),
+          result: (r: ActionResult) => this.recordResult(this.policy.complete(r)),
           emit: emitDerived,
         };
     }

@@ -8,6 +8,7 @@ import { CLI_ERRORS } from '../../cli/errors.js';
 import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
+import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -31,6 +32,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'the SQLite alert store and `vigil alerts`',
     file: 'plugins/responders/alert-store/errors.ts',
     codes: ALERT_STORE_ERRORS,
+  },
+  {
+    room: 'plugins/responders/process-actions',
+    title: 'Plugin process-actions',
+    about: 'kill, kill_tree, suspend and resume through pidfds (Linux)',
+    file: 'plugins/responders/process-actions/errors.ts',
+    codes: PROCESS_ACTIONS_ERRORS,
   },
 ];
 

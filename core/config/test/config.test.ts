@@ -38,10 +38,10 @@ test('a YAML alias bomb is a config parse error naming the file, not an escaped 
 });
 
 test('ordinary use of anchors and aliases still loads', () => {
-  const text = 'response: &r\n  dry_run: true\nplugins:\n  replay: { enabled: false, config: { paths: &p [a, b] } }\n  other-replay: { enabled: false, config: { paths: *p } }\n';
+  const text = 'response: &r\n  mode: enforce\nplugins:\n  replay: { enabled: false, config: { paths: &p [a, b] } }\n  other-replay: { enabled: false, config: { paths: *p } }\n';
   const loaded = parseConfig(text, join(tempDir(), 'vigil.yaml'));
   assert.deepEqual(loaded.config.plugins['other-replay']?.config, { paths: ['a', 'b'] });
-  assert.equal(loaded.config.response.dry_run, true);
+  assert.equal(loaded.config.response.mode, 'enforce');
 });
 
 test('x-vigil-path: checked against the given resolver only, after defaults are applied', () => {

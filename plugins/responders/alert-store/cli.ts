@@ -3,7 +3,7 @@ import type { CommandHandler, CommandHandlers, CommandHost } from '../../../core
 import { ALERT_STORE_DEFAULTS } from './config.js';
 import { AlertStoreError, errorKind } from './errors.js';
 import { CLI_DEFAULT_LIMIT } from './manifest.js';
-import { parseLimit, parseSeverity, parseSince, queryAlerts, type AlertQuery, type AlertRow } from './query.js';
+import { parseLimit, parseSeverity, parseSince, queryActionJournal, queryAlerts, type AlertQuery, type AlertRow, type JournalQuery, type JournalRow } from './query.js';
 
 /** A declared option's value checked by `check`; a bad value is a usage error naming the option. */
 function optionValue<T>(host: CommandHost, name: string, given: string | true | undefined, check: (value: string) => T): T | undefined {
@@ -36,15 +36,25 @@ export const alertsCommand: CommandHandler = ({ options }, host) => {
   if (severity !== undefined) query.severity = severity;
   if (typeof options['rule'] === 'string') query.rule = options['rule'];
   const db = typeof options['db'] === 'string' ? resolve(options['db']) : configuredDbPath(host);
-  let rows: AlertRow[];
-  try {
-    rows = queryAlerts(db, query);
-  } catch (err) {
-    if (err instanceof AlertStoreError && err.code === 'VIGIL_ERR_ALERTS_BAD_OPTION') throw host.usageError(err.message);
-    if (err instanceof AlertStoreError) throw err;
-    throw new AlertStoreError('VIGIL_ERR_ALERTS_OPEN', `cannot read alert store ${db}: ${errorKind(err)}`, { cause: err });
+  const read = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (err) {
+      if (err instanceof AlertStoreError && err.code === 'VIGIL_ERR_ALERTS_BAD_OPTION') throw host.usageError(err.message);
+      if (err instanceof AlertStoreError) throw err;
+      throw new AlertStoreError('VIGIL_ERR_ALERTS_OPEN', `cannot read alert store ${db}: ${errorKind(err)}`, { cause: err });
+    }
+  };
+  const limit = query.limit ?? CLI_DEFAULT_LIMIT;
+  if (options['actions'] === true) {
+    if (query.severity !== undefined) throw host.usageError("option '--severity' does not apply to '--actions' (the journal is filtered by --since, --rule, --limit)");
+    const jq: JournalQuery = { limit, ...(query.since !== undefined ? { since: query.since } : {}), ...(query.rule !== undefined ? { rule: query.rule } : {}) };
+    const rows = read(() => queryActionJournal(db, jq));
+    host.out(options['json'] === true ? `${JSON.stringify(rows, null, 2)}\n` : formatJournalTable(rows, limit));
+    return;
   }
-  host.out(options['json'] === true ? `${JSON.stringify(rows, null, 2)}\n` : formatAlertTable(rows, query.limit ?? CLI_DEFAULT_LIMIT));
+  const rows: AlertRow[] = read(() => queryAlerts(db, query));
+  host.out(options['json'] === true ? `${JSON.stringify(rows, null, 2)}\n` : formatAlertTable(rows, limit));
 };
 
 /** The handlers of the commands manifest.ts declares. */
@@ -96,5 +106,32 @@ export function formatAlertTable(rows: readonly AlertRow[], limit: number): stri
   const out = [line(header), ...cells.map(line)];
   const more = rows.length >= limit ? ` (limit ${limit} reached; use --limit or filters to see more)` : '';
   out.push(`${rows.length} alert${rows.length === 1 ? '' : 's'}${more}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** The action journal as a table, newest first. */
+export function formatJournalTable(rows: readonly JournalRow[], limit: number): string {
+  if (rows.length === 0) return 'No journaled actions match.\n';
+  const header = ['TIME', 'MODE', 'ACTION', 'OUTCOME', 'TARGET', 'RULE', 'BY', 'REASON'];
+  const max = [20, 7, 10, 17, 32, 40, 16, 80];
+  const cells = rows.map((r) => [
+    shortTime(r.time),
+    r.mode ?? '-',
+    r.action,
+    r.outcome,
+    r.target_pid === null ? (r.target_guid ?? '-') : `${r.target_image === null ? '' : `${baseName(r.target_image)} `}(${r.target_pid})`,
+    r.rule_id ?? '-',
+    r.analyzer ?? r.responder,
+    r.reason ?? '-',
+  ]);
+  const widths = header.map((h, i) => Math.min(max[i] ?? 40, Math.max(h.length, ...cells.map((c) => clean(c[i] ?? '').length))));
+  const line = (cols: readonly string[]): string =>
+    cols
+      .map((c, i) => fit(c, widths[i] ?? 10).padEnd(widths[i] ?? 10))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), ...cells.map(line)];
+  const more = rows.length >= limit ? ` (limit ${limit} reached; use --limit or filters to see more)` : '';
+  out.push(`${rows.length} journaled action${rows.length === 1 ? '' : 's'}${more}`);
   return `${out.join('\n')}\n`;
 }

@@ -11,10 +11,10 @@ export const plugin: ResponderPlugin<AlertStoreConfig> = {
   },
 };
 
-export { commands, alertsCommand, formatAlertTable } from './cli.js';
+export { commands, alertsCommand, formatAlertTable, formatJournalTable } from './cli.js';
 export { manifest, CLI_DEFAULT_LIMIT } from './manifest.js';
-export { queryAlerts, parseSince, parseSeverity, parseLimit, DEFAULT_QUERY_LIMIT } from './query.js';
-export type { AlertQuery, AlertRow } from './query.js';
+export { queryAlerts, queryActionJournal, parseSince, parseSeverity, parseLimit, DEFAULT_QUERY_LIMIT } from './query.js';
+export type { AlertQuery, AlertRow, JournalQuery, JournalRow } from './query.js';
 export { alertStoreConfigSchema, ALERT_STORE_DEFAULTS } from './config.js';
 export type { AlertStoreConfig } from './config.js';
 export { AlertStoreResponder } from './responder.js';

@@ -27,6 +27,7 @@ export const manifest: PluginManifest & { readonly kind: 'responder' } = {
         { name: 'rule', value: 'text', description: 'rule id, or part of the rule title' },
         { name: 'limit', value: 'n', description: `most alerts to show (default ${CLI_DEFAULT_LIMIT})` },
         { name: 'json', description: 'print a JSON array, each alert with its evidence and action results' },
+        { name: 'actions', description: 'list the action journal instead: every response decision and outcome (who asked, rule, target, mode, outcome, reason)' },
       ],
     },
   ],

@@ -161,18 +161,54 @@ function toResult(r: ResultDbRow): ActionResult {
       ? { details: details as Readonly<Record<string, unknown>> }
       : {}),
     time: r.time,
+    ...journalFields(extra),
   };
 }
 
-/**
- * Reads alerts from an alert store, newest first, each with its evidence and action
- * results. Opens the file read-only (safe while the agent writes to it).
- */
-export function queryAlerts(dbPath: string, query: AlertQuery = {}): AlertRow[] {
+/** The journal fields a result carries (outcome, mode, who asked, target), read back from its JSON. */
+function journalFields(extra: Record<string, unknown>): Pick<ActionResult, 'outcome' | 'mode' | 'rule_id' | 'analyzer' | 'target'> {
+  const out: { outcome?: string; mode?: 'monitor' | 'enforce'; rule_id?: string; analyzer?: string; target?: NonNullable<ActionResult['target']> } = {};
+  if (typeof extra['outcome'] === 'string') out.outcome = extra['outcome'];
+  if (extra['mode'] === 'monitor' || extra['mode'] === 'enforce') out.mode = extra['mode'];
+  if (typeof extra['rule_id'] === 'string') out.rule_id = extra['rule_id'];
+  if (typeof extra['analyzer'] === 'string') out.analyzer = extra['analyzer'];
+  const t = extra['target'];
+  if (t !== null && typeof t === 'object' && !Array.isArray(t)) out.target = t as NonNullable<ActionResult['target']>;
+  return out;
+}
+
+/** Filters for `queryActionJournal`. */
+export interface JournalQuery {
+  /** As AlertQuery's `since`, compared with the decision time. */
+  since?: number | string;
+  /** Rule id (exact). */
+  rule?: string;
+  /** Most rows, newest first (default 100). */
+  limit?: number;
+}
+
+/** One row of the action journal. */
+export interface JournalRow {
+  readonly time: number;
+  readonly request_id: string;
+  readonly detection_id: string;
+  readonly analyzer: string | null;
+  readonly rule_id: string | null;
+  readonly action: string;
+  readonly responder: string;
+  readonly mode: string | null;
+  readonly outcome: string;
+  readonly status: string;
+  readonly reason: string | null;
+  readonly target_pid: number | null;
+  readonly target_start_time: number | null;
+  readonly target_guid: string | null;
+  readonly target_image: string | null;
+}
+
+/** Open a store read-only and check that this code can read it. */
+function openForReading(dbPath: string): { db: Database.Database; file: string } {
   const file = resolve(dbPath);
-  const since = query.since === undefined ? undefined : parseSince(query.since);
-  const severity = query.severity === undefined ? undefined : parseSeverity(query.severity);
-  const limit = query.limit === undefined ? DEFAULT_QUERY_LIMIT : parseLimit(query.limit);
   if (!existsSync(file)) {
     throw new AlertStoreError(
       'VIGIL_ERR_ALERTS_NO_DB',
@@ -186,13 +222,52 @@ export function queryAlerts(dbPath: string, query: AlertQuery = {}): AlertRow[] 
     throw new AlertStoreError('VIGIL_ERR_ALERTS_OPEN', `cannot open alert store ${file} (${errorKind(err)})`, { cause: err });
   }
   try {
-    try {
-      checkReadable(db, file);
-    } catch (err) {
-      if (err instanceof AlertStoreError) throw err;
-      // SQLITE_NOTADB and friends: the file exists but is not a database at all.
-      throw new AlertStoreError('VIGIL_ERR_ALERTS_SCHEMA', `${file} is not a Vigil alert store (${errorKind(err)})`, { cause: err });
+    checkReadable(db, file);
+  } catch (err) {
+    db.close();
+    if (err instanceof AlertStoreError) throw err;
+    // SQLITE_NOTADB and friends: the file exists but is not a database at all.
+    throw new AlertStoreError('VIGIL_ERR_ALERTS_SCHEMA', `${file} is not a Vigil alert store (${errorKind(err)})`, { cause: err });
+  }
+  return { db, file };
+}
+
+/** Reads the action journal, newest first: every response decision and outcome. Read-only. */
+export function queryActionJournal(dbPath: string, query: JournalQuery = {}): JournalRow[] {
+  const since = query.since === undefined ? undefined : parseSince(query.since);
+  const limit = query.limit === undefined ? DEFAULT_QUERY_LIMIT : parseLimit(query.limit);
+  const { db } = openForReading(dbPath);
+  try {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (since !== undefined) {
+      where.push('time >= ?');
+      params.push(since);
     }
+    if (query.rule !== undefined && query.rule !== '') {
+      where.push('rule_id = ?');
+      params.push(query.rule);
+    }
+    const sql = `SELECT time, request_id, detection_id, analyzer, rule_id, action, responder, mode, outcome, status, reason,
+                        target_pid, target_start_time, target_guid, target_image
+                 FROM action_journal ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY time DESC, rid DESC LIMIT ?`;
+    return db.prepare(sql).all(...params, limit) as JournalRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Reads alerts from an alert store, newest first, each with its evidence and action
+ * results. Opens the file read-only (safe while the agent writes to it).
+ */
+export function queryAlerts(dbPath: string, query: AlertQuery = {}): AlertRow[] {
+  const since = query.since === undefined ? undefined : parseSince(query.since);
+  const severity = query.severity === undefined ? undefined : parseSeverity(query.severity);
+  const limit = query.limit === undefined ? DEFAULT_QUERY_LIMIT : parseLimit(query.limit);
+  const { db } = openForReading(dbPath);
+  try {
     const where: string[] = [];
     const params: Array<string | number> = [];
     if (since !== undefined) {

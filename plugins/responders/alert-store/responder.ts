@@ -93,7 +93,7 @@ export class AlertStoreResponder implements ResponderInstance {
   /** Applies retention now; what it removes is counted as intended discards. */
   prune(): PruneResult {
     const store = this.store;
-    if (this.state !== 'running' || !store) return { byAge: 0, byRows: 0 };
+    if (this.state !== 'running' || !store) return { byAge: 0, byRows: 0, journalByAge: 0 };
     const { counters, logger } = this.ctx;
     try {
       const r = store.prune({
@@ -102,13 +102,14 @@ export class AlertStoreResponder implements ResponderInstance {
       });
       if (r.byAge > 0) counters.discard('retention_days', r.byAge, true);
       if (r.byRows > 0) counters.discard('max_rows', r.byRows, true);
+      if (r.journalByAge > 0) counters.discard('journal_retention_days', r.journalByAge, true);
       this.rows = store.count();
       counters.set('stored_detections', this.rows);
       return r;
     } catch (err) {
       counters.error('process', `prune:${errorKind(err)}`);
       logger.warn({ path: this.path, err: errorKind(err) }, 'alert store retention failed');
-      return { byAge: 0, byRows: 0 };
+      return { byAge: 0, byRows: 0, journalByAge: 0 };
     }
   }
 

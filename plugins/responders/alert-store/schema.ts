@@ -51,6 +51,32 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX action_results_detection_id ON action_results (detection_id);
   CREATE INDEX action_results_time ON action_results (time);
   `,
+  // The action journal: every response decision and outcome, append-only (rows are never
+  // changed; only retention by age removes them).
+  `
+  CREATE TABLE action_journal (
+    rid INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    request_id TEXT NOT NULL,
+    detection_id TEXT NOT NULL,
+    analyzer TEXT,
+    rule_id TEXT,
+    action TEXT NOT NULL,
+    responder TEXT NOT NULL,
+    mode TEXT,
+    outcome TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    target_pid INTEGER,
+    target_start_time REAL,
+    target_guid TEXT,
+    target_image TEXT
+  );
+  CREATE INDEX action_journal_time ON action_journal (time);
+  CREATE INDEX action_journal_detection_id ON action_journal (detection_id);
+  CREATE TRIGGER action_journal_append_only BEFORE UPDATE ON action_journal
+  BEGIN SELECT RAISE(ABORT, 'the action journal is append-only'); END;
+  `,
 ];
 
 /** The schema version this code writes and reads. */

@@ -27,6 +27,32 @@ export interface StoreDetectionsResult {
 export interface PruneResult {
   byAge: number;
   byRows: number;
+  /** Action-journal rows past the retention age. */
+  journalByAge: number;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** One row of the action journal: who asked, the rule, the target identity, the mode, the outcome and why. */
+function journalRow(r: ActionResult): Param[] {
+  const t = r.target;
+  return [
+    r.time,
+    r.request_id,
+    r.detection_id,
+    r.analyzer ?? null,
+    r.rule_id ?? null,
+    r.action,
+    r.responder,
+    r.mode ?? null,
+    r.outcome ?? r.status,
+    r.status,
+    r.reason ?? null,
+    t?.pid !== undefined && Number.isSafeInteger(t.pid) ? t.pid : null,
+    num(t?.start_time),
+    t?.guid ?? null,
+    t?.image ?? null,
+  ];
 }
 
 const RANK = new Map<string, number>(SEVERITIES.map((s, i) => [s, i]));
@@ -74,6 +100,7 @@ export class AlertStore {
   private readonly insertDetection: Database.Statement;
   private readonly insertEvidence: Database.Statement;
   private readonly insertResult: Database.Statement;
+  private readonly insertJournal: Database.Statement;
   private readonly countRows: Database.Statement;
 
   private constructor(
@@ -91,6 +118,11 @@ export class AlertStore {
     this.insertResult = db.prepare(
       `INSERT INTO action_results (request_id, detection_id, action, responder, status, reason, time, json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertJournal = db.prepare(
+      `INSERT INTO action_journal (time, request_id, detection_id, analyzer, rule_id, action, responder, mode, outcome, status,
+        reason, target_pid, target_start_time, target_guid, target_image)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.countRows = db.prepare('SELECT count(*) AS n FROM detections');
   }
@@ -160,7 +192,7 @@ export class AlertStore {
     return result;
   }
 
-  /** Stores action results in one transaction. Throws when the transaction fails. */
+  /** Stores action results, and their journal rows, in one transaction. Throws when the transaction fails. */
   storeActionResults(batch: readonly ActionResult[]): number {
     const rows: Param[][] = batch.map((r) => [
       r.request_id,
@@ -172,8 +204,10 @@ export class AlertStore {
       r.time,
       toJson(r),
     ]);
+    const journal: Param[][] = batch.map((r) => journalRow(r));
     this.db.transaction(() => {
       for (const row of rows) this.insertResult.run(...row);
+      for (const row of journal) this.insertJournal.run(...row);
     })();
     return rows.length;
   }
@@ -192,11 +226,14 @@ export class AlertStore {
     return db.transaction((): PruneResult => {
       let byAge = 0;
       let byRows = 0;
+      let journalByAge = 0;
       if (options.raisedBefore !== undefined) {
         const cut = options.raisedBefore;
         db.prepare('DELETE FROM evidence WHERE detection_id IN (SELECT id FROM detections WHERE raised < ?)').run(cut);
         db.prepare('DELETE FROM action_results WHERE detection_id IN (SELECT id FROM detections WHERE raised < ?) OR time < ?').run(cut, cut);
         byAge = db.prepare('DELETE FROM detections WHERE raised < ?').run(cut).changes;
+        // The journal outlives max_rows (it is the record of what was done) but not the retention age.
+        journalByAge = db.prepare('DELETE FROM action_journal WHERE time < ?').run(cut).changes;
       }
       if (options.maxRows !== undefined && options.maxRows > 0) {
         const edge = db.prepare('SELECT rid FROM detections ORDER BY rid DESC LIMIT 1 OFFSET ?').get(options.maxRows) as
@@ -212,7 +249,7 @@ export class AlertStore {
           ).run();
         }
       }
-      return { byAge, byRows };
+      return { byAge, byRows, journalByAge };
     })();
   }
 

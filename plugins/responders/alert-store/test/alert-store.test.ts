@@ -14,8 +14,10 @@ import {
   commands,
   parseSince,
   plugin,
+  queryActionJournal,
   queryAlerts,
   type AlertRow,
+  type JournalRow,
   type AlertStoreConfig,
 } from '../index.js';
 import { recordingContext, sampleDetection } from '../../../../testing/index.js';
@@ -406,4 +408,51 @@ test('the store, its WAL and SHM are 0600 in a new 0700 folder whatever the umas
   } finally {
     process.umask(previous);
   }
+});
+
+test('the action journal: every result is a row with who asked, rule, target identity, mode, outcome and reason; append-only; vigil alerts --actions lists it', async () => {
+  const db = freshDb();
+  const { ctx, r } = make({ path: db });
+  await r.start();
+  await r.onDetections?.([sampleDetection({ id: 'j1', pid: 4242 })]);
+  const target = { pid: 4242, start_time: 1_714_566_896_000, image: '/usr/bin/sleep' };
+  await r.onActionResults?.([
+    { ...result('j1', 'kill', 'skipped', 'would have: kill pid 4242 (/usr/bin/sleep) (monitor mode)'), responder: 'core', outcome: 'would_have', mode: 'monitor', rule_id: 'vigil-cred-lsass-access', analyzer: 'rule-engine', target },
+    { ...result('j1', 'suspend', 'done', 'suspended pid 4242 (sleep); stop confirmed'), responder: 'process-actions', outcome: 'done', mode: 'enforce', rule_id: 'vigil-cred-lsass-access', analyzer: 'rule-engine', target },
+    result('j-unknown', 'kill', 'failed', 'pidfd_open(1) failed: EPERM'),
+  ]);
+  await r.stop();
+  await ctx.dispose();
+
+  const rows = queryActionJournal(db);
+  assert.deepEqual(
+    rows.map((j) => [j.action, j.mode, j.outcome, j.status, j.rule_id, j.analyzer, j.target_pid, j.target_start_time, j.target_image]).reverse(),
+    [
+      ['kill', 'monitor', 'would_have', 'skipped', 'vigil-cred-lsass-access', 'rule-engine', 4242, 1_714_566_896_000, '/usr/bin/sleep'],
+      ['suspend', 'enforce', 'done', 'done', 'vigil-cred-lsass-access', 'rule-engine', 4242, 1_714_566_896_000, '/usr/bin/sleep'],
+      ['kill', null, 'failed', 'failed', null, null, null, null, null],
+    ],
+    'a result without journal fields is still journaled, its outcome from its status',
+  );
+  assert.deepEqual(queryActionJournal(db, { rule: 'vigil-cred-lsass-access', limit: 1 }).map((j) => j.action), ['suspend']);
+  const alerts = queryAlerts(db);
+  assert.equal(alerts[0]?.action_results[0]?.outcome, 'would_have', 'the alert view keeps the journal fields of its results');
+  assert.equal(alerts[0]?.action_results[1]?.mode, 'enforce');
+
+  const raw = new Database(db);
+  assert.throws(() => raw.prepare("UPDATE action_journal SET outcome = 'done'").run(), /append-only/);
+  raw.close();
+
+  const table = await runCli(['--actions'], db);
+  assert.equal(table.code, 0, table.err);
+  const lines = table.out.trimEnd().split('\n');
+  assert.match(lines[0] ?? '', /^TIME\s+MODE\s+ACTION\s+OUTCOME\s+TARGET\s+RULE\s+BY\s+REASON$/);
+  assert.ok(table.out.includes('would_have'));
+  assert.ok(table.out.includes('sleep (4242)'));
+  assert.equal(lines.at(-1), '3 journaled actions');
+  const json = await runCli(['--actions', '--json', '--rule', 'vigil-cred-lsass-access'], db);
+  assert.deepEqual((JSON.parse(json.out) as JournalRow[]).map((j) => j.outcome), ['done', 'would_have']);
+  const bad = await runCli(['--actions', '--severity', 'high'], db);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--severity/);
 });
