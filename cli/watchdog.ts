@@ -85,8 +85,10 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<number> {
       const state: WatchdogState = { heartbeatMs, holdMs: Math.min(200, heartbeatMs), disabled: [...disabled], ...(last ? { last } : {}) };
       const run = await runOnce(state);
       if (stopping) return run.code === 0 || run.code === null ? EXIT.OK : EXIT.FAILURE;
-      // A config error does not go away by restarting.
+      // A config error does not go away by restarting, nor does a first boot that fails with an
+      // error of its own (a status socket path in the way): the operator sees it at once.
       if (!run.ready && run.code === EXIT.USAGE) return EXIT.USAGE;
+      if (!run.ready && !run.verdict && restarts === 0 && run.code !== null && run.code !== 0) return run.code;
       restarts++;
       const reason = run.verdict ?? 'exit';
       byReason[reason] = (byReason[reason] ?? 0) + 1;

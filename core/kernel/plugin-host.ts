@@ -109,6 +109,8 @@ export class PluginHost implements GuardedPlugin {
   onDetached: (() => void) | undefined;
   /** Set once the agent decided to stop: from then on nothing restarts. */
   private closing = false;
+  /** Abandons a start() in progress (the agent decided to stop while it ran). */
+  private cancelStart: (() => void) | undefined;
   private readonly activity: Activity;
   /** Folder of the plugin's code (attribution of crashes by stack); empty when unknown. */
   root = '';
@@ -138,6 +140,7 @@ export class PluginHost implements GuardedPlugin {
   /** The agent is stopping: no restart is scheduled or run from now on. */
   close(): void {
     this.closing = true;
+    this.cancelStart?.();
     if (this.restartTimer !== undefined) this.clock.clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
   }
@@ -221,8 +224,12 @@ export class PluginHost implements GuardedPlugin {
         this.options.startTimeoutMs,
       );
     });
+    const abandoned = new Promise<never>((_, reject) => {
+      this.cancelStart = () => reject(new VigilError('VIGIL_ERR_PLUGIN_START', `plugin ${this.id}: start() abandoned: the agent is stopping`));
+    });
+    if (this.closing) this.cancelStart?.();
     try {
-      await Promise.race([this.call('start', () => instance.start()), timeout]);
+      await Promise.race([this.call('start', () => instance.start()), timeout, abandoned]);
       this.state = 'running';
     } catch (cause) {
       this.counters.error('start', errorKind(cause));
@@ -234,6 +241,7 @@ export class PluginHost implements GuardedPlugin {
       throw new VigilError('VIGIL_ERR_PLUGIN_START', `plugin ${this.id}: start() failed: ${describeError(cause)}`, { cause });
     } finally {
       clearTimeout(timer);
+      this.cancelStart = undefined;
     }
   }
 
