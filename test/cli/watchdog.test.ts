@@ -241,6 +241,9 @@ async function watchdogDisables(mode: string, reason: string): Promise<void> {
     assert.equal(st.watchdog?.method, 'onEvents');
     assert.equal(st.watchdog?.by_reason?.[reason], 2);
     assert.equal(st.plugins.find((p) => p.id === 'ticker')?.state, 'running');
+    const human = spawnSync(process.execPath, [bin, 'status', '--config', s.config], { cwd: s.dir, encoding: 'utf8', env: { ...process.env, VIGIL_CONFIG: '' } });
+    assert.match(human.stdout, new RegExp(`watchdog: 2 restart\\(s\\) of the agent process; last: ${reason} \\(held by bad\\.onEvents\\)`));
+    assert.match(human.stdout, /skipped bad: disabled by the watchdog/);
     const restarted = new RegExp(`VIGIL_ERR_WATCHDOG_RESTART: the agent is restarted: ${reason} \\(held by bad\\.onEvents\\)`);
     await waitFor('the restart in the log', () => (restarted.test(a.logs()) ? true : undefined), a.logs);
     await waitFor('the verdict in the log', () => (/VIGIL_ERR_WATCHDOG_DISABLED: plugin bad is disabled/.test(a.logs()) ? true : undefined), a.logs);
@@ -294,3 +297,27 @@ for (const args of [[], ['--no-watchdog']]) {
     assert.doesNotMatch(a.logs(), /vigil agent running/, 'the stop came during the boot');
   });
 }
+
+test('a crash that names no plugin is logged with its stack, counted on the core, and the agent keeps running', async () => {
+  const s = setup({}, {});
+  // A string thrown from a timer made at import: no stack, no plugin call around it.
+  const folder = plugin(
+    s.dir,
+    'anon',
+    TICKER.replace("id: 'ticker'", "id: 'anon'").replace('export const plugin', "setTimeout(() => { throw 'anonymous failure'; }, 300);\nexport const plugin"),
+  );
+  writeFileSync(s.config, readFileSync(s.config, 'utf8').replace(/^plugins:\n/m, `plugins:\n  anon:\n    path: ${JSON.stringify(folder)}\n`));
+  const a = start(s);
+  try {
+    const st = await waitFor('the crash counted on the core', () => {
+      const x = status(s);
+      return x && (x.core.errors['supervise:VIGIL_ERR_AGENT_UNCAUGHT:uncaught-exception'] ?? 0) > 0 ? x : undefined;
+    }, a.logs);
+    assert.equal(st.plugins.find((p) => p.id === 'anon')?.state, 'running', 'no plugin was blamed');
+    await waitFor('the crash in the log', () => (/VIGIL_ERR_AGENT_UNCAUGHT: uncaught-exception not attributable to a plugin.*anonymous failure|anonymous failure.*VIGIL_ERR_AGENT_UNCAUGHT/.test(a.logs()) ? true : undefined), a.logs);
+    assert.equal(st.watchdog, undefined, 'the agent process was not restarted');
+  } finally {
+    const code = await stop(a);
+    assert.equal(code, 0, a.logs().slice(-3000));
+  }
+});
