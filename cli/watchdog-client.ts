@@ -64,6 +64,7 @@ for (;;) {
   while (Atomics.load(words, 0) === seq) {
     for (let m; (m = receiveMessageOnPort(port)); ) ids = m.message;
     const line = JSON.stringify({ plugin: ids[plugin - 1] || '#' + plugin, method: methods[method] || String(method), held_ms: held }) + '\\n';
+    // The watchdog's end of the pipe is gone: the agent process is ending, and so does the probe.
     try { writeSync(fd, line); } catch { process.exit(0); }
     Atomics.wait(words, 0, seq, 1000);
     held += 1000;

@@ -109,6 +109,8 @@ export class PluginHost implements GuardedPlugin {
   onDetached: (() => void) | undefined;
   /** Set once the agent decided to stop: from then on nothing restarts. */
   private closing = false;
+  /** Crashes (uncaught, rejections, exit calls) since the agent started. */
+  private crashes = 0;
   /** Abandons a start() in progress (the agent decided to stop while it ran). */
   private cancelStart: (() => void) | undefined;
   private readonly activity: Activity;
@@ -150,7 +152,12 @@ export class PluginHost implements GuardedPlugin {
    * plugin: logged with its stack, reported, and handled as a failure (restart or detach).
    */
   crashed(what: CrashKind, err: unknown): void {
-    this.logger.error({ what, err: errorWithStack(err) }, `VIGIL_ERR_PLUGIN_CRASH: plugin ${this.id}: ${what}`);
+    // A detached plugin's leftover timers may go on failing: the first crash and every
+    // thousandth are logged with the stack, all are counted.
+    this.crashes++;
+    if (this.crashes === 1 || this.crashes % 1000 === 0) {
+      this.logger.error({ what, err: errorWithStack(err), crashes: this.crashes }, `VIGIL_ERR_PLUGIN_CRASH: plugin ${this.id}: ${what}`);
+    }
     this.env.report?.(this, what, err);
     this.failure('supervise', what === 'exit' ? err : new VigilError('VIGIL_ERR_PLUGIN_CRASH', `plugin ${this.id}: ${what}: ${describeError(err)}`, { cause: err }));
   }
