@@ -45,6 +45,27 @@ function typedCommand(argv: readonly string[]): string | undefined {
   return words[0] === 'help' ? words[1] : words[0];
 }
 
+/**
+ * SIGINT/SIGTERM that come before `vigil run` installs its own handlers (while the command
+ * line is read): held, so that the run ends at once with 0 instead of dying by the signal.
+ */
+let heldSignal: { signal: string | undefined; release(): void } | undefined;
+
+function holdSignals(): void {
+  const held = {
+    signal: undefined as string | undefined,
+    release: () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+    },
+  };
+  const onTerm = () => (held.signal ??= 'SIGTERM');
+  const onInt = () => (held.signal ??= 'SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  heldSignal = held;
+}
+
 function warn(message: string): void {
   process.stderr.write(`vigil: warning: ${message}\n`);
 }
@@ -74,6 +95,13 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async (opts: { config?: string; out?: string; eventsOut?: string; logLevel?: string; watchdog: boolean }) => {
       const logger = agentLogger(opts.logLevel);
+      const early = heldSignal;
+      heldSignal = undefined;
+      early?.release();
+      if (early?.signal) {
+        logger.info({ signal: early.signal }, 'stopped before the boot');
+        return;
+      }
       const configFile = resolveConfigPath(opts.config);
       const logLevelFixed = Boolean(opts.logLevel ?? process.env['VIGIL_LOG_LEVEL']);
       if (opts.watchdog) {
@@ -223,6 +251,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 
 /** Entry point: parse argv, run, map errors to exit codes. */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  if (typedCommand(argv) === 'run') holdSignals();
   let program: Command;
   try {
     program = await buildProgram(argv);

@@ -66,13 +66,14 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<number> {
   const onStopSignal = (sig: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal: sig }, 'watchdog: stopping the agent');
+    // Act first, log after: a log that cannot be written (its reader gone) stops nothing.
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const grace = setTimeout(() => child?.kill('SIGKILL'), (c.stop_timeout_seconds * 3 + c.flush_timeout_seconds + 5) * 1000);
       grace.unref();
     }
     wake?.();
+    log.info({ signal: sig }, 'watchdog: stopping the agent');
   };
   const onTerm = () => onStopSignal('SIGTERM');
   const onInt = () => onStopSignal('SIGINT');
@@ -181,10 +182,10 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<number> {
     const end = (why: Verdict, grace: number) => {
       if (verdict || stopping) return;
       verdict = why;
-      log.warn({ reason: why, plugin: held?.plugin, method: held?.method, pid: proc.pid }, `watchdog: ending the agent process (${why})`);
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), grace);
       t.unref();
+      log.warn({ reason: why, plugin: held?.plugin, method: held?.method, pid: proc.pid }, `watchdog: ending the agent process (${why})`);
     };
     const check = setInterval(() => {
       if (Date.now() - lastBeat > stallMs) end('stall', 1000);
