@@ -83,7 +83,7 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<number> {
   process.on('SIGHUP', onHup);
   try {
     for (;;) {
-      const state: WatchdogState = { heartbeatMs, holdMs: Math.min(200, heartbeatMs), disabled: [...disabled], ...(last ? { last } : {}) };
+      const state: WatchdogState = { heartbeatMs, holdMs: Math.min(100, heartbeatMs), disabled: [...disabled], ...(last ? { last } : {}) };
       const run = await runOnce(state);
       if (stopping) return run.code === 0 || run.code === null ? EXIT.OK : EXIT.FAILURE;
       // A config error does not go away by restarting, nor does a first boot that fails with an
