@@ -35,5 +35,10 @@ export function formatStatus(s: AgentStatus): string {
     for (const f of p.counters.file_errors) out.push(`${p.id}: ${f.stage} error in ${f.file}: ${f.reason}`);
   }
   if (s.skipped.length > 0) out.push('', ...s.skipped.map((x) => `skipped ${x.id}: ${x.reason}`));
+  if (s.watchdog) {
+    const w = s.watchdog;
+    const who = w.plugin ? ` (held by ${w.plugin}${w.method ? `.${w.method}` : ''})` : '';
+    out.push('', `watchdog: ${w.restarts} restart(s) of the agent process; last: ${w.reason}${who}: ${w.detail}`);
+  }
   return out.join('\n') + '\n';
 }

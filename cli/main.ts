@@ -2,13 +2,15 @@ import 'reflect-metadata';
 import { Command, CommanderError, Option } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
 import { loadConfig, resolveConfigPath } from '../core/config/index.js';
-import { describeError } from '../core/errors/index.js';
 import { Kernel, type AgentStatus } from '../core/kernel/kernel.js';
 import { runsOn } from '../core/plugin/manifest.js';
 import { PLUGIN_API_VERSION, type PluginManifest } from '../core/plugin/types.js';
 import { createLogger, type Logger } from '../core/telemetry/logger.js';
 import { queryStatus, statusSocketPath } from '../core/telemetry/status-server.js';
-import { startAgent } from './agent.js';
+import { Activity } from '../core/kernel/activity.js';
+import { runAgent } from './agent.js';
+import { runWatchdog } from './watchdog.js';
+import { startHeartbeat, watchdogState } from './watchdog-client.js';
 import { checkConfigFile } from './config-check.js';
 import { EXIT, reportError } from './exit.js';
 import { formatStatus, table } from './format.js';
@@ -43,6 +45,27 @@ function typedCommand(argv: readonly string[]): string | undefined {
   return words[0] === 'help' ? words[1] : words[0];
 }
 
+/**
+ * SIGINT/SIGTERM that come before `vigil run` installs its own handlers (while the command
+ * line is read): held, so that the run ends at once with 0 instead of dying by the signal.
+ */
+let heldSignal: { signal: string | undefined; release(): void } | undefined;
+
+function holdSignals(): void {
+  const held = {
+    signal: undefined as string | undefined,
+    release: () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+    },
+  };
+  const onTerm = () => (held.signal ??= 'SIGTERM');
+  const onInt = () => (held.signal ??= 'SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  heldSignal = held;
+}
+
 function warn(message: string): void {
   process.stderr.write(`vigil: warning: ${message}\n`);
 }
@@ -64,49 +87,65 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 
   program
     .command('run')
-    .description('run the live agent with the given (or default) config until SIGINT/SIGTERM')
+    .description('run the live agent, supervised by a watchdog process, with the given (or default) config until SIGINT/SIGTERM')
     .option('-c, --config <file>', 'config file (default: $VIGIL_CONFIG or the embedded default)')
     .option('-o, --out <file>', 'also write every detection as JSONL to this file')
     .option('--events-out <file>', 'also write every normalized event as JSONL to this file')
+    .option('--no-watchdog', 'run the agent in this process, without the supervising watchdog process')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: { config?: string; out?: string; eventsOut?: string; logLevel?: string }) => {
+    .action(async (opts: { config?: string; out?: string; eventsOut?: string; logLevel?: string; watchdog: boolean }) => {
       const logger = agentLogger(opts.logLevel);
-      const agent = await startAgent({
-        configFile: resolveConfigPath(opts.config),
-        logger,
-        serveStatus: true,
-        logLevelFixed: Boolean(opts.logLevel ?? process.env['VIGIL_LOG_LEVEL']),
-        ...(opts.out ? { out: opts.out } : {}),
-        ...(opts.eventsOut ? { eventsOut: opts.eventsOut } : {}),
-      });
-      const k = agent.kernel;
-      logger.info(
-        { plugins: k.hosts.map((h) => `${h.id} (${h.manifest.kind})`), skipped: k.skipped.map((s) => `${s.id}: ${s.reason}`) },
-        'vigil agent running; SIGINT/SIGTERM stops, SIGHUP reloads',
-      );
-      await new Promise<void>((done) => {
-        let signals = 0;
-        const stop = (sig: string) => {
-          signals++;
-          if (signals > 1) {
-            logger.warn('second signal: exiting now');
-            process.exit(EXIT.FAILURE);
-          }
-          logger.info({ signal: sig }, 'stopping');
-          agent.stop().then(done, (err: unknown) => {
-            logger.error({ err: describeError(err) }, 'stop failed');
-            process.exitCode = EXIT.FAILURE;
-            done();
-          });
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.on('SIGHUP', () => {
-          logger.info('SIGHUP: reloading analyzer content');
-          void k.reload();
+      const early = heldSignal;
+      heldSignal = undefined;
+      early?.release();
+      if (early?.signal) {
+        logger.info({ signal: early.signal }, 'stopped before the boot');
+        return;
+      }
+      const configFile = resolveConfigPath(opts.config);
+      const logLevelFixed = Boolean(opts.logLevel ?? process.env['VIGIL_LOG_LEVEL']);
+      if (opts.watchdog) {
+        const loaded = loadConfig(configFile);
+        if (!logLevelFixed) logger.level = loaded.config.agent.log_level;
+        const args = ['--config', configFile];
+        if (opts.out) args.push('--out', resolve(opts.out));
+        if (opts.eventsOut) args.push('--events-out', resolve(opts.eventsOut));
+        if (opts.logLevel) args.push('--log-level', opts.logLevel);
+        process.exitCode = await runWatchdog({ config: loaded.config.agent, args, logger });
+        return;
+      }
+      const state = watchdogState();
+      const activity = new Activity();
+      const stopBeat = state ? startHeartbeat(state, activity) : undefined;
+      let stopOnDisconnect: (() => void) | undefined;
+      try {
+        process.exitCode = await runAgent({
+          configFile,
+          logger,
+          logLevelFixed,
+          activity,
+          ...(opts.out ? { out: opts.out } : {}),
+          ...(opts.eventsOut ? { eventsOut: opts.eventsOut } : {}),
+          ...(state
+            ? {
+                supervised: true,
+                disabled: state.disabled,
+                ...(state.last ? { watchdog: state.last } : {}),
+                onRunning: () => {
+                  if (process.connected) process.send!({ type: 'ready' });
+                  // The watchdog is gone: the agent stops rather than run unsupervised.
+                  stopOnDisconnect = () => process.kill(process.pid, 'SIGTERM');
+                  process.once('disconnect', stopOnDisconnect);
+                  if (!process.connected) stopOnDisconnect();
+                },
+              }
+            : {}),
         });
-      });
-      logger.info('stopped');
+      } finally {
+        if (stopOnDisconnect) process.off('disconnect', stopOnDisconnect);
+        stopBeat?.();
+        if (state && process.connected) process.disconnect();
+      }
     });
 
   program
@@ -212,6 +251,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 
 /** Entry point: parse argv, run, map errors to exit codes. */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  if (typedCommand(argv) === 'run') holdSignals();
   let program: Command;
   try {
     program = await buildProgram(argv);

@@ -12,6 +12,15 @@ export interface VigilConfig {
     restart_window_seconds: number;
     restart_backoff_ms: number;
     max_errors_before_restart: number;
+    flush_timeout_seconds: number;
+    reload_timeout_seconds: number;
+    watchdog_stall_seconds: number;
+    watchdog_max_rss_mb: number;
+    watchdog_max_heap_mb: number;
+    watchdog_max_restarts: number;
+    watchdog_restart_window_seconds: number;
+    watchdog_backoff_ms: number;
+    watchdog_disable_after: number;
   };
   response: {
     mode: 'monitor' | 'enforce';

@@ -31,6 +31,12 @@ export const ERROR_CODES = defineErrorCodes({
   VIGIL_ERR_PLUGIN_STOP: "A plugin's stop() or one of its disposers failed.",
   VIGIL_ERR_PLUGIN_UNDECLARED_TYPE: 'A plugin emitted an event type it did not declare in its manifest `produces`.',
   VIGIL_ERR_PLUGIN_DETACHED: 'A plugin failed repeatedly and was detached; its input is now discarded and counted.',
+  VIGIL_ERR_PLUGIN_CRASH:
+    'An uncaught exception or an unhandled rejection came from a plugin (named by its stack or by the plugin call it was made in); it is handled as the plugin\'s failure (restart with backoff, then detach).',
+  VIGIL_ERR_PLUGIN_EXIT: 'A plugin called process.exit; the call was refused and counted as the plugin\'s failure.',
+  VIGIL_ERR_PLUGIN_FLUSH_TIMEOUT: "A responder's flush() did not finish within agent.flush_timeout_seconds; the stop went on without it.",
+  VIGIL_ERR_PLUGIN_RELOAD_TIMEOUT: "An analyzer's reload() did not finish within agent.reload_timeout_seconds; the previous content stays active.",
+  VIGIL_ERR_AGENT_UNCAUGHT: 'An uncaught exception or unhandled rejection named no plugin; it was logged with its stack and counted, and the agent went on.',
   VIGIL_ERR_EVENT_INVALID: 'A sensor handed over an event without a valid type or time.',
   VIGIL_ERR_WORKER_QUEUE_FULL: 'The worker pool queue is full; the task was refused and counted.',
   VIGIL_ERR_WORKER_TIMEOUT: 'A worker task exceeded its timeout and was cancelled.',

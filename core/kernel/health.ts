@@ -85,3 +85,16 @@ export class HealthMonitor {
     });
   }
 }
+
+/** A health detection of the core (rule `vigil.health.<what>`). */
+export function healthDraft(what: string, severity: 'medium' | 'high', summary: string, field: string, value: number): DetectionDraft {
+  return {
+    rule: { id: `vigil.health.${what}`, title: 'Agent health', source: 'health', version: '1' },
+    severity,
+    tags: ['vigil.health'],
+    evidence: [],
+    summary,
+    actions: [],
+    matched: [{ path: `/health/${what}`, op: 'gt', field, value }],
+  };
+}

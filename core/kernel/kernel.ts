@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { Bus } from '../bus/index.js';
 import { configInvalid, withLine, type LoadedConfig, type ConfigFinding } from '../config/index.js';
@@ -12,7 +12,7 @@ import type { ActionResult, Detection, DetectionDraft } from '../events/detectio
 import { deepFreeze, freezeEvent } from '../events/freeze.js';
 import { envelope } from '../events/stamp.js';
 import { ProcessTable, enrichProcesses, type EnrichedProcesses } from '../process-table/index.js';
-import { loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
+import { builtinPluginsDir, loadBuiltinPlugins, loadPluginFromFolder, loadPluginFromPackage, type PluginModuleRef } from '../plugin/loader.js';
 import { runsOn } from '../plugin/manifest.js';
 import { admitDraft, preparePluginConfig, type ContextSinks } from '../plugin/context.js';
 import type { ServiceProviders } from '../plugin/services.js';
@@ -23,7 +23,31 @@ import { WorkerPool } from '../workers/index.js';
 import { applyPrivateUmask, ensurePrivateDir } from '../private-files.js';
 import { PluginHost, type PluginStatus, type SupervisorClock } from './plugin-host.js';
 import { ResponsePolicy } from './response-policy.js';
-import { HealthMonitor } from './health.js';
+import { HealthMonitor, healthDraft } from './health.js';
+import { Activity } from './activity.js';
+import { errorWithStack, folderPrefix, processGuard, type CrashKind, type GuardOwner } from './guard.js';
+
+/** Why the agent runs again: what the watchdog saw of the previous agent process. */
+export interface WatchdogReport {
+  /** Restarts of the agent process since the watchdog started. */
+  restarts: number;
+  /** Why the previous agent process was restarted (stall, memory, exit). */
+  reason: string;
+  /** The plugin and method that held the event loop, when known. */
+  plugin?: string;
+  method?: string;
+  detail: string;
+  /** Restarts since the watchdog started, by reason. */
+  by_reason?: Record<string, number>;
+  /** Plugins the watchdog disabled, and why. */
+  disabled?: DisabledPlugin[];
+}
+
+/** A plugin the watchdog disabled for this run, and why. */
+export interface DisabledPlugin {
+  id: string;
+  reason: string;
+}
 
 export interface KernelOptions {
   logger: Logger;
@@ -39,6 +63,17 @@ export interface KernelOptions {
   adjust?: (refs: ReadonlyMap<string, PluginModuleRef>, config: VigilConfig) => void;
   /** The supervisor's clock for restart windows and backoff (tests); the system clock otherwise. */
   clock?: SupervisorClock;
+  /**
+   * Install the process-wide guard while the kernel runs (uncaught exceptions, unhandled
+   * rejections and process.exit calls from plugins become plugin failures). The agent does.
+   */
+  guardProcess?: boolean;
+  /** Plugins not to load or start, with the reason (the watchdog's verdict on repeat culprits). */
+  disabled?: readonly DisabledPlugin[];
+  /** What the watchdog saw of the previous agent process; raised as a health detection. */
+  watchdog?: WatchdogReport;
+  /** Where the running plugin call is recorded (the watchdog's probe reads it); a new one if absent. */
+  activity?: Activity;
 }
 
 /** A plugin that was not started, and why (platform, disabled). */
@@ -62,6 +97,8 @@ export interface AgentStatus {
   plugins: PluginStatus[];
   skipped: SkippedPlugin[];
   core: ReturnType<PluginCounters['snapshot']>;
+  /** Present when the agent runs under the watchdog and was restarted by it. */
+  watchdog?: WatchdogReport;
 }
 
 const START_ORDER = ['responder', 'analyzer', 'sensor'] as const;
@@ -104,6 +141,13 @@ export class Kernel {
   private state: 'new' | 'loaded' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Extra detection listeners (CLI summaries). */
   readonly detectionListeners: Array<(d: Detection) => void> = [];
+  /** Which plugin call runs now (the watchdog's heartbeat and stall report read it). */
+  readonly activity: Activity;
+  private readonly lastReported = new Map<string, number>();
+  private readonly guardOwner: GuardOwner = {
+    plugins: () => this.hosts,
+    unattributed: (what, err) => this.unattributed(what, err),
+  };
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -111,6 +155,7 @@ export class Kernel {
   ) {
     this.config = loaded.config;
     this.logger = options.logger;
+    this.activity = options.activity ?? new Activity();
     this.hostName = this.config.agent.host_name || hostname();
     this.hostInfo = Object.freeze({ name: this.hostName });
     this.dataDir = this.resolvePath(this.config.agent.data_dir);
@@ -164,9 +209,11 @@ export class Kernel {
     for (const r of this.options.extraPlugins ?? []) refs.set(r.plugin.manifest.id, r);
 
     const findings: ConfigFinding[] = [];
+    const disabled = new Map((this.options.disabled ?? []).map((d) => [d.id, d.reason]));
     for (const [id, entry] of Object.entries(this.config.plugins)) {
       if (!entry.path && !entry.package) continue;
       if (!entry.enabled) continue;
+      if (disabled.has(id)) continue;
       const ref = entry.path
         ? await loadPluginFromFolder(this.resolvePath(entry.path))
         : await loadPluginFromPackage(entry.package!, this.loaded.baseDir);
@@ -181,7 +228,7 @@ export class Kernel {
     }
     this.options.adjust?.(refs, this.config);
     for (const id of Object.keys(this.config.plugins)) {
-      if (!refs.has(id)) {
+      if (!refs.has(id) && !disabled.has(id)) {
         findings.push({
           path: `/plugins/${id}`,
           expected: `a known plugin id (${[...refs.keys()].sort().join(', ')}) or an entry with path/package`,
@@ -190,6 +237,11 @@ export class Kernel {
       }
     }
 
+    for (const [id, reason] of disabled) {
+      if (this.config.plugins[id]?.enabled === false) continue;
+      refs.delete(id);
+      this.skipped.push({ id, reason: `disabled by the watchdog: ${reason}` });
+    }
     const exclusive = new Map<string, string>();
     for (const [id, ref] of [...refs].sort(([a], [b]) => a.localeCompare(b))) {
       const entry = this.config.plugins[id];
@@ -215,21 +267,24 @@ export class Kernel {
         }
         exclusive.set(res, id);
       }
-      this.hosts.push(
-        new PluginHost(ref.plugin, ref.origin, prepared.config, this.hostEnv(), {
+      const host = new PluginHost(ref.plugin, ref.origin, prepared.config, this.hostEnv(), {
           startTimeoutMs: this.config.agent.start_timeout_seconds * 1000,
           stopTimeoutMs: this.config.agent.stop_timeout_seconds * 1000,
+          flushTimeoutMs: this.config.agent.flush_timeout_seconds * 1000,
+          reloadTimeoutMs: this.config.agent.reload_timeout_seconds * 1000,
           maxRestarts: this.config.agent.max_restarts,
           restartWindowMs: this.config.agent.restart_window_seconds * 1000,
           restartBackoffMs: this.config.agent.restart_backoff_ms,
           maxErrorsBeforeRestart: this.config.agent.max_errors_before_restart,
           ...(this.options.clock ? { clock: this.options.clock } : {}),
-        }),
-      );
+        });
+      host.root = pluginRoot(ref.origin, m.kind, id);
+      this.hosts.push(host);
     }
     if (findings.length > 0) throw configInvalid(this.loaded.file, findings);
     for (const h of this.hosts) h.create();
-    this.state = 'loaded';
+    // A stop decided while loading stands.
+    if (this.state === 'new') this.state = 'loaded';
   }
 
   /** Hosts of one kind, in a stable order. */
@@ -240,10 +295,14 @@ export class Kernel {
   /** Start responders, then analyzers, then sensors. A plugin that fails to start is retried, never fatal. */
   async start(): Promise<void> {
     if (this.state === 'new') await this.load();
+    if (this.state !== 'loaded') return;
     ensurePrivateDir(this.dataDir, this.logger);
     this.state = 'running';
+    if (this.options.guardProcess) processGuard.add(this.guardOwner);
     for (const kind of START_ORDER) {
       for (const host of this.hostsOf(kind)) {
+        // A stop decided while booting: start nothing more.
+        if (this.state !== 'running') return;
         this.subscribe(host);
         if (host.manifest.kind === 'sensor' && host.manifest.delivery === 'replay') this.pendingSources.add(host);
         host.onDetached = () => this.sourceFinished(host);
@@ -257,6 +316,8 @@ export class Kernel {
       }
     }
     for (const s of this.skipped) this.logger.info({ plugin: s.id, reason: s.reason }, 'plugin skipped');
+    if (this.state !== 'running') return;
+    this.raiseWatchdogReport();
     this.checkSourcesFinished();
     if (this.config.health.enabled) {
       this.health = new HealthMonitor(this.config.health, this.hosts, (d) => this.raiseDetection('core', d));
@@ -283,9 +344,15 @@ export class Kernel {
   }
 
   /** Stop sensors, drain, stop analyzers, drain, flush and stop responders. Bounded by stop timeouts. */
-  async stop(): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+  stop(): Promise<void> {
+    return (this.stopped ??= this.stopInOrder());
+  }
+  private stopped: Promise<void> | undefined;
+
+  private async stopInOrder(): Promise<void> {
     this.state = 'stopping';
+    // Decided: from here on no plugin restarts, whatever fails during the stop.
+    for (const h of this.hosts) h.close();
     this.health?.stop();
     const drainMs = this.config.agent.stop_timeout_seconds * 1000;
     for (const kind of [...START_ORDER].reverse()) {
@@ -297,7 +364,46 @@ export class Kernel {
     }
     await this.pool.close();
     this.state = 'stopped';
+    processGuard.remove(this.guardOwner);
     this.sourcesDone?.();
+  }
+
+  /** The running handler, for the watchdog's heartbeat. */
+  currentHandler() {
+    return this.activity.current();
+  }
+
+  /** What escaped the plugins and names none of them: logged with its stack, counted; the agent goes on. */
+  private unattributed(what: CrashKind, err: unknown): void {
+    this.counters.error('supervise', what === 'exit' ? 'VIGIL_ERR_AGENT_UNCAUGHT' : `VIGIL_ERR_AGENT_UNCAUGHT:${what}`);
+    this.logger.error({ what, err: errorWithStack(err) }, `VIGIL_ERR_AGENT_UNCAUGHT: ${what} not attributable to a plugin; the agent goes on`);
+  }
+
+  /** A plugin crashed or hung a lifecycle call: a health detection, once per plugin and cause per health window. */
+  private reportPlugin(host: PluginHost, what: string, err: unknown): void {
+    if (!this.config.health.enabled || this.state !== 'running') return;
+    const key = `${host.id}:${what}`;
+    const now = Date.now();
+    const last = this.lastReported.get(key);
+    if (last !== undefined && now - last < this.config.health.window_seconds * 1000) return;
+    this.lastReported.set(key, now);
+    this.raiseDetection(
+      'core',
+      healthDraft(
+        `plugin-${what}`,
+        'high',
+        `agent health: ${host.manifest.kind} ${host.id}: ${what}: ${describeError(err)}`,
+        host.id,
+        1,
+      ),
+    );
+  }
+
+  private raiseWatchdogReport(): void {
+    const w = this.options.watchdog;
+    if (!w || !this.config.health.enabled) return;
+    const who = w.plugin ? ` (held by ${w.plugin}${w.method ? `.${w.method}` : ''})` : '';
+    this.raiseDetection('core', healthDraft('agent-restarted', 'high', `agent health: the watchdog restarted the agent: ${w.reason}${who}: ${w.detail}`, w.plugin ?? 'agent', w.restarts));
   }
 
   status(): AgentStatus {
@@ -320,6 +426,7 @@ export class Kernel {
       plugins: this.hosts.map((h) => h.status()),
       skipped: [...this.skipped],
       core: this.counters.snapshot(),
+      ...(this.options.watchdog ? { watchdog: { ...this.options.watchdog } } : {}),
     };
   }
 
@@ -389,6 +496,8 @@ export class Kernel {
       hostName: this.hostName,
       services: this.services,
       sinks: (host: PluginHost) => this.sinksFor(host),
+      activity: this.activity,
+      report: (host: PluginHost, what: string, err: unknown) => this.reportPlugin(host, what, err),
     };
   }
 
@@ -441,14 +550,14 @@ export class Kernel {
       onEvents: (batch) => {
         const i = a();
         if (!i?.onEvents) return skip(batch.length);
-        return i.onEvents(batch);
+        return host.call('onEvents', () => i.onEvents!(batch));
       },
       ...(m.consumes.includes('detection')
         ? {
             onDetections: (batch: readonly Detection[]) => {
               const i = a();
               if (!i?.onDetections) return skip(batch.length);
-              return i.onDetections(batch);
+              return host.call('onDetections', () => i.onDetections!(batch));
             },
           }
         : {}),
@@ -458,7 +567,7 @@ export class Kernel {
             onActions: (batch) => {
               const i = a();
               if (!i?.onActions) return skip(batch.length);
-              return i.onActions(batch);
+              return host.call('onActions', () => i.onActions!(batch));
             },
           }
         : {}),
@@ -467,7 +576,7 @@ export class Kernel {
             onActionResults: (batch: readonly ActionResult[]) => {
               const i = a();
               if (!i) return skip(batch.length);
-              return i.onActionResults?.(batch);
+              return host.call('onActionResults', () => i.onActionResults?.(batch));
             },
           }
         : {}),
@@ -491,4 +600,11 @@ export class Kernel {
     clearTimeout(timer);
     if (timedOut) this.logger.warn({ backlog: this.bus.backlog }, 'queues did not drain before the stop deadline');
   }
+}
+
+/** The folder of a plugin's code, for attributing a crash by its stack ('' when unknown). */
+function pluginRoot(origin: string, kind: string, id: string): string {
+  if (origin === 'builtin') return folderPrefix(join(builtinPluginsDir(), `${kind}s`, id));
+  if (origin.startsWith('path:')) return folderPrefix(origin.slice('path:'.length));
+  return '';
 }

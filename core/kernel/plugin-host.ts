@@ -6,6 +6,8 @@ import { PluginCounters, type ErrorStage } from '../telemetry/counters.js';
 import type { Subscription } from '../bus/index.js';
 import { createInstance, createPluginContext, type ContextSinks } from '../plugin/context.js';
 import { createPluginContainer, type ServiceProviders } from '../plugin/services.js';
+import { Activity, type PluginMethod } from './activity.js';
+import { errorWithStack, pluginScope, type CrashKind, type GuardedPlugin } from './guard.js';
 import type {
   AnalyzerInstance,
   Disposer,
@@ -38,6 +40,10 @@ export const systemClock: SupervisorClock = {
 export interface HostOptions {
   startTimeoutMs: number;
   stopTimeoutMs: number;
+  /** A responder's flush(); defaults to stopTimeoutMs. */
+  flushTimeoutMs?: number;
+  /** An analyzer's reload(); defaults to startTimeoutMs. */
+  reloadTimeoutMs?: number;
   /** Restarts allowed within `restartWindowMs`; one more failure detaches the plugin. */
   maxRestarts: number;
   /** Restarts older than this no longer count toward `maxRestarts` nor the backoff. */
@@ -59,6 +65,10 @@ export interface HostEnv {
   services: ServiceProviders;
   /** Builds the kind-specific sink part of the context. */
   sinks(host: PluginHost): ContextSinks;
+  /** Which plugin call runs now (the watchdog's stall report names it); a private one if absent. */
+  activity?: Activity;
+  /** Told of a crash or a hung lifecycle call (the kernel raises a health detection). */
+  report?(host: PluginHost, what: string, err: unknown): void;
 }
 
 /** Status of one plugin as `vigil status` shows it. */
@@ -78,7 +88,7 @@ export interface PluginStatus {
  * when it needs more than `maxRestarts` restarts within `restartWindowMs` (the intensity
  * and period of an Erlang/OTP supervisor). Counters survive restarts.
  */
-export class PluginHost {
+export class PluginHost implements GuardedPlugin {
   readonly counters = new PluginCounters();
   readonly logger: Logger;
   state: PluginState = 'created';
@@ -97,6 +107,15 @@ export class PluginHost {
   private readonly container: DependencyContainer;
   /** Called when the plugin is detached (the kernel unsubscribes, marks sources finished). */
   onDetached: (() => void) | undefined;
+  /** Set once the agent decided to stop: from then on nothing restarts. */
+  private closing = false;
+  /** Crashes (uncaught, rejections, exit calls) since the agent started. */
+  private crashes = 0;
+  /** Abandons a start() in progress (the agent decided to stop while it ran). */
+  private cancelStart: (() => void) | undefined;
+  private readonly activity: Activity;
+  /** Folder of the plugin's code (attribution of crashes by stack); empty when unknown. */
+  root = '';
 
   constructor(
     readonly plugin: VigilPlugin,
@@ -109,6 +128,38 @@ export class PluginHost {
     // Refuses a plugin declaring a service the core does not offer, before anything runs.
     this.container = createPluginContainer(env.container, plugin.manifest, env.services);
     this.clock = options.clock ?? systemClock;
+    this.activity = env.activity ?? new Activity();
+  }
+
+  /**
+   * Run a call into the plugin inside its scope (timers and promises it makes inherit it, so
+   * what escapes them is its failure) and as the current handler (a stall names it).
+   */
+  call<T>(method: PluginMethod, fn: () => T): T {
+    return pluginScope.run(this, () => this.activity.run(this.id, method, fn));
+  }
+
+  /** The agent is stopping: no restart is scheduled or run from now on. */
+  close(): void {
+    this.closing = true;
+    this.cancelStart?.();
+    if (this.restartTimer !== undefined) this.clock.clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  /**
+   * An uncaught exception, an unhandled rejection or a process.exit call that came from this
+   * plugin: logged with its stack, reported, and handled as a failure (restart or detach).
+   */
+  crashed(what: CrashKind, err: unknown): void {
+    // A detached plugin's leftover timers may go on failing: the first crash and every
+    // thousandth are logged with the stack, all are counted.
+    this.crashes++;
+    if (this.crashes === 1 || this.crashes % 1000 === 0) {
+      this.logger.error({ what, err: errorWithStack(err), crashes: this.crashes }, `VIGIL_ERR_PLUGIN_CRASH: plugin ${this.id}: ${what}`);
+    }
+    this.env.report?.(this, what, err);
+    this.failure('supervise', what === 'exit' ? err : new VigilError('VIGIL_ERR_PLUGIN_CRASH', `plugin ${this.id}: ${what}: ${describeError(err)}`, { cause: err }));
   }
 
   get id(): string {
@@ -155,7 +206,7 @@ export class PluginHost {
       sinks: this.env.sinks(this),
     });
     try {
-      this.instance = createInstance(this.plugin, ctx);
+      this.instance = this.call('create', () => createInstance(this.plugin, ctx));
     } catch (err) {
       // Counted by what create() threw, not by the wrapper.
       const cause = err instanceof VigilError && err.code === 'VIGIL_ERR_PLUGIN_CREATE' ? err.cause : err;
@@ -180,18 +231,24 @@ export class PluginHost {
         this.options.startTimeoutMs,
       );
     });
+    const abandoned = new Promise<never>((_, reject) => {
+      this.cancelStart = () => reject(new VigilError('VIGIL_ERR_PLUGIN_START', `plugin ${this.id}: start() abandoned: the agent is stopping`));
+    });
+    if (this.closing) this.cancelStart?.();
     try {
-      await Promise.race([instance.start(), timeout]);
+      await Promise.race([this.call('start', () => instance.start()), timeout, abandoned]);
       this.state = 'running';
     } catch (cause) {
       this.counters.error('start', errorKind(cause));
       this.lastError = describeError(cause);
+      if (cause instanceof VigilError && cause.code === 'VIGIL_ERR_PLUGIN_START_TIMEOUT') this.env.report?.(this, 'start-timeout', cause);
       await this.release();
       this.state = 'stopped';
       if (cause instanceof VigilError && cause.code === 'VIGIL_ERR_PLUGIN_START_TIMEOUT') throw cause;
       throw new VigilError('VIGIL_ERR_PLUGIN_START', `plugin ${this.id}: start() failed: ${describeError(cause)}`, { cause });
     } finally {
       clearTimeout(timer);
+      this.cancelStart = undefined;
     }
   }
 
@@ -208,23 +265,47 @@ export class PluginHost {
     this.state = 'stopped';
   }
 
-  /** Flush a responder's buffered output. */
+  /** Flush a responder's buffered output, bounded by the flush timeout. */
   async flush(): Promise<void> {
     const r = this.instance as ResponderInstance | undefined;
     if (r?.flush && this.state === 'running') {
+      const ms = this.options.flushTimeoutMs ?? this.options.stopTimeoutMs;
       try {
-        await r.flush();
+        await this.withTimeout(this.call('flush', () => r.flush!()), ms, () => new VigilError('VIGIL_ERR_PLUGIN_FLUSH_TIMEOUT', `plugin ${this.id}: flush() took longer than ${ms} ms`));
       } catch (err) {
         this.counters.error('send', `flush:${errorKind(err)}`);
+        this.lastError = describeError(err);
         this.logger.error({ err: describeError(err) }, 'flush failed');
       }
     }
   }
 
-  /** Ask an analyzer to reload its content. */
+  /** Ask an analyzer to reload its content, bounded by the reload timeout (throws on failure). */
   async reload(): Promise<void> {
     const a = this.instance as AnalyzerInstance | undefined;
-    if (a?.reload && this.state === 'running') await a.reload();
+    if (a?.reload && this.state === 'running') {
+      const ms = this.options.reloadTimeoutMs ?? this.options.startTimeoutMs;
+      try {
+        await this.withTimeout(this.call('reload', () => a.reload!()), ms, () => new VigilError('VIGIL_ERR_PLUGIN_RELOAD_TIMEOUT', `plugin ${this.id}: reload() took longer than ${ms} ms`));
+      } catch (err) {
+        if (err instanceof VigilError && err.code === 'VIGIL_ERR_PLUGIN_RELOAD_TIMEOUT') this.env.report?.(this, 'reload-timeout', err);
+        throw err;
+      }
+    }
+  }
+
+  private async withTimeout(p: Promise<void> | void, ms: number, timedOut: () => Error): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve(p),
+        new Promise<void>((_, reject) => {
+          timer = setTimeout(() => reject(timedOut()), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -267,6 +348,7 @@ export class PluginHost {
   }
 
   private scheduleRestart(): void {
+    if (this.closing) return;
     const now = this.clock.now();
     this.forgetOldRestarts(now);
     if (this.restartTimes.length >= this.options.maxRestarts) {
@@ -289,10 +371,17 @@ export class PluginHost {
   }
 
   private async restartNow(): Promise<void> {
+    if (this.closing) return;
     await this.release();
+    if (this.closing) return;
     try {
       this.create();
       await this.start();
+      if (this.closing) {
+        // The agent decided to stop while this restart ran: it does not stay up.
+        await this.stop();
+        return;
+      }
       this.logger.info({ restarts: this.restarts }, 'plugin restarted');
     } catch (err) {
       this.logger.error({ err: describeError(err) }, 'plugin restart failed');
@@ -319,12 +408,12 @@ export class PluginHost {
     this.abort.abort();
     const instance = this.instance;
     this.instance = undefined;
-    if (instance) await this.bounded('stop()', () => instance.stop());
+    if (instance) await this.bounded('stop()', () => this.call('stop', () => instance.stop()));
     const disposers = this.disposers;
     this.disposers = [];
     while (disposers.length > 0) {
       const d = disposers.pop()!;
-      await this.bounded('disposer', d);
+      await this.bounded('disposer', () => this.call('disposer', d));
     }
   }
 

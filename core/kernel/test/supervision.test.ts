@@ -129,3 +129,21 @@ test('max_restarts 0 detaches at the first failure whatever the window', async (
   assert.equal(st.state, 'detached');
   assert.equal(st.restarts, 0);
 });
+
+test('after the agent decided to stop, nothing restarts: a pending restart timer is cancelled and a failure during the stop schedules none', async () => {
+  const clock = new ManualClock();
+  const { k, flaky, status } = await agent(clock);
+  flaky.fail();
+  assert.equal(status().state, 'restarting');
+  const timers = clock.delays.length;
+  const stopping = k.stop();
+  // A failure reported while the agent stops.
+  flaky.fail();
+  await stopping;
+  assert.equal(clock.delays.length, timers, 'no restart was scheduled during the stop');
+  assert.equal(clock.pending, 0, 'the restart timer pending at the stop was cancelled');
+  clock.advance(60_000);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.notEqual(status().state, 'running', 'the pending restart did not fire');
+  assert.notEqual(status().state, 'restarting');
+});
