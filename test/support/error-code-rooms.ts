@@ -8,6 +8,7 @@ import { CLI_ERRORS } from '../../cli/errors.js';
 import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
+import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -31,6 +32,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'the SQLite alert store and `vigil alerts`',
     file: 'plugins/responders/alert-store/errors.ts',
     codes: ALERT_STORE_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/ebpf',
+    title: 'Plugin ebpf',
+    about: 'the Linux eBPF sensor: why its BPF programs could not be loaded, attached or read',
+    file: 'plugins/sensors/ebpf/errors.ts',
+    codes: EBPF_ERRORS,
   },
 ];
 

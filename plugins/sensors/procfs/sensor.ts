@@ -6,6 +6,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
+import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../driver/ffi/linux/bpf-probe.js';
 import type { ProcfsConfig } from './config.js';
 import { mapLimit } from './map-limit.js';
 import {
@@ -116,6 +117,18 @@ export class ProcfsSensor implements SensorInstance {
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     ctx.defer(() => ctx.signal.removeEventListener('abort', onAbort));
+
+    if (this.config.fallback_for === 'ebpf') {
+      const missing = await probeBpf(SHIPPED_BPF_OBJECT);
+      if (missing === undefined) {
+        ctx.counters.set('standby', 1);
+        ctx.logger.info('procfs: standing by: the ebpf sensor can run here and is the live process source (fallback_for: ebpf)');
+        return;
+      }
+      ctx.counters.set('standby', 0);
+      ctx.counters.set(`fallback_reason:${missing.kind}`, 1);
+      ctx.logger.warn({ reason: missing.reason, kind: missing.kind }, `procfs: polling /proc as the fallback for ebpf, which cannot run here: ${missing.reason}`);
+    }
 
     const statPath = join(this.root, 'stat');
     let statText: string;

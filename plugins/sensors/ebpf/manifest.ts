@@ -1,0 +1,17 @@
+import type { PluginManifest } from '../../../core/index.js';
+import { ebpfConfigSchema } from './config.js';
+
+/** Read by the CLI without importing the sensor. */
+export const manifest: PluginManifest & { readonly kind: 'sensor' } = Object.freeze({
+  id: 'ebpf',
+  kind: 'sensor',
+  apiVersion: '2.0.0',
+  version: '0.1.0',
+  description: 'Linux process exec (image, argv, cwd, ids), fork and exit from CO-RE BPF programs (root, BTF)',
+  platforms: Object.freeze(['linux'] as const),
+  produces: Object.freeze(['process.start', 'process.stop']),
+  consumes: Object.freeze([]),
+  delivery: 'live',
+  exclusive: Object.freeze(['bpf:vigil']),
+  configSchema: ebpfConfigSchema,
+});

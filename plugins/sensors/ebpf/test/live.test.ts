@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { EventDraft } from '../../../../core/index.js';
+import { plugin, BTF_PATH } from '../index.js';
+import { recordingContext } from '../../../../testing/index.js';
+
+/** Why the live tests cannot run here, or undefined. */
+function skipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'the eBPF sensor needs Linux';
+  if (process.getuid?.() !== 0) return 'the eBPF sensor needs root (CAP_BPF); run the tests as root to exercise it';
+  if (!existsSync(BTF_PATH)) return `the kernel has no BTF (${BTF_PATH})`;
+  const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
+  if (!libDirs.some((d) => existsSync(join(d, 'libbpf.so.1')))) return 'libbpf.so.1 is not installed (apt-get install libbpf1)';
+  return undefined;
+}
+const skip = skipReason();
+
+function which(name: string): string {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    const p = join(dir, name);
+    if (dir && existsSync(p)) return realpathSync(p);
+  }
+  throw new Error(`${name} is not on PATH`);
+}
+
+function run(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', () => resolve(child.pid ?? -1));
+  });
+}
+
+test('live eBPF: a 2 s process and a shell that execs at once are seen with their own command lines', { skip }, async () => {
+  const f = recordingContext(plugin, { config: { emit_existing: true } });
+  const sensor = plugin.create(f.ctx);
+  try {
+    await sensor.start();
+    const self = f.emitted.find((d) => d.type === 'process.start' && d.proc?.pid === process.pid);
+    assert.ok(self, 'the /proc walk reports the test runner as an existing process');
+    assert.equal(self.raw?.['existing'], true);
+
+    // (a) a process that lives 2 s, with its command line.
+    const sleepPid = await run('sleep', ['2']);
+    const a = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === sleepPid);
+    assert.equal(a.proc?.cmdline, 'sleep 2');
+    assert.equal(a.proc?.image, which('sleep'));
+    assert.equal(a.proc?.name, 'sleep');
+    assert.equal(a.proc?.ppid, process.pid);
+    assert.equal(a.proc?.cwd, process.cwd());
+    assert.equal(a.proc?.uid, 0);
+    assert.equal(a.proc?.user, 'root');
+    assert.equal(a.proc?.guid, `${sleepPid}@${a.proc?.start_time}`);
+    assert.equal(a.parent?.guid, self.proc?.guid, 'the parent is the process the walk found');
+    assert.equal(a.parent?.image, realpathSync(process.execPath));
+    const aStop = await f.waitFor((d: EventDraft) => d.type === 'process.stop' && d.proc?.guid === a.proc?.guid);
+    assert.equal(aStop.raw?.['exit_code'], 0);
+    assert.equal(aStop.proc?.image, which('sleep'));
+
+    // (b) a shell that lives about a millisecond before exec'ing another program: both
+    // command lines, one process identity.
+    const marker = `MARKER-${process.pid}-${Date.now()}`;
+    const shPid = await run('sh', ['-c', `: ${marker}; exec sleep 0.3`]);
+    const sh = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === shPid && d.proc.cmdline?.includes(marker) === true);
+    assert.equal(sh.proc?.cmdline, `sh -c : ${marker}; exec sleep 0.3`);
+    assert.equal(sh.proc?.image, which('sh'));
+    const slept = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === shPid && d.proc.cmdline === 'sleep 0.3');
+    assert.equal(slept.proc?.guid, sh.proc?.guid, 'exec keeps the process identity');
+    assert.equal(slept.proc?.image, which('sleep'));
+    assert.ok(f.emitted.indexOf(slept) > f.emitted.indexOf(sh), 'the shell is reported before the program it became');
+
+    // A non-zero exit code.
+    const falsePid = await run('sh', ['-c', 'exit 7']);
+    const falseStop = await f.waitFor((d: EventDraft) => d.type === 'process.stop' && d.proc?.pid === falsePid);
+    assert.equal(falseStop.raw?.['exit_code'], 7);
+
+    const custom = f.counters.snapshot().custom;
+    assert.equal(custom['programs_attached'], 3);
+    assert.equal(custom['program:vigil_exec'], 1);
+    assert.equal(f.counters.errorTotal, 0, JSON.stringify(f.counters.snapshot().errors));
+  } finally {
+    await sensor.stop();
+    await sensor.stop();
+    await f.dispose();
+  }
+});
+
+/**
+ * A storm of short processes. With a small ring buffer the storm overflows it: what the
+ * kernel could not write is counted per cause, what it wrote is delivered. With the default
+ * one nothing is dropped and every process is delivered.
+ */
+async function execStorm(ringBufferBytes: number, expectNoDrops: boolean): Promise<void> {
+  const truePath = realpathSync('/bin/true');
+  const f = recordingContext(plugin, { config: { emit_existing: false, ring_buffer_bytes: ringBufferBytes } });
+  const sensor = plugin.create(f.ctx);
+  const spawned = new Set<number>();
+  const storm = 2000;
+  try {
+    await sensor.start();
+    // 20 shells each run 100 short processes (no fork from this process: fewer, cheaper spawns).
+    const script = `i=0; while [ $i -lt ${storm / 20} ]; do /bin/true & echo $!; i=$((i+1)); done; wait`;
+    const outs = await Promise.all(
+      Array.from({ length: 20 }, () => new Promise<string>((resolve, reject) => {
+        const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.once('error', reject);
+        child.once('exit', () => resolve(out));
+      })),
+    );
+    for (const o of outs) for (const line of o.split('\n')) if (line !== '') spawned.add(Number(line));
+    assert.equal(spawned.size, storm, 'every child pid is distinct');
+  } finally {
+    await sensor.stop();
+  }
+  const s = sensor as unknown as { kernelStats: Record<string, number>; delivered: Record<string, number> };
+  const stats = s.kernelStats;
+  assert.ok(stats, 'the poll thread reported the kernel counters at stop');
+  const discarded = f.counters.snapshot().discarded;
+  const dropped = discarded['ring_buffer_full:exec']?.count ?? 0;
+  assert.equal(dropped, stats['exec_dropped']);
+  // Everything the kernel saw (every exec on the machine while attached) was delivered or
+  // counted as a drop: nothing in between is lost.
+  assert.equal((s.delivered['exec'] ?? 0) + dropped, stats['exec_seen']);
+  const mine = new Set<number>();
+  for (const d of f.emitted) if (d.type === 'process.start' && d.proc?.pid !== undefined && spawned.has(d.proc.pid) && d.proc.image === truePath) mine.add(d.proc.pid);
+  // Each of our processes is delivered or among the drops (drops carry no pid).
+  assert.ok(mine.size + dropped >= storm, `delivered ${mine.size} of ${storm}, dropped ${dropped}`);
+  const summary = `spawned ${storm}, delivered ${mine.size}, kernel saw ${stats['exec_seen']} execs, dropped ${dropped}`;
+  if (expectNoDrops) assert.equal(dropped, 0, summary);
+  if (dropped === 0) assert.equal(mine.size, storm, summary);
+  await f.dispose();
+}
+
+test('live eBPF: an exec storm through a 64 KiB ring buffer is delivered or counted as dropped, exactly', { skip }, () => execStorm(65536, false));
+
+test('live eBPF: an exec storm through the default ring buffer is delivered whole', { skip }, () => execStorm(16 * 1024 * 1024, true));
