@@ -1,0 +1,164 @@
+/**
+ * Linux live telemetry as an operator runs it: `vigil run` with the eBPF sensor and procfs as
+ * its fallback. As root, the kernel reports a short shell with its own command line and a
+ * native rule fires on it, and procfs stands by; as an unprivileged user, ebpf fails to start
+ * with the reason and procfs polls instead, and both say so.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { projectRoot } from '../../core/paths.js';
+import { tempDir } from '../support/config.js';
+
+const root = projectRoot();
+const bin = join(root, 'bin', 'vigil.js');
+const NOBODY = 65534;
+
+function skipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'Linux live sources need Linux';
+  if (process.getuid?.() !== 0) return 'the eBPF sensor needs root: run the tests as root to exercise it';
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'the kernel has no BTF (/sys/kernel/btf/vmlinux)';
+  if (!['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) => existsSync(join(d, 'libbpf.so.1')))) return 'libbpf.so.1 is not installed';
+  return undefined;
+}
+const skip = skipReason();
+
+const MARKER_RULE = (marker: string) => ({
+  id: 'test.marker_shell',
+  title: 'Shell carrying the test marker (test rule)',
+  description: 'test',
+  version: '1.0.0',
+  severity: 'high',
+  tags: ['attack.execution'],
+  event: ['process.start'],
+  match: { all: [{ field: 'proc.cmdline', contains_any: [marker] }] },
+});
+
+function writeConfig(dir: string, marker: string): string {
+  mkdirSync(join(dir, 'rules'));
+  writeFileSync(join(dir, 'rules', 'marker.json'), JSON.stringify(MARKER_RULE(marker)));
+  const file = join(dir, 'vigil.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      agent: { data_dir: 'var', stop_timeout_seconds: 3, max_restarts: 0 },
+      plugins: {
+        ebpf: { enabled: true },
+        procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: 'ebpf', emit_existing: false } },
+        console: { enabled: false },
+        correlation: { enabled: false },
+        'rule-engine': { enabled: true, config: { rule_paths: ['rules'] } },
+        jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
+        'alert-store': { enabled: false },
+      },
+    }),
+  );
+  return file;
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+}
+
+interface StatusPlugin {
+  id: string;
+  state: string;
+  counters: { received: number; custom: Record<string, number>; discarded: Record<string, { count: number }> };
+}
+
+/** Run the agent (as `uid` when given), call `during` once it runs, stop it; returns the logs. */
+async function withAgent(dir: string, config: string, uid: number | undefined, during: (status: () => StatusPlugin[] | undefined) => Promise<void>): Promise<string> {
+  const prefix = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--'];
+  const cmd = [...prefix, process.execPath, bin, 'run', '--config', config];
+  const child = spawn(cmd[0] as string, cmd.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_CONFIG: '' } });
+  let logs = '';
+  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+  const status = (): StatusPlugin[] | undefined => {
+    const s = spawnSync(...(uid === undefined ? [process.execPath, [bin, 'status', '--json', '--config', config]] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', process.execPath, bin, 'status', '--json', '--config', config]]) as [string, string[]], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, VIGIL_CONFIG: '' },
+    });
+    return s.status === 0 ? (JSON.parse(s.stdout) as { plugins: StatusPlugin[] }).plugins : undefined;
+  };
+  try {
+    await waitFor('the agent to start', () => (logs.includes('vigil agent running') ? true : undefined));
+    await during(status);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const guard = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const code = await exited(child);
+  clearTimeout(guard);
+  assert.equal(code, 0, logs.slice(-3000));
+  return logs;
+}
+
+function detections(dir: string): { rule: { id: string }; evidence?: { proc?: { cmdline?: string } }[] }[] {
+  const file = join(dir, 'out', 'detections.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { rule: { id: string } });
+}
+
+test('vigil run as root: ebpf is the source, procfs stands by, a native rule fires on a shell that execs at once', { skip }, async () => {
+  const dir = tempDir();
+  const marker = `VIGIL-MARKER-${process.pid}-${Date.now()}`;
+  const config = writeConfig(dir, marker);
+  const logs = await withAgent(dir, config, undefined, async (status) => {
+    const plugins = await waitFor('ebpf and procfs running', () => {
+      const p = status();
+      return p?.find((x) => x.id === 'ebpf')?.state === 'running' && p.find((x) => x.id === 'procfs')?.state === 'running' ? p : undefined;
+    });
+    const ebpf = plugins.find((x) => x.id === 'ebpf')!;
+    assert.equal(ebpf.counters.custom['programs_attached'], 3);
+    assert.equal(ebpf.counters.custom['program:vigil_exec'], 1);
+    assert.equal(plugins.find((x) => x.id === 'procfs')!.counters.custom['standby'], 1, 'procfs stands by while ebpf runs');
+    // (b): the shell lives about a millisecond before it becomes sleep; polling never sees its command line.
+    spawnSync('sh', ['-c', `: ${marker}; exec sleep 0.3`]);
+    // (a): a process that lives 2 s with the marker in its command line.
+    spawnSync('sh', ['-c', `sleep 2; : ${marker}-long`]);
+    await waitFor('two detections', () => (detections(dir).length >= 2 ? true : undefined));
+  });
+  assert.match(logs, /ebpf: live process telemetry from the kernel \(3 programs attached\)/);
+  assert.match(logs, /procfs: standing by: the ebpf sensor can run here/);
+  const found = detections(dir);
+  assert.ok(found.every((d) => d.rule.id === 'test.marker_shell'));
+  const cmdlines = found.flatMap((d) => (d.evidence ?? []).map((e) => e.proc?.cmdline));
+  assert.ok(cmdlines.includes(`sh -c : ${marker}; exec sleep 0.3`), JSON.stringify(cmdlines));
+  assert.ok(cmdlines.includes(`sh -c sleep 2; : ${marker}-long`), JSON.stringify(cmdlines));
+});
+
+test('vigil run as an unprivileged user: ebpf fails to start and says why, procfs polls as the fallback and says so', { skip }, async () => {
+  const dir = tempDir();
+  chmodSync(dir, 0o777);
+  const marker = `VIGIL-MARKER-${process.pid}-${Date.now()}`;
+  const config = writeConfig(dir, marker);
+  const logs = await withAgent(dir, config, NOBODY, async (status) => {
+    const plugins = await waitFor('procfs running', () => {
+      const p = status();
+      return p?.find((x) => x.id === 'procfs')?.state === 'running' && p.find((x) => x.id === 'ebpf')?.state !== 'starting' ? p : undefined;
+    });
+    const procfs = plugins.find((x) => x.id === 'procfs')!;
+    assert.equal(procfs.counters.custom['standby'], 0);
+    assert.equal(procfs.counters.custom['fallback_reason:privilege'], 1);
+    assert.notEqual(plugins.find((x) => x.id === 'ebpf')?.state, 'running');
+    spawnSync('sh', ['-c', `sleep 2; : ${marker}-long`]);
+    await waitFor('the detection through procfs', () => (detections(dir).length >= 1 ? true : undefined));
+  });
+  assert.match(logs, /VIGIL_ERR_EBPF_PRIVILEGE/);
+  assert.match(logs, /procfs: polling \/proc as the fallback for ebpf, which cannot run here: .*lacks CAP_BPF/);
+});
