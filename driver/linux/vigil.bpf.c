@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -16,6 +17,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define EV_EXEC 1
 #define EV_FORK 2
 #define EV_EXIT 3
+#define EV_PTRACE 4
+#define EV_VM_WRITE 5
+#define EV_CONNECT 6
 
 /* Counter slots of vigil_stats (per CPU): attempts and failed outputs per event kind. */
 #define ST_EXEC_SEEN 0
@@ -27,6 +31,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define ST_ARGS_TRUNC 6
 #define ST_PATH_TRUNC 7
 #define ST_FILTERED 8
+#define ST_PTRACE_SEEN 9
+#define ST_PTRACE_DROP 10
+#define ST_VM_WRITE_SEEN 11
+#define ST_VM_WRITE_DROP 12
+#define ST_CONNECT_SEEN 13
+#define ST_CONNECT_DROP 14
 #define ST_SLOTS 16
 
 #define PATH_MAX_LEN 4096
@@ -53,6 +63,27 @@ struct vigil_hdr {
 	u32 args_len;  /* exec: bytes of argv (NUL-separated) after image */
 	u32 cwd_len;   /* exec: bytes of cwd after argv */
 	char comm[16];
+};
+
+/* Follows the header in ptrace, vm-write and connect records (88 bytes). */
+struct vigil_ext {
+	u32 target_pid;   /* ptrace: the target's tgid; vm-write: the pid as the caller gave it */
+	u32 target_tid;
+	s64 request;      /* ptrace: PTRACE_ATTACH / PTRACE_SEIZE; vm-write: bytes asked (liovcnt) */
+	s32 result;       /* ptrace: ptrace_attach's return value */
+	u32 family;       /* connect: AF_INET / AF_INET6 */
+	u64 target_start_ns;
+	u16 sport;        /* host order */
+	u16 dport;        /* host order */
+	u32 pad;
+	u8 saddr[16];
+	u8 daddr[16];
+	char target_comm[16];
+};
+
+struct ext_record {
+	struct vigil_hdr hdr;
+	struct vigil_ext ext;
 };
 
 struct scratch {
@@ -298,5 +329,73 @@ int BPF_PROG(vigil_exit, struct task_struct *task)
 	fill_identity(&h, task);
 	h.exit_code = BPF_CORE_READ(task, exit_code);
 	output(&h, sizeof(h), ST_EXIT_DROP);
+	return 0;
+}
+
+#define NR_PTRACE 101            /* x86_64 */
+#define NR_PROCESS_VM_WRITEV 311 /* x86_64 */
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
+#define TCP_SYN_SENT 2
+
+/*
+ * ptrace(PTRACE_ATTACH / PTRACE_SEIZE) and process_vm_writev, at syscall entry (the attempt;
+ * the kernel may still refuse it). The first test returns for every other syscall.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id != NR_PTRACE && id != NR_PROCESS_VM_WRITEV)
+		return 0;
+	long request = 0;
+	if (id == NR_PTRACE) {
+		request = BPF_CORE_READ(regs, di);
+		if (request != PTRACE_ATTACH && request != PTRACE_SEIZE)
+			return 0;
+	}
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (ignored(BPF_CORE_READ(task, tgid)))
+		return 0;
+	bool ptrace = id == NR_PTRACE;
+	count(ptrace ? ST_PTRACE_SEEN : ST_VM_WRITE_SEEN);
+	struct ext_record r = {};
+	r.hdr.kind = ptrace ? EV_PTRACE : EV_VM_WRITE;
+	fill_identity(&r.hdr, task);
+	r.ext.request = request;
+	r.ext.target_pid = ptrace ? BPF_CORE_READ(regs, si) : BPF_CORE_READ(regs, di);
+	output(&r, sizeof(r), ptrace ? ST_PTRACE_DROP : ST_VM_WRITE_DROP);
+	return 0;
+}
+
+/*
+ * Active TCP opens, v4 and v6: the move to SYN_SENT runs in the connecting process with the
+ * destination set. The source port may not be chosen yet (0 then).
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(vigil_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (newstate != TCP_SYN_SENT || BPF_CORE_READ(sk, sk_protocol) != 6)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (ignored(BPF_CORE_READ(task, tgid)))
+		return 0;
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != 2 && family != 10)
+		return 0;
+	count(ST_CONNECT_SEEN);
+	struct ext_record r = {};
+	r.hdr.kind = EV_CONNECT;
+	fill_identity(&r.hdr, task);
+	r.ext.family = family;
+	r.ext.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r.ext.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == 2) {
+		BPF_CORE_READ_INTO(&r.ext.saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&r.ext.daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&r.ext.saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&r.ext.daddr, sk, __sk_common.skc_v6_daddr);
+	}
+	output(&r, sizeof(r), ST_CONNECT_DROP);
 	return 0;
 }

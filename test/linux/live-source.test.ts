@@ -124,7 +124,7 @@ test('vigil run as root: ebpf is the source, procfs stands by, a native rule fir
       return p?.find((x) => x.id === 'ebpf')?.state === 'running' && p.find((x) => x.id === 'procfs')?.state === 'running' ? p : undefined;
     });
     const ebpf = plugins.find((x) => x.id === 'ebpf')!;
-    assert.equal(ebpf.counters.custom['programs_attached'], 3);
+    assert.equal(ebpf.counters.custom['programs_attached'], 5);
     assert.equal(ebpf.counters.custom['program:vigil_exec'], 1);
     assert.equal(plugins.find((x) => x.id === 'procfs')!.counters.custom['standby'], 1, 'procfs stands by while ebpf runs');
     // (b): the shell lives about a millisecond before it becomes sleep; polling never sees its command line.
@@ -133,7 +133,7 @@ test('vigil run as root: ebpf is the source, procfs stands by, a native rule fir
     spawnSync('sh', ['-c', `sleep 2; : ${marker}-long`]);
     await waitFor('two detections', () => (detections(dir).length >= 2 ? true : undefined));
   });
-  assert.match(logs, /ebpf: live process telemetry from the kernel \(3 programs attached\)/);
+  assert.match(logs, /ebpf: live process telemetry from the kernel \(5 programs attached\)/);
   assert.match(logs, /procfs: standing by: the ebpf sensor can run here/);
   const found = detections(dir);
   assert.ok(found.every((d) => d.rule.id === 'test.marker_shell'));

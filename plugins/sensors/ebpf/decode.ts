@@ -6,6 +6,8 @@
 
 export const ABI_VERSION = 1;
 export const HEADER_BYTES = 96;
+/** The target / address block after the header of ptrace, vm-write and connect records. */
+export const EXT_BYTES = 88;
 
 export const FLAG_ARGS_TRUNC = 1;
 export const FLAG_IMAGE_TRUNC = 2;
@@ -22,12 +24,29 @@ export const STAT_SLOTS = {
   args_truncated: 6,
   path_truncated: 7,
   filtered: 8,
+  ptrace_seen: 9,
+  ptrace_dropped: 10,
+  vm_write_seen: 11,
+  vm_write_dropped: 12,
+  connect_seen: 13,
+  connect_dropped: 14,
 } as const;
 export type StatName = keyof typeof STAT_SLOTS;
 export type KernelStats = Record<StatName, number>;
 
-export type RecordKind = 'exec' | 'fork' | 'exit';
-const KINDS: Readonly<Record<number, RecordKind>> = { 1: 'exec', 2: 'fork', 3: 'exit' };
+export type RecordKind = 'exec' | 'fork' | 'exit' | 'ptrace' | 'vm_write' | 'connect';
+const KINDS: Readonly<Record<number, RecordKind>> = { 1: 'exec', 2: 'fork', 3: 'exit', 4: 'ptrace', 5: 'vm_write', 6: 'connect' };
+
+/** ptrace: who is attached to; vm_write: the pid written into; connect: the addresses. */
+export interface RecordExt {
+  targetPid: number;
+  request: number;
+  family: number;
+  sport: number;
+  dport: number;
+  saddr: string;
+  daddr: string;
+}
 
 export interface KernelRecord {
   kind: RecordKind;
@@ -49,6 +68,7 @@ export interface KernelRecord {
   image?: string;
   argv?: string[];
   cwd?: string;
+  ext?: RecordExt;
 }
 
 export class RecordDecodeError extends Error {
@@ -106,7 +126,51 @@ export function decodeRecord(view: DataView): KernelRecord {
     rec.argv = args.length === 0 ? [] : args.split('\0');
     if (cwdLen > 0) rec.cwd = text(view, HEADER_BYTES + imageLen + argsLen, cwdLen);
   }
+  if (kind === 'ptrace' || kind === 'vm_write' || kind === 'connect') {
+    if (view.byteLength < HEADER_BYTES + EXT_BYTES) throw new RecordDecodeError(`${kind} record of ${view.byteLength} bytes is shorter than ${HEADER_BYTES + EXT_BYTES}`);
+    const family = view.getUint32(HEADER_BYTES + 20, true);
+    rec.ext = {
+      targetPid: view.getUint32(HEADER_BYTES, true),
+      request: Number(view.getBigInt64(HEADER_BYTES + 8, true)),
+      family,
+      sport: view.getUint16(HEADER_BYTES + 32, true),
+      dport: view.getUint16(HEADER_BYTES + 34, true),
+      saddr: family === AF_INET6 ? ipv6(view, HEADER_BYTES + 40) : family === AF_INET ? ipv4(view, HEADER_BYTES + 40) : '',
+      daddr: family === AF_INET6 ? ipv6(view, HEADER_BYTES + 56) : family === AF_INET ? ipv4(view, HEADER_BYTES + 56) : '',
+    };
+  }
   return rec;
+}
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+function ipv4(view: DataView, off: number): string {
+  return `${view.getUint8(off)}.${view.getUint8(off + 1)}.${view.getUint8(off + 2)}.${view.getUint8(off + 3)}`;
+}
+
+/** RFC 5952 text: lower-case hex, the longest run of two or more zero groups as `::`. */
+function ipv6(view: DataView, off: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(view.getUint16(off + i * 2, false));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
 /** Sum a per-CPU u64 value array (8 bytes per possible CPU). */

@@ -12,7 +12,7 @@ import { EbpfSensor, type EbpfSensorOptions } from './sensor.js';
 export { EBPF_DEFAULTS, ebpfConfigSchema, type EbpfConfig } from './config.js';
 export { EBPF_ERRORS, EbpfError, type EbpfErrorCode } from './errors.js';
 export { EbpfSensor, SHIPPED_OBJECT, BTF_PATH, type EbpfSensorOptions } from './sensor.js';
-export { decodeRecord, RecordDecodeError, HEADER_BYTES, ABI_VERSION, type KernelRecord } from './decode.js';
+export { decodeRecord, RecordDecodeError, HEADER_BYTES, EXT_BYTES, ABI_VERSION, type KernelRecord } from './decode.js';
 export { manifest } from './manifest.js';
 
 /** Build a sensor with non-config options; `create` does no I/O. */

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bpfPreconditions, KERNEL_BTF, SHIPPED_BPF_OBJECT, type BpfUnavailable } from '../../../driver/ffi/linux/bpf-probe.js';
-import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
+import type { EventDraft, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
 import {
   DEFAULT_CLOCK_TICKS,
   parseBootTime,
@@ -20,7 +20,7 @@ import {
 } from '../../../lib/procfs/index.js';
 import type { EbpfConfig } from './config.js';
 import { MIN_RING_BUFFER_BYTES } from './config.js';
-import { FLAG_ARGS_TRUNC, type KernelRecord, type KernelStats, type StatName } from './decode.js';
+import { AF_INET6, FLAG_ARGS_TRUNC, type KernelRecord, type KernelStats, type StatName } from './decode.js';
 import { EbpfError, type EbpfErrorCode } from './errors.js';
 import type { PollMessage, PollWorkerData } from './poll-worker.js';
 
@@ -42,7 +42,12 @@ const DROP_REASONS: readonly [StatName, string][] = [
   ['exec_dropped', 'ring_buffer_full:exec'],
   ['fork_dropped', 'ring_buffer_full:fork'],
   ['exit_dropped', 'ring_buffer_full:exit'],
+  ['ptrace_dropped', 'ring_buffer_full:ptrace'],
+  ['vm_write_dropped', 'ring_buffer_full:vm_write'],
+  ['connect_dropped', 'ring_buffer_full:connect'],
 ];
+
+const PTRACE_REQUESTS: Readonly<Record<number, string>> = { 16: 'attach', 0x4206: 'seize' };
 
 interface Entry {
   readonly pid: number;
@@ -74,7 +79,7 @@ export class EbpfSensor implements SensorInstance {
   private readonly reported = new Map<string, number>();
   private readonly refusedTypes = new Set<string>();
   /** Records delivered by kind (the numbers `vigil status` shows as events by kind). */
-  readonly delivered = { exec: 0, fork: 0, exit: 0 };
+  readonly delivered = { exec: 0, fork: 0, exit: 0, ptrace: 0, vm_write: 0, connect: 0 };
   /** Last kernel counters seen. */
   kernelStats: KernelStats | undefined;
   /** Programs attached, by name, with their sections. */
@@ -284,17 +289,58 @@ export class EbpfSensor implements SensorInstance {
         this.emit({ type: 'process.start', time, proc, parent, raw });
         continue;
       }
-      const known = this.table.get(r.pid);
-      const proc: ProcessInfo = { pid: r.pid, ppid: r.ppid, guid, start_time: startTime, name: r.comm };
-      if (known?.guid === guid && known.image !== undefined) proc.image = known.image;
-      if (known?.guid === guid) this.table.delete(r.pid);
-      const status = r.exitStatus;
-      const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
-      if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
-      if ((status & 0x80) !== 0) raw['core_dumped'] = true;
-      this.emit({ type: 'process.stop', time, proc, raw });
+      if (r.kind === 'exit') {
+        const known = this.table.get(r.pid);
+        const proc: ProcessInfo = { pid: r.pid, ppid: r.ppid, guid, start_time: startTime, name: r.comm };
+        if (known?.guid === guid && known.image !== undefined) proc.image = known.image;
+        if (known?.guid === guid) this.table.delete(r.pid);
+        const status = r.exitStatus;
+        const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
+        if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
+        if ((status & 0x80) !== 0) raw['core_dumped'] = true;
+        this.emit({ type: 'process.stop', time, proc, raw });
+        continue;
+      }
+      this.emitActivity(r, guid, startTime, time);
     }
     counters.set('processes', this.table.size);
+  }
+
+  /** The actor of a ptrace, memory write or connect: the record's identity and the table's image. */
+  private actor(r: KernelRecord, guid: string, startTime: number): ProcessInfo {
+    const proc: ProcessInfo = { pid: r.pid, ppid: r.ppid, guid, start_time: startTime, name: r.comm };
+    const known = this.table.get(r.pid);
+    if (known?.guid === guid && known.image !== undefined) proc.image = known.image;
+    this.setUser(proc, r.euid);
+    return proc;
+  }
+
+  private emitActivity(r: KernelRecord, guid: string, startTime: number, time: number): void {
+    const ext = r.ext;
+    if (ext === undefined) return;
+    const proc = this.actor(r, guid, startTime);
+    if (r.kind === 'connect') {
+      const ipv6 = ext.family === AF_INET6;
+      const net: NetInfo = { protocol: 'tcp', initiated: true, ipv6, src_ip: ext.saddr, dst_ip: ext.daddr, dst_port: ext.dport };
+      // The source port is chosen after the move to SYN_SENT for an unbound socket.
+      if (ext.sport !== 0) net.src_port = ext.sport;
+      this.emit({ type: 'net.connect', time, proc, net, raw: { tid: r.tid } });
+      return;
+    }
+    const target: ProcessInfo = { pid: ext.targetPid };
+    const t = this.table.get(ext.targetPid);
+    if (t !== undefined) {
+      target.guid = t.guid;
+      target.start_time = t.startTime;
+      target.name = t.name;
+      target.ppid = t.ppid;
+      if (t.image !== undefined) target.image = t.image;
+    }
+    if (r.kind === 'ptrace') {
+      this.emit({ type: 'process.ptrace', time, proc, target, raw: { tid: r.tid, request: PTRACE_REQUESTS[ext.request] ?? ext.request } });
+    } else {
+      this.emit({ type: 'memory.access', time, proc, target, raw: { tid: r.tid, syscall: 'process_vm_writev', write: true } });
+    }
   }
 
   private onStats(stats: KernelStats, decodeErrors: number, lastDecodeError: string): void {

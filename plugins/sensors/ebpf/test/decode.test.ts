@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRecord, HEADER_BYTES, RecordDecodeError } from '../index.js';
+import { decodeRecord, EXT_BYTES, HEADER_BYTES, RecordDecodeError } from '../index.js';
 
 /** A record as driver/linux/vigil.bpf.c lays it out. */
 function record(kind: number, strings: { image?: string; args?: string; cwd?: string } = {}, abi = 1): DataView {
@@ -67,4 +67,36 @@ test('a short record, an unknown kind, another ABI or overlong strings are refus
   const v = record(1, { image: '/bin/sh' });
   v.setUint32(72, 5000, true);
   assert.throws(() => decodeRecord(v), /declares/);
+});
+
+/** A connect / ptrace record: the header, then the target and address block. */
+function extRecord(kind: number, family: number, saddr: number[], daddr: number[]): DataView {
+  const head = record(kind);
+  const buf = new ArrayBuffer(HEADER_BYTES + EXT_BYTES);
+  new Uint8Array(buf).set(new Uint8Array(head.buffer, 0, HEADER_BYTES));
+  const v = new DataView(buf);
+  v.setUint32(HEADER_BYTES, 777, true);
+  v.setBigInt64(HEADER_BYTES + 8, 0x4206n, true);
+  v.setUint32(HEADER_BYTES + 20, family, true);
+  v.setUint16(HEADER_BYTES + 32, 40000, true);
+  v.setUint16(HEADER_BYTES + 34, 443, true);
+  new Uint8Array(buf, HEADER_BYTES + 40, saddr.length).set(saddr);
+  new Uint8Array(buf, HEADER_BYTES + 56, daddr.length).set(daddr);
+  return v;
+}
+
+test('connect records decode their addresses (v4 dotted, v6 in RFC 5952 form) and ports; ptrace records their target', () => {
+  const v4 = decodeRecord(extRecord(6, 2, [127, 0, 0, 1], [10, 1, 2, 3]));
+  assert.equal(v4.kind, 'connect');
+  assert.deepEqual([v4.ext?.saddr, v4.ext?.daddr, v4.ext?.sport, v4.ext?.dport], ['127.0.0.1', '10.1.2.3', 40000, 443]);
+  const loop6 = [...Array(15).fill(0), 1];
+  const doc6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a];
+  const v6 = decodeRecord(extRecord(6, 10, loop6, doc6));
+  assert.equal(v6.ext?.saddr, '::1');
+  assert.equal(v6.ext?.daddr, '2001:db8::2a');
+  const pt = decodeRecord(extRecord(4, 0, [], []));
+  assert.equal(pt.kind, 'ptrace');
+  assert.equal(pt.ext?.targetPid, 777);
+  assert.equal(pt.ext?.request, 0x4206);
+  assert.throws(() => decodeRecord(record(6)), /shorter than/);
 });

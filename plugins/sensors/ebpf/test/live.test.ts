@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { EventDraft } from '../../../../core/index.js';
 import { plugin, BTF_PATH } from '../index.js';
@@ -78,7 +79,7 @@ test('live eBPF: a 2 s process and a shell that execs at once are seen with thei
     assert.equal(falseStop.raw?.['exit_code'], 7);
 
     const custom = f.counters.snapshot().custom;
-    assert.equal(custom['programs_attached'], 3);
+    assert.equal(custom['programs_attached'], 5);
     assert.equal(custom['program:vigil_exec'], 1);
     assert.equal(f.counters.errorTotal, 0, JSON.stringify(f.counters.snapshot().errors));
   } finally {
@@ -139,3 +140,74 @@ async function execStorm(ringBufferBytes: number, expectNoDrops: boolean): Promi
 test('live eBPF: an exec storm through a 64 KiB ring buffer is delivered or counted as dropped, exactly', { skip }, () => execStorm(65536, false));
 
 test('live eBPF: an exec storm through the default ring buffer is delivered whole', { skip }, () => execStorm(16 * 1024 * 1024, true));
+
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+const skipPython = skip ?? (python === undefined ? 'python3 is not installed (the test uses it for ptrace, process_vm_writev and connect)' : undefined);
+
+function runPython(code: string, args: string[]): Promise<{ pid: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python as string, ['-c', code, ...args], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (exitCode) => resolve({ pid: child.pid ?? -1, code: exitCode }));
+  });
+}
+
+test('live eBPF: ptrace attach, process_vm_writev and TCP connects (v4, v6) carry both identities and the addresses', { skip: skipPython }, async () => {
+  const f = recordingContext(plugin, { config: { emit_existing: false } });
+  const sensor = plugin.create(f.ctx);
+  let target: ReturnType<typeof spawn> | undefined;
+  const server4 = createServer((s) => s.destroy());
+  const server6 = createServer((s) => s.destroy());
+  try {
+    await sensor.start();
+    target = spawn('sleep', ['5'], { stdio: 'ignore' });
+    const targetPid = target.pid as number;
+    const targetStart = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === targetPid && d.proc.cmdline === 'sleep 5');
+
+    // (c) a process that ptraces another.
+    const attach = await runPython(
+      'import ctypes, sys, os\nlibc = ctypes.CDLL(None, use_errno=True)\npid = int(sys.argv[1])\nif libc.ptrace(16, pid, 0, 0) != 0: sys.exit(3)\nos.waitpid(pid, 0)\nlibc.ptrace(17, pid, 0, 0)',
+      [String(targetPid)],
+    );
+    assert.equal(attach.code, 0, 'python attached to the target');
+    const ptrace = await f.waitFor((d: EventDraft) => d.type === 'process.ptrace' && d.proc?.pid === attach.pid);
+    assert.equal(ptrace.target?.pid, targetPid);
+    assert.equal(ptrace.raw?.['request'], 'attach');
+    assert.equal(ptrace.proc?.image, realpathSync(python as string));
+    assert.equal(ptrace.target?.guid, targetStart.proc?.guid, "the target's identity is the one its start carried");
+    assert.equal(ptrace.target?.image, which('sleep'));
+
+    // process_vm_writev into another process (the kernel refuses the bad address; the attempt is reported).
+    const write = await runPython(
+      'import ctypes, sys\nlibc = ctypes.CDLL(None, use_errno=True)\nclass iov(ctypes.Structure):\n  _fields_ = [("b", ctypes.c_void_p), ("n", ctypes.c_size_t)]\nbuf = ctypes.create_string_buffer(8)\nl = iov(ctypes.addressof(buf), 8)\nr = iov(8, 8)\nlibc.syscall(311, int(sys.argv[1]), ctypes.byref(l), 1, ctypes.byref(r), 1, 0)',
+      [String(targetPid)],
+    );
+    const mem = await f.waitFor((d: EventDraft) => d.type === 'memory.access' && d.proc?.pid === write.pid);
+    assert.equal(mem.target?.pid, targetPid);
+    assert.equal(mem.raw?.['syscall'], 'process_vm_writev');
+
+    // (d) connects to loopback ports, v4 and v6.
+    await new Promise<void>((r) => server4.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => server6.listen(0, '::1', r));
+    const port4 = (server4.address() as AddressInfo).port;
+    const port6 = (server6.address() as AddressInfo).port;
+    const connect = 'import socket, sys\nfor host, port in ((sys.argv[1], int(sys.argv[2])), (sys.argv[3], int(sys.argv[4]))):\n  socket.create_connection((host, port)).close()';
+    const c = await runPython(connect, ['127.0.0.1', String(port4), '::1', String(port6)]);
+    assert.equal(c.code, 0);
+    const v4 = await f.waitFor((d: EventDraft) => d.type === 'net.connect' && d.proc?.pid === c.pid && d.net?.dst_port === port4);
+    assert.equal(v4.net?.dst_ip, '127.0.0.1');
+    assert.equal(v4.net?.src_ip, '127.0.0.1');
+    assert.equal(v4.net?.protocol, 'tcp');
+    assert.equal(v4.net?.ipv6, false);
+    const v6 = await f.waitFor((d: EventDraft) => d.type === 'net.connect' && d.proc?.pid === c.pid && d.net?.dst_port === port6);
+    assert.equal(v6.net?.dst_ip, '::1');
+    assert.equal(v6.net?.ipv6, true);
+    assert.equal(f.counters.errorTotal, 0, JSON.stringify(f.counters.snapshot().errors));
+  } finally {
+    target?.kill('SIGKILL');
+    server4.close();
+    server6.close();
+    await sensor.stop();
+    await f.dispose();
+  }
+});
