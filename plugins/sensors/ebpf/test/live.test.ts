@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { EventDraft } from '../../../../core/index.js';
 import { plugin, BTF_PATH } from '../index.js';
 import { recordingContext } from '../../../../testing/index.js';
+import { parseBootTime, parseStat, processGuid, readClockTicks, ticksToEpochMs } from '../../../../lib/procfs/index.js';
 
 /** Why the live tests cannot run here, or undefined. */
 function skipReason(): string | undefined {
@@ -45,8 +46,16 @@ test('live eBPF: a 2 s process and a shell that execs at once are seen with thei
     assert.equal(self.raw?.['existing'], true);
 
     // (a) a process that lives 2 s, with its command line.
-    const sleepPid = await run('sleep', ['2']);
+    const sleeper = spawn('sleep', ['2'], { stdio: 'ignore' });
+    const sleepPid = sleeper.pid as number;
+    const sleepExit = new Promise((r) => sleeper.once('exit', r));
     const a = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === sleepPid);
+    // The identity procfs gives the same process, from /proc/<pid>/stat and btime.
+    const stat = parseStat(readFileSync(`/proc/${sleepPid}/stat`, 'utf8'));
+    const btime = parseBootTime(readFileSync('/proc/stat', 'utf8')) as number;
+    const clk = (await readClockTicks(AbortSignal.timeout(5000))) ?? 100;
+    assert.equal(a.proc?.guid, processGuid(sleepPid, ticksToEpochMs(stat.startTicks, btime, clk)), 'ebpf and procfs name the process alike');
+    await sleepExit;
     assert.equal(a.proc?.cmdline, 'sleep 2');
     assert.equal(a.proc?.image, which('sleep'));
     assert.equal(a.proc?.name, 'sleep');
