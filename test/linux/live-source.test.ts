@@ -37,7 +37,7 @@ const MARKER_RULE = (marker: string) => ({
   match: { all: [{ field: 'proc.cmdline', contains_any: [marker] }] },
 });
 
-function writeConfig(dir: string, marker: string): string {
+function writeConfig(dir: string, marker: string, ebpfConfig: Record<string, unknown> = {}): string {
   mkdirSync(join(dir, 'rules'));
   writeFileSync(join(dir, 'rules', 'marker.json'), JSON.stringify(MARKER_RULE(marker)));
   const file = join(dir, 'vigil.yaml');
@@ -45,8 +45,9 @@ function writeConfig(dir: string, marker: string): string {
     file,
     stringify({
       agent: { data_dir: 'var', stop_timeout_seconds: 3, max_restarts: 0 },
+      health: { check_interval_seconds: 0.2 },
       plugins: {
-        ebpf: { enabled: true },
+        ebpf: { enabled: true, config: ebpfConfig },
         procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: 'ebpf', emit_existing: false } },
         console: { enabled: false },
         correlation: { enabled: false },
@@ -108,7 +109,7 @@ async function withAgent(dir: string, config: string, uid: number | undefined, d
   return logs;
 }
 
-function detections(dir: string): { rule: { id: string }; evidence?: { proc?: { cmdline?: string } }[] }[] {
+function detections(dir: string): { rule: { id: string }; summary?: string; evidence?: { proc?: { cmdline?: string } }[] }[] {
   const file = join(dir, 'out', 'detections.jsonl');
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { rule: { id: string } });
@@ -161,4 +162,26 @@ test('vigil run as an unprivileged user: ebpf fails to start and says why, procf
   });
   assert.match(logs, /VIGIL_ERR_EBPF_PRIVILEGE/);
   assert.match(logs, /procfs: polling \/proc as the fallback for ebpf, which cannot run here: .*lacks CAP_BPF/);
+});
+
+test('vigil run as root: ring-buffer drops in an exec storm are counted by cause and raise the health detection', { skip }, async () => {
+  const dir = tempDir();
+  const config = writeConfig(dir, `VIGIL-MARKER-${process.pid}-${Date.now()}`, { ring_buffer_bytes: 65536, emit_existing: false });
+  await withAgent(dir, config, undefined, async (status) => {
+    await waitFor('ebpf running', () => (status()?.find((x) => x.id === 'ebpf')?.state === 'running' ? true : undefined));
+    let dropped = 0;
+    // Each round is 2,000 short processes from 20 shells; a 64 KiB ring buffer overflows.
+    for (let round = 0; round < 5 && dropped === 0; round++) {
+      await Promise.all(
+        Array.from({ length: 20 }, () => new Promise((resolve) => spawn('sh', ['-c', 'i=0; while [ $i -lt 100 ]; do /bin/true & i=$((i+1)); done; wait'], { stdio: 'ignore' }).once('exit', resolve))),
+      );
+      dropped = await waitFor('the kernel counters', () => {
+        const e = status()?.find((x) => x.id === 'ebpf');
+        return e?.counters.custom['kernel_exec_seen'] === undefined ? undefined : (e.counters.discarded['ring_buffer_full:exec']?.count ?? 0);
+      });
+    }
+    assert.ok(dropped > 0, 'a 64 KiB ring buffer overflows in an exec storm');
+    const health = await waitFor('the health detection', () => detections(dir).find((d) => d.rule.id === 'vigil.health.lost'));
+    assert.match(health.summary ?? '', /telemetry degraded: sensor ebpf lost \d+ items/);
+  });
 });
