@@ -173,7 +173,8 @@ static long walk_step(u64 i, void *ctx)
 	struct mount *mnt = w->mnt;
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	if (dentry == mnt_root || dentry == parent) {
+	bool pseudo = dentry == parent && dentry != mnt_root;
+	if (!pseudo && (dentry == mnt_root || dentry == parent)) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 		if (dentry != mnt_root || mnt == mnt_parent) {
 			w->trunc = false;
@@ -194,6 +195,11 @@ static long walk_step(u64 i, void *ctx)
 	s->path[pos & (PATH_MAX_LEN - 1)] = '/';
 	w->pos = pos;
 	w->dentry = parent;
+	if (pseudo) {
+		/* A file with no place in a tree (memfd, an anonymous inode): `/` + its name, as d_path gives it. */
+		w->trunc = false;
+		return 1;
+	}
 	return 0;
 }
 

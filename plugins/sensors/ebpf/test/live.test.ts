@@ -19,6 +19,7 @@ function skipReason(): string | undefined {
   return undefined;
 }
 const skip = skipReason();
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 
 function which(name: string): string {
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
@@ -33,6 +34,14 @@ function run(cmd: string, args: string[]): Promise<number> {
     const child = spawn(cmd, args, { stdio: 'ignore' });
     child.once('error', reject);
     child.once('exit', () => resolve(child.pid ?? -1));
+  });
+}
+
+function runPython(code: string, args: string[]): Promise<{ pid: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python as string, ['-c', code, ...args], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (exitCode) => resolve({ pid: child.pid ?? -1, code: exitCode }));
   });
 }
 
@@ -81,6 +90,16 @@ test('live eBPF: a 2 s process and a shell that execs at once are seen with thei
     assert.equal(slept.proc?.guid, sh.proc?.guid, 'exec keeps the process identity');
     assert.equal(slept.proc?.image, which('sleep'));
     assert.ok(f.emitted.indexOf(slept) > f.emitted.indexOf(sh), 'the shell is reported before the program it became');
+
+    // A program run from memory (memfd_create + execve of /proc/self/fd/N): the image is the memfd.
+    if (python !== undefined) {
+      const memfd = await runPython(
+        "import os\nfd = os.memfd_create('vigil-test', 0)\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['from-memory', 'x'])",
+        [],
+      );
+      const fromMemory = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === memfd.pid && d.proc.cmdline === 'from-memory x');
+      assert.equal(fromMemory.proc?.image, '/memfd:vigil-test');
+    }
 
     // A non-zero exit code.
     const falsePid = await run('sh', ['-c', 'exit 7']);
@@ -150,16 +169,7 @@ test('live eBPF: an exec storm through a 64 KiB ring buffer is delivered or coun
 
 test('live eBPF: an exec storm through the default ring buffer is delivered whole', { skip }, () => execStorm(16 * 1024 * 1024, true));
 
-const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 const skipPython = skip ?? (python === undefined ? 'python3 is not installed (the test uses it for ptrace, process_vm_writev and connect)' : undefined);
-
-function runPython(code: string, args: string[]): Promise<{ pid: number; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python as string, ['-c', code, ...args], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', (exitCode) => resolve({ pid: child.pid ?? -1, code: exitCode }));
-  });
-}
 
 test('live eBPF: ptrace attach, process_vm_writev and TCP connects (v4, v6) carry both identities and the addresses', { skip: skipPython }, async () => {
   const f = recordingContext(plugin, { config: { emit_existing: false } });
