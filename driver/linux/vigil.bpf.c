@@ -20,6 +20,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define EV_PTRACE 4
 #define EV_VM_WRITE 5
 #define EV_CONNECT 6
+#define EV_FILE 7
 
 /* Counter slots of vigil_stats (per CPU): attempts and failed outputs per event kind. */
 #define ST_EXEC_SEEN 0
@@ -37,7 +38,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define ST_VM_WRITE_DROP 12
 #define ST_CONNECT_SEEN 13
 #define ST_CONNECT_DROP 14
-#define ST_SLOTS 16
+#define ST_FILE_SEEN 15
+#define ST_FILE_DROP 16
+#define ST_SLOTS 32
 
 #define PATH_MAX_LEN 4096
 #define ARGS_MAX_LEN 4096
@@ -86,6 +89,27 @@ struct ext_record {
 	struct vigil_ext ext;
 };
 
+#define PREFIX_MAX 16
+#define PREFIX_LEN 64
+#define FILE_PATH_LEN 256
+#define FILE_OPEN 1
+#define FILE_DELETE 2
+
+/* A watched path prefix; the loader fills vigil_prefixes from index 0, len 0 ends the list. */
+struct prefix {
+	u32 len;
+	char bytes[PREFIX_LEN];
+};
+
+struct file_record {
+	struct vigil_hdr hdr;
+	u32 op;       /* FILE_OPEN, FILE_DELETE */
+	u32 flags;    /* open flags */
+	u32 mode;
+	u32 path_len; /* bytes of path, without the NUL */
+	char path[FILE_PATH_LEN];
+};
+
 struct scratch {
 	struct vigil_hdr hdr;
 	char data[PATH_MAX_LEN + ARGS_MAX_LEN + PATH_MAX_LEN];
@@ -118,6 +142,20 @@ struct {
 	__type(key, u32);
 	__type(value, struct scratch);
 } vigil_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PREFIX_MAX);
+	__type(key, u32);
+	__type(value, struct prefix);
+} vigil_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct file_record);
+} vigil_file_scratch SEC(".maps");
 
 static __always_inline void count(u32 slot)
 {
@@ -338,6 +376,94 @@ int BPF_PROG(vigil_exit, struct task_struct *task)
 	return 0;
 }
 
+#define NR_OPEN 2
+#define NR_CREAT 85
+#define NR_UNLINK 87
+#define NR_OPENAT 257
+#define NR_UNLINKAT 263
+
+struct match_ctx {
+	bool matched;
+};
+
+/* One prefix per call: does the path in the file scratch start with prefix i? */
+static long match_prefix(u64 i, void *ctx)
+{
+	struct match_ctx *m = ctx;
+	u32 zero = 0, idx = i;
+	struct prefix *p = bpf_map_lookup_elem(&vigil_prefixes, &idx);
+	struct file_record *r = bpf_map_lookup_elem(&vigil_file_scratch, &zero);
+	if (!p || !r || p->len == 0 || p->len > PREFIX_LEN)
+		return 1;
+	if (r->path_len < p->len)
+		return 0;
+	for (int j = 0; j < PREFIX_LEN; j++) {
+		if (j >= p->len) {
+			m->matched = true;
+			return 1;
+		}
+		if (r->path[j] != p->bytes[j])
+			return 0;
+	}
+	m->matched = true;
+	return 1;
+}
+
+/* open / openat / creat / unlink / unlinkat of an absolute path under a watched prefix. */
+static __always_inline void file_syscall(struct pt_regs *regs, long id)
+{
+	u32 zero = 0;
+	struct prefix *first = bpf_map_lookup_elem(&vigil_prefixes, &zero);
+	if (!first || first->len == 0)
+		return;
+	struct file_record *r = bpf_map_lookup_elem(&vigil_file_scratch, &zero);
+	if (!r)
+		return;
+	const char *name;
+	u32 op = FILE_OPEN, flags = 0, mode = 0;
+	if (id == NR_OPEN) {
+		name = (const char *)BPF_CORE_READ(regs, di);
+		flags = BPF_CORE_READ(regs, si);
+		mode = BPF_CORE_READ(regs, dx);
+	} else if (id == NR_OPENAT) {
+		name = (const char *)BPF_CORE_READ(regs, si);
+		flags = BPF_CORE_READ(regs, dx);
+		mode = BPF_CORE_READ(regs, r10);
+	} else if (id == NR_CREAT) {
+		name = (const char *)BPF_CORE_READ(regs, di);
+		flags = 0x241; /* O_CREAT | O_WRONLY | O_TRUNC */
+		mode = BPF_CORE_READ(regs, si);
+	} else if (id == NR_UNLINK) {
+		name = (const char *)BPF_CORE_READ(regs, di);
+		op = FILE_DELETE;
+	} else {
+		name = (const char *)BPF_CORE_READ(regs, si);
+		op = FILE_DELETE;
+	}
+	long n = bpf_probe_read_user_str(r->path, FILE_PATH_LEN, name);
+	if (n <= 1 || r->path[0] != '/')
+		return;
+	r->path_len = (n - 1) & (FILE_PATH_LEN - 1);
+	struct match_ctx m = { .matched = false };
+	bpf_loop(PREFIX_MAX, match_prefix, &m, 0);
+	if (!m.matched)
+		return;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (ignored(BPF_CORE_READ(task, tgid)))
+		return;
+	count(ST_FILE_SEEN);
+	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
+	r->hdr.kind = EV_FILE;
+	fill_identity(&r->hdr, task);
+	r->op = op;
+	r->flags = flags;
+	r->mode = mode;
+	u64 size = sizeof(struct vigil_hdr) + 16 + (r->path_len & (FILE_PATH_LEN - 1));
+	if (size > sizeof(*r))
+		size = sizeof(*r);
+	output(r, size, ST_FILE_DROP);
+}
+
 #define NR_PTRACE 101            /* x86_64 */
 #define NR_PROCESS_VM_WRITEV 311 /* x86_64 */
 #define PTRACE_ATTACH 16
@@ -351,6 +477,10 @@ int BPF_PROG(vigil_exit, struct task_struct *task)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 {
+	if (id == NR_OPEN || id == NR_OPENAT || id == NR_CREAT || id == NR_UNLINK || id == NR_UNLINKAT) {
+		file_syscall(regs, id);
+		return 0;
+	}
 	if (id != NR_PTRACE && id != NR_PROCESS_VM_WRITEV)
 		return 0;
 	long request = 0;

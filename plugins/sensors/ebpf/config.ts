@@ -13,7 +13,25 @@ export interface EbpfConfig {
   readonly poll_timeout_ms: number;
   /** Most records in one batch posted from the poll thread. */
   readonly max_batch_records: number;
+  /** Absolute path prefixes whose open / create / delete is reported (filtered in the kernel). */
+  readonly file_prefixes: readonly string[];
 }
+
+/** The paths the shipped Linux rules watch (persistence, preload, credential files). */
+export const DEFAULT_FILE_PREFIXES: readonly string[] = Object.freeze([
+  '/etc/ld.so.preload',
+  '/etc/cron',
+  '/etc/anacrontab',
+  '/var/spool/cron/',
+  '/etc/systemd/',
+  '/usr/lib/systemd/',
+  '/lib/systemd/',
+  '/run/systemd/system',
+  '/etc/shadow',
+  '/etc/gshadow',
+  '/etc/security/opasswd',
+  '/root/.ssh/',
+]);
 
 export const EBPF_DEFAULTS: EbpfConfig = Object.freeze({
   object_path: '',
@@ -22,6 +40,7 @@ export const EBPF_DEFAULTS: EbpfConfig = Object.freeze({
   proc_root: '/proc',
   poll_timeout_ms: 100,
   max_batch_records: 1024,
+  file_prefixes: DEFAULT_FILE_PREFIXES,
 });
 
 export const MIN_RING_BUFFER_BYTES = 64 * 1024;
@@ -42,5 +61,12 @@ export const ebpfConfigSchema: JsonSchema = Object.freeze({
     proc_root: { type: 'string', minLength: 1, default: EBPF_DEFAULTS.proc_root, description: 'Proc file system walked at start.' },
     poll_timeout_ms: { type: 'integer', minimum: 10, maximum: 1000, default: EBPF_DEFAULTS.poll_timeout_ms, description: 'Longest ring-buffer wait.' },
     max_batch_records: { type: 'integer', minimum: 1, maximum: 65536, default: EBPF_DEFAULTS.max_batch_records, description: 'Records per batch.' },
+    file_prefixes: {
+      type: 'array',
+      maxItems: 16,
+      items: { type: 'string', pattern: '^/', minLength: 1, maxLength: 63 },
+      default: DEFAULT_FILE_PREFIXES,
+      description: 'Absolute path prefixes (at most 16, 63 bytes each) whose open, create and delete are reported.',
+    },
   },
 });

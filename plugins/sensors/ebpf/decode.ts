@@ -30,12 +30,28 @@ export const STAT_SLOTS = {
   vm_write_dropped: 12,
   connect_seen: 13,
   connect_dropped: 14,
+  file_seen: 15,
+  file_dropped: 16,
 } as const;
+
+/** Most watched path prefixes, and the longest one in bytes (the kernel's vigil_prefixes). */
+export const MAX_FILE_PREFIXES = 16;
+export const MAX_FILE_PREFIX_BYTES = 63;
+export const FILE_OP_OPEN = 1;
+export const FILE_OP_DELETE = 2;
 export type StatName = keyof typeof STAT_SLOTS;
 export type KernelStats = Record<StatName, number>;
 
-export type RecordKind = 'exec' | 'fork' | 'exit' | 'ptrace' | 'vm_write' | 'connect';
-const KINDS: Readonly<Record<number, RecordKind>> = { 1: 'exec', 2: 'fork', 3: 'exit', 4: 'ptrace', 5: 'vm_write', 6: 'connect' };
+export type RecordKind = 'exec' | 'fork' | 'exit' | 'ptrace' | 'vm_write' | 'connect' | 'file';
+const KINDS: Readonly<Record<number, RecordKind>> = { 1: 'exec', 2: 'fork', 3: 'exit', 4: 'ptrace', 5: 'vm_write', 6: 'connect', 7: 'file' };
+
+/** An open, create or delete of a path under a watched prefix (at syscall entry). */
+export interface RecordFile {
+  op: 'open' | 'delete';
+  flags: number;
+  mode: number;
+  path: string;
+}
 
 /** ptrace: who is attached to; vm_write: the pid written into; connect: the addresses. */
 export interface RecordExt {
@@ -69,6 +85,7 @@ export interface KernelRecord {
   argv?: string[];
   cwd?: string;
   ext?: RecordExt;
+  file?: RecordFile;
 }
 
 export class RecordDecodeError extends Error {
@@ -137,6 +154,17 @@ export function decodeRecord(view: DataView): KernelRecord {
       dport: view.getUint16(HEADER_BYTES + 34, true),
       saddr: family === AF_INET6 ? ipv6(view, HEADER_BYTES + 40) : family === AF_INET ? ipv4(view, HEADER_BYTES + 40) : '',
       daddr: family === AF_INET6 ? ipv6(view, HEADER_BYTES + 56) : family === AF_INET ? ipv4(view, HEADER_BYTES + 56) : '',
+    };
+  }
+  if (kind === 'file') {
+    if (view.byteLength < HEADER_BYTES + 16) throw new RecordDecodeError(`file record of ${view.byteLength} bytes is shorter than ${HEADER_BYTES + 16}`);
+    const pathLen = view.getUint32(HEADER_BYTES + 12, true);
+    if (HEADER_BYTES + 16 + pathLen > view.byteLength) throw new RecordDecodeError(`file record of ${view.byteLength} bytes declares a path of ${pathLen}`);
+    rec.file = {
+      op: view.getUint32(HEADER_BYTES, true) === FILE_OP_DELETE ? 'delete' : 'open',
+      flags: view.getUint32(HEADER_BYTES + 4, true),
+      mode: view.getUint32(HEADER_BYTES + 8, true),
+      path: text(view, HEADER_BYTES + 16, pathLen),
     };
   }
   return rec;

@@ -15,7 +15,7 @@ export const EBPF_ERRORS = defineErrorCodes({
   VIGIL_ERR_EBPF_LOAD:
     'The kernel refused the BPF programs (verifier, locked-down kernel, missing program or map type); the reason and errno are in the message.',
   VIGIL_ERR_EBPF_ATTACH: 'A BPF program loaded but could not be attached to its tracepoint; the program and errno are in the message.',
-  VIGIL_ERR_EBPF_CONFIG: 'A value of the ebpf sensor config is out of range (ring_buffer_bytes must be a power of two of at least 64 KiB).',
+  VIGIL_ERR_EBPF_CONFIG: 'A value of the ebpf sensor config is out of range (ring_buffer_bytes must be a power of two of at least 64 KiB; a file prefix at most 63 bytes).',
   VIGIL_ERR_EBPF_POLL: 'Reading the ring buffer failed; the sensor stops and is restarted by the core.',
 });
 

@@ -14,6 +14,8 @@ export interface PollWorkerData {
   readonly objectPath: string;
   readonly ringBufferBytes: number;
   readonly ignorePids: readonly number[];
+  /** Watched path prefixes (UTF-8, at most MAX_FILE_PREFIXES of MAX_FILE_PREFIX_BYTES). */
+  readonly filePrefixes: readonly string[];
   readonly pollTimeoutMs: number;
   readonly maxBatch: number;
   /** Int32Array over it: [0] = 1 asks the loop to end. */
@@ -71,8 +73,9 @@ function run(bpf: Libbpf, data: PollWorkerData): void {
     const events = bpf.findMap(obj, 'vigil_events');
     const statsMap = bpf.findMap(obj, 'vigil_stats');
     const ignore = bpf.findMap(obj, 'vigil_ignore');
-    if (events === null || statsMap === null || ignore === null) {
-      throw new Failure('VIGIL_ERR_EBPF_OBJECT', `${data.objectPath} lacks the vigil_events, vigil_stats or vigil_ignore map`, 0);
+    const prefixes = bpf.findMap(obj, 'vigil_prefixes');
+    if (events === null || statsMap === null || ignore === null || prefixes === null) {
+      throw new Failure('VIGIL_ERR_EBPF_OBJECT', `${data.objectPath} lacks the vigil_events, vigil_stats, vigil_ignore or vigil_prefixes map`, 0);
     }
     const sized = bpf.setMaxEntries(events, data.ringBufferBytes);
     if (sized < 0) throw new Failure('VIGIL_ERR_EBPF_CONFIG', `ring buffer of ${data.ringBufferBytes} bytes refused (errno ${-sized})`, -sized);
@@ -92,6 +95,17 @@ function run(bpf: Libbpf, data: PollWorkerData): void {
       const r = bpf.mapUpdate(ignoreFd, key, Uint8Array.of(1), 0);
       if (r < 0) throw new Failure('VIGIL_ERR_EBPF_LOAD', `cannot fill the ignore map with pid ${pid} (errno ${-r})`, -r);
     }
+    const prefixFd = bpf.mapFd(prefixes);
+    data.filePrefixes.forEach((prefix, i) => {
+      const key = new Uint8Array(4);
+      new DataView(key.buffer).setUint32(0, i, true);
+      const bytes = new TextEncoder().encode(prefix);
+      const value = new Uint8Array(4 + 64);
+      new DataView(value.buffer).setUint32(0, bytes.length, true);
+      value.set(bytes, 4);
+      const r = bpf.mapUpdate(prefixFd, key, value, 0);
+      if (r < 0) throw new Failure('VIGIL_ERR_EBPF_LOAD', `cannot fill the prefix map with ${JSON.stringify(prefix)} (errno ${-r})`, -r);
+    });
     const programs: { name: string; section: string }[] = [];
     for (const prog of bpf.programs(obj)) {
       const name = bpf.programName(prog);

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bpfPreconditions, KERNEL_BTF, SHIPPED_BPF_OBJECT, type BpfUnavailable } from '../../../driver/ffi/linux/bpf-probe.js';
-import type { EventDraft, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
+import type { EventDraft, FileInfo, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
 import {
   DEFAULT_CLOCK_TICKS,
   parseBootTime,
@@ -20,7 +20,7 @@ import {
 } from '../../../lib/procfs/index.js';
 import type { EbpfConfig } from './config.js';
 import { MIN_RING_BUFFER_BYTES } from './config.js';
-import { AF_INET6, FLAG_ARGS_TRUNC, type KernelRecord, type KernelStats, type StatName } from './decode.js';
+import { AF_INET6, FLAG_ARGS_TRUNC, MAX_FILE_PREFIX_BYTES, type KernelRecord, type KernelStats, type StatName } from './decode.js';
 import { EbpfError, type EbpfErrorCode } from './errors.js';
 import type { PollMessage, PollWorkerData } from './poll-worker.js';
 
@@ -45,7 +45,10 @@ const DROP_REASONS: readonly [StatName, string][] = [
   ['ptrace_dropped', 'ring_buffer_full:ptrace'],
   ['vm_write_dropped', 'ring_buffer_full:vm_write'],
   ['connect_dropped', 'ring_buffer_full:connect'],
+  ['file_dropped', 'ring_buffer_full:file'],
 ];
+
+const O_CREAT = 0o100;
 
 const PTRACE_REQUESTS: Readonly<Record<number, string>> = { 16: 'attach', 0x4206: 'seize' };
 
@@ -79,7 +82,7 @@ export class EbpfSensor implements SensorInstance {
   private readonly reported = new Map<string, number>();
   private readonly refusedTypes = new Set<string>();
   /** Records delivered by kind (the numbers `vigil status` shows as events by kind). */
-  readonly delivered = { exec: 0, fork: 0, exit: 0, ptrace: 0, vm_write: 0, connect: 0 };
+  readonly delivered = { exec: 0, fork: 0, exit: 0, ptrace: 0, vm_write: 0, connect: 0, file: 0 };
   /** Last kernel counters seen. */
   kernelStats: KernelStats | undefined;
   /** Programs attached, by name, with their sections. */
@@ -141,6 +144,11 @@ export class EbpfSensor implements SensorInstance {
   private readonly pending: KernelRecord[][] = [];
 
   private async preflight(objectPath: string): Promise<void> {
+    for (const prefix of this.config.file_prefixes) {
+      if (Buffer.byteLength(prefix) > MAX_FILE_PREFIX_BYTES) {
+        throw new EbpfError('VIGIL_ERR_EBPF_CONFIG', `ebpf: file prefix ${JSON.stringify(prefix)} is longer than ${MAX_FILE_PREFIX_BYTES} bytes`);
+      }
+    }
     const ring = this.config.ring_buffer_bytes;
     if (ring < MIN_RING_BUFFER_BYTES || (ring & (ring - 1)) !== 0) {
       throw new EbpfError('VIGIL_ERR_EBPF_CONFIG', `ebpf: ring_buffer_bytes ${ring} is not a power of two of at least ${MIN_RING_BUFFER_BYTES}`);
@@ -154,6 +162,7 @@ export class EbpfSensor implements SensorInstance {
       objectPath,
       ringBufferBytes: this.config.ring_buffer_bytes,
       ignorePids: [process.pid, ...(this.options.ignorePids ?? [])],
+      filePrefixes: this.config.file_prefixes,
       pollTimeoutMs: this.config.poll_timeout_ms,
       maxBatch: this.config.max_batch_records,
       stop: this.stopFlag.buffer as SharedArrayBuffer,
@@ -316,6 +325,18 @@ export class EbpfSensor implements SensorInstance {
   }
 
   private emitActivity(r: KernelRecord, guid: string, startTime: number, time: number): void {
+    if (r.file !== undefined) {
+      const proc = this.actor(r, guid, startTime);
+      const f = r.file;
+      const type = f.op === 'delete' ? 'file.delete' : (f.flags & O_CREAT) !== 0 ? 'file.create' : 'file.open';
+      const file: FileInfo = { path: f.path, name: basename(f.path) };
+      if (f.op === 'open') {
+        file.flags = f.flags;
+        if ((f.flags & O_CREAT) !== 0) file.mode = f.mode;
+      }
+      this.emit({ type, time, proc, file, raw: { tid: r.tid } });
+      return;
+    }
     const ext = r.ext;
     if (ext === undefined) return;
     const proc = this.actor(r, guid, startTime);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { EventDraft } from '../../../../core/index.js';
@@ -171,8 +172,9 @@ test('live eBPF: an exec storm through the default ring buffer is delivered whol
 
 const skipPython = skip ?? (python === undefined ? 'python3 is not installed (the test uses it for ptrace, process_vm_writev and connect)' : undefined);
 
-test('live eBPF: ptrace attach, process_vm_writev and TCP connects (v4, v6) carry both identities and the addresses', { skip: skipPython }, async () => {
-  const f = recordingContext(plugin, { config: { emit_existing: false } });
+test('live eBPF: ptrace attach, process_vm_writev, TCP connects (v4, v6) and files under a watched prefix carry identities, addresses and paths', { skip: skipPython }, async () => {
+  const watched = mkdtempSync(join(tmpdir(), 'vigil-ebpf-watched-'));
+  const f = recordingContext(plugin, { config: { emit_existing: false, file_prefixes: [`${watched}/`] } });
   const sensor = plugin.create(f.ctx);
   let target: ReturnType<typeof spawn> | undefined;
   const server4 = createServer((s) => s.destroy());
@@ -221,6 +223,19 @@ test('live eBPF: ptrace attach, process_vm_writev and TCP connects (v4, v6) carr
     const v6 = await f.waitFor((d: EventDraft) => d.type === 'net.connect' && d.proc?.pid === c.pid && d.net?.dst_port === port6);
     assert.equal(v6.net?.dst_ip, '::1');
     assert.equal(v6.net?.ipv6, true);
+
+    // (e) a file written, read and removed under a watched prefix; a path outside is not reported.
+    const file = join(watched, 'dropped.sh');
+    const sh = spawn('sh', ['-c', `echo x > ${file}; cat ${file} > /dev/null; rm ${file}; cat /etc/hostname > /dev/null`], { stdio: 'ignore' });
+    await new Promise((r) => sh.once('exit', r));
+    const created = await f.waitFor((d: EventDraft) => d.type === 'file.create' && d.file?.path === file);
+    assert.equal(created.proc?.pid, sh.pid);
+    assert.equal(created.file?.name, 'dropped.sh');
+    assert.ok(((created.file?.flags ?? 0) & 0o1) !== 0, 'opened for writing');
+    const opened = await f.waitFor((d: EventDraft) => d.type === 'file.open' && d.file?.path === file);
+    assert.equal((opened.file?.flags ?? -1) & 0o3, 0, 'cat opens read-only');
+    await f.waitFor((d: EventDraft) => d.type === 'file.delete' && d.file?.path === file);
+    assert.ok(!f.emitted.some((d) => d.file?.path === '/etc/hostname'), 'a path outside the prefixes is filtered in the kernel');
     assert.equal(f.counters.errorTotal, 0, JSON.stringify(f.counters.snapshot().errors));
   } finally {
     target?.kill('SIGKILL');
@@ -228,5 +243,6 @@ test('live eBPF: ptrace attach, process_vm_writev and TCP connects (v4, v6) carr
     server6.close();
     await sensor.stop();
     await f.dispose();
+    rmSync(watched, { recursive: true, force: true });
   }
 });
