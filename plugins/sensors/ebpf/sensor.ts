@@ -131,7 +131,12 @@ export class EbpfSensor implements SensorInstance {
     this.programs = programs;
     ctx.counters.set('programs_attached', programs.length);
     for (const p of programs) ctx.counters.set(`program:${p.name}`, 1);
-    await this.seed(procRoot);
+    try {
+      await this.seed(procRoot);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     this.seeded = true;
     for (const batch of this.pending.splice(0)) this.onRecords(batch);
     ctx.logger.info(
@@ -182,7 +187,7 @@ export class EbpfSensor implements SensorInstance {
       worker.on('error', (err) => {
         this.ctx.counters.error(isReady ? 'receive' : 'start', err.name);
         if (!isReady) reject(new EbpfError('VIGIL_ERR_EBPF_LOAD', `ebpf: the poll thread failed: ${err.message}`, { cause: err }));
-        else this.ctx.fail(err);
+        else if (!this.stopped) this.ctx.fail(err);
       });
       worker.on('message', (msg: PollMessage) => {
         switch (msg.t) {
@@ -217,8 +222,12 @@ export class EbpfSensor implements SensorInstance {
     this.stopped = true;
     Atomics.store(this.stopFlag, 0, 1);
     if (this.closed) await this.closed;
-    // Records posted before the thread ended were delivered to 'message' first.
-    if (!this.seeded) this.pending.length = 0;
+    // Records posted before the thread ended were delivered to 'message' first. Held ones of a
+    // start that failed before the table was seeded are never reported: counted as lost.
+    if (!this.seeded) {
+      const held = this.pending.splice(0).reduce((n, b) => n + b.length, 0);
+      if (held > 0) this.ctx.counters.discard('plugin_not_running', held);
+    }
   }
 
   private async seed(procRoot: string): Promise<void> {
