@@ -37,7 +37,7 @@ const MARKER_RULE = (marker: string) => ({
   match: { all: [{ field: 'proc.cmdline', contains_any: [marker] }] },
 });
 
-function writeConfig(dir: string, marker: string, ebpfConfig: Record<string, unknown> = {}): string {
+function writeConfig(dir: string, marker: string, ebpfConfig: Record<string, unknown> = {}, rulePaths: string[] = ['rules']): string {
   mkdirSync(join(dir, 'rules'));
   writeFileSync(join(dir, 'rules', 'marker.json'), JSON.stringify(MARKER_RULE(marker)));
   const file = join(dir, 'vigil.yaml');
@@ -51,7 +51,7 @@ function writeConfig(dir: string, marker: string, ebpfConfig: Record<string, unk
         procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: 'ebpf', emit_existing: false } },
         console: { enabled: false },
         correlation: { enabled: false },
-        'rule-engine': { enabled: true, config: { rule_paths: ['rules'] } },
+        'rule-engine': { enabled: true, config: { rule_paths: rulePaths } },
         jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
         'alert-store': { enabled: false },
       },
@@ -183,5 +183,26 @@ test('vigil run as root: ring-buffer drops in an exec storm are counted by cause
     assert.ok(dropped > 0, 'a 64 KiB ring buffer overflows in an exec storm');
     const health = await waitFor('the health detection', () => detections(dir).find((d) => d.rule.id === 'vigil.health.lost'));
     assert.match(health.summary ?? '', /telemetry degraded: sensor ebpf lost \d+ items/);
+  });
+});
+
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+
+test('vigil run as root with the shipped rules: ptrace attach and a program run from memory raise their native rules', { skip: skip ?? (python === undefined ? 'python3 is not installed' : undefined) }, async () => {
+  const dir = tempDir();
+  const config = writeConfig(dir, `VIGIL-MARKER-${process.pid}-${Date.now()}`, { emit_existing: false }, [join(root, 'rules', 'linux'), join(root, 'rules', 'lists.json')]);
+  await withAgent(dir, config, undefined, async (status) => {
+    await waitFor('ebpf running', () => (status()?.find((x) => x.id === 'ebpf')?.state === 'running' ? true : undefined));
+    const target = spawn('sleep', ['5'], { stdio: 'ignore' });
+    try {
+      // (c) a process that ptraces another.
+      spawnSync(python as string, ['-c', 'import ctypes, sys, os\nlibc = ctypes.CDLL(None)\npid = int(sys.argv[1])\nlibc.ptrace(16, pid, 0, 0)\nos.waitpid(pid, 0)\nlibc.ptrace(17, pid, 0, 0)', String(target.pid)]);
+      spawnSync(python as string, ['-c', "import os\nfd = os.memfd_create('vigil-test', 0)\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['from-memory'])"]);
+      const ptrace = await waitFor('the ptrace rule', () => detections(dir).find((d) => d.rule.id === 'lnx.privilege_escalation.ptrace_attach'));
+      assert.ok(ptrace.evidence?.some((e) => (e as { target?: { pid?: number } }).target?.pid === target.pid), 'the evidence names the target');
+      await waitFor('the memfd rule', () => detections(dir).find((d) => d.rule.id === 'lnx.defense_evasion.memfd_execution'));
+    } finally {
+      target.kill('SIGKILL');
+    }
   });
 });
