@@ -188,9 +188,14 @@ test('vigil run as root: ring-buffer drops in an exec storm are counted by cause
 
 const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 
-test('vigil run as root with the shipped rules: ptrace attach and a program run from memory raise their native rules', { skip: skip ?? (python === undefined ? 'python3 is not installed' : undefined) }, async () => {
+test('vigil run as root with the shipped rules: ptrace attach, a program run from memory and a write to authorized_keys raise their native rules', { skip: skip ?? (python === undefined ? 'python3 is not installed' : undefined) }, async () => {
   const dir = tempDir();
-  const config = writeConfig(dir, `VIGIL-MARKER-${process.pid}-${Date.now()}`, { emit_existing: false }, [join(root, 'rules', 'linux'), join(root, 'rules', 'lists.json')]);
+  const home = join(dir, 'home');
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  const config = writeConfig(dir, `VIGIL-MARKER-${process.pid}-${Date.now()}`, { emit_existing: false, file_prefixes: [`${home}/`] }, [
+    join(root, 'rules', 'linux'),
+    join(root, 'rules', 'lists.json'),
+  ]);
   await withAgent(dir, config, undefined, async (status) => {
     await waitFor('ebpf running', () => (status()?.find((x) => x.id === 'ebpf')?.state === 'running' ? true : undefined));
     const target = spawn('sleep', ['5'], { stdio: 'ignore' });
@@ -201,6 +206,10 @@ test('vigil run as root with the shipped rules: ptrace attach and a program run 
       const ptrace = await waitFor('the ptrace rule', () => detections(dir).find((d) => d.rule.id === 'lnx.privilege_escalation.ptrace_attach'));
       assert.ok(ptrace.evidence?.some((e) => (e as { target?: { pid?: number } }).target?.pid === target.pid), 'the evidence names the target');
       await waitFor('the memfd rule', () => detections(dir).find((d) => d.rule.id === 'lnx.defense_evasion.memfd_execution'));
+      // (e) a file written under a watched prefix.
+      spawnSync('sh', ['-c', `echo ssh-ed25519 AAAA test >> ${home}/.ssh/authorized_keys`]);
+      const keys = await waitFor('the authorized_keys rule', () => detections(dir).find((d) => d.rule.id === 'lnx.persistence.ssh_authorized_keys_modified'));
+      assert.ok(keys.evidence?.some((e) => (e as { file?: { path?: string } }).file?.path === `${home}/.ssh/authorized_keys`));
     } finally {
       target.kill('SIGKILL');
     }
