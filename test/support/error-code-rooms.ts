@@ -9,6 +9,7 @@ import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
+import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -39,6 +40,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'kill, kill_tree, suspend and resume through pidfds (Linux)',
     file: 'plugins/responders/process-actions/errors.ts',
     codes: PROCESS_ACTIONS_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/ebpf',
+    title: 'Plugin ebpf',
+    about: 'the Linux eBPF sensor: why its BPF programs could not be loaded, attached or read',
+    file: 'plugins/sensors/ebpf/errors.ts',
+    codes: EBPF_ERRORS,
   },
 ];
 

@@ -13,6 +13,11 @@ export interface ProcfsConfig {
   readonly emit_existing: boolean;
   /** Upper bound of process directories inspected per scan; the rest are counted. */
   readonly max_processes_per_poll: number;
+  /**
+   * `ebpf`: poll only when the eBPF sensor cannot run here (the shipped BPF object does not
+   * load); when it can, stand by and say so. Empty: always poll.
+   */
+  readonly fallback_for: '' | 'ebpf';
 }
 
 export const PROCFS_DEFAULTS: ProcfsConfig = Object.freeze({
@@ -20,6 +25,7 @@ export const PROCFS_DEFAULTS: ProcfsConfig = Object.freeze({
   proc_root: '/proc',
   emit_existing: true,
   max_processes_per_poll: 100000,
+  fallback_for: '',
 });
 
 export const MIN_POLL_INTERVAL_MS = 20;
@@ -50,6 +56,12 @@ export const procfsConfigSchema: JsonSchema = Object.freeze({
       minimum: 1,
       default: PROCFS_DEFAULTS.max_processes_per_poll,
       description: 'Most process directories inspected per scan; the excess is counted as discarded.',
+    },
+    fallback_for: {
+      type: 'string',
+      enum: ['', 'ebpf'],
+      default: PROCFS_DEFAULTS.fallback_for,
+      description: 'ebpf: poll only when the eBPF sensor cannot run here; empty: always poll.',
     },
   },
 });

@@ -20,7 +20,7 @@ export {
   ProcParseError,
   PF_KTHREAD,
   type ProcStat,
-} from './parse.js';
+} from '../../../lib/procfs/index.js';
 
 export { manifest } from './manifest.js';
 

@@ -3,14 +3,27 @@
  * them against the previous scan, keyed by pid AND start time so that a reused pid is seen as
  * a new process. What happens between two polls is invisible (see README).
  */
-import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
+import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../driver/ffi/linux/bpf-probe.js';
 import type { ProcfsConfig } from './config.js';
 import { mapLimit } from './map-limit.js';
-import { PF_KTHREAD, parseBootTime, parseCmdline, parseStat, parseStatusUids, ticksToEpochMs, type ProcStat } from './parse.js';
-import { UserNames } from './user-names.js';
+import {
+  DEFAULT_CLOCK_TICKS,
+  PF_KTHREAD,
+  parseBootTime,
+  parseCmdline,
+  parseStat,
+  parseStatusUids,
+  processGuid,
+  readClockTicks,
+  ticksToEpochMs,
+  UserNames,
+  type ProcStat,
+} from '../../../lib/procfs/index.js';
+
+export { DEFAULT_CLOCK_TICKS, readClockTicks };
 
 /** Knobs that are not operator configuration (tests use them to avoid host dependencies). */
 export interface ProcfsSensorOptions {
@@ -50,7 +63,6 @@ interface Details {
   uid: number | undefined;
 }
 
-export const DEFAULT_CLOCK_TICKS = 100;
 /** Reads of one process's files run 4 at a time, so this bounds in-flight fs calls to ~32. */
 const STAT_CONCURRENCY = 32;
 const DESCRIBE_CONCURRENCY = 8;
@@ -63,20 +75,6 @@ function errCode(err: unknown): string {
 
 function isVanished(code: string): boolean {
   return code === 'ENOENT' || code === 'ESRCH';
-}
-
-/** `getconf CLK_TCK`, once; any failure falls back to 100 (the value on every mainstream arch). */
-export function readClockTicks(signal: AbortSignal): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    execFile('getconf', ['CLK_TCK'], { timeout: 2000, signal }, (err, stdout) => {
-      if (err) {
-        resolve(undefined);
-        return;
-      }
-      const v = Number(stdout.trim());
-      resolve(Number.isSafeInteger(v) && v > 0 ? v : undefined);
-    });
-  });
 }
 
 export class ProcfsSensor implements SensorInstance {
@@ -119,6 +117,18 @@ export class ProcfsSensor implements SensorInstance {
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     ctx.defer(() => ctx.signal.removeEventListener('abort', onAbort));
+
+    if (this.config.fallback_for === 'ebpf') {
+      const missing = await probeBpf(SHIPPED_BPF_OBJECT);
+      if (missing === undefined) {
+        ctx.counters.set('standby', 1);
+        ctx.logger.info('procfs: standing by: the ebpf sensor can run here and is the live process source (fallback_for: ebpf)');
+        return;
+      }
+      ctx.counters.set('standby', 0);
+      ctx.counters.set(`fallback_reason:${missing.kind}`, 1);
+      ctx.logger.warn({ reason: missing.reason, kind: missing.kind }, `procfs: polling /proc as the fallback for ebpf, which cannot run here: ${missing.reason}`);
+    }
 
     const statPath = join(this.root, 'stat');
     let statText: string;
@@ -355,7 +365,7 @@ export class ProcfsSensor implements SensorInstance {
       ppid: s.ppid,
       startTicks: s.startTicks,
       startTime,
-      guid: `${s.pid}@${startTime}`,
+      guid: processGuid(s.pid, startTime),
       name: s.comm,
       image: d.image,
       stopped: false,
