@@ -13,6 +13,7 @@ import { Kernel } from '../../core/kernel/kernel.js';
 import { silentLogger } from '../../core/telemetry/logger.js';
 import { formatStatus } from '../../cli/format.js';
 import { tempConfig, tempDir } from '../support/config.js';
+import { builtinsOff } from '../support/cli.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -30,12 +31,7 @@ function writeConfig(dir: string, plugins: Record<string, unknown>): string {
     stringify({
       agent: { data_dir: 'var', stop_timeout_seconds: 3 },
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        'rule-engine': { enabled: false },
-        jsonl: { enabled: false },
-        'alert-store': { enabled: false },
+        ...builtinsOff(),
         ...plugins,
       },
     }),

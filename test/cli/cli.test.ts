@@ -4,12 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
+import { builtinsOff, exited, waitFor } from '../support/cli.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -29,10 +30,7 @@ function writeConfig(dir: string, plugins: Record<string, unknown>, extra: Recor
       health: { check_interval_seconds: 0.2 },
       ...extra,
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        'rule-engine': { enabled: false },
+        ...builtinsOff(),
         jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
         'alert-store': { enabled: true, config: { path: 'out/alerts.db' } },
         ...plugins,
@@ -153,20 +151,6 @@ test('the example third-party plugin loads from its folder and raises its detect
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /^flagged: 150 characters, threshold 100$/m);
 });
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
-}
 
 test('vigil run: starts the live agent, answers vigil status, isolates a plugin that throws on every event, stops on SIGTERM', async (t) => {
   if (process.platform !== 'linux') return t.skip('the live procfs sensor runs on Linux only');

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
 import { vigilTraced } from './run-vigil.js';
+import { builtinsOff } from '../support/cli.js';
 
 const root = projectRoot();
 
@@ -97,12 +98,7 @@ test('vigil replay enables exactly the sensors that declare replay.pathsKey and 
     stringify({
       agent: { data_dir: 'var', stop_timeout_seconds: 3 },
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        'rule-engine': { enabled: false },
-        jsonl: { enabled: false },
-        'alert-store': { enabled: false },
+        ...builtinsOff(),
         lines: { path: plugin(dir, 'lines', LINES_SENSOR) },
         undeclared: { path: plugin(dir, 'undeclared', UNDECLARED_SENSOR) },
         declared: { path: plugin(dir, 'declared', configReporter('declared', true)), config: { report: reports.declared } },

@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
 import { builtinPluginFilesLoaded, vigilTraced } from './run-vigil.js';
+import { builtinsOff } from '../support/cli.js';
 
 const root = projectRoot();
 const BUILTINS = ['alert-store', 'console', 'correlation', 'ebpf', 'jsonl', 'process-actions', 'procfs', 'replay', 'rule-engine'];
@@ -35,10 +36,7 @@ function config(dir: string, name: string, plugins: Record<string, unknown>): st
     stringify({
       agent: { data_dir: 'var', stop_timeout_seconds: 3 },
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        'rule-engine': { enabled: false },
+        ...builtinsOff(),
         jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
         'alert-store': { enabled: true, config: { path: 'out/alerts.db' } },
         ...plugins,

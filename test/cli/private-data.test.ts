@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
+import { builtinsOff, exited, waitFor } from '../support/cli.js';
 import { tempDir } from '../support/config.js';
 
 const root = projectRoot();
@@ -33,20 +34,6 @@ const modeOf = (p: string): number => statSync(p).mode & 0o7777;
 
 function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 }
 
 /** A folder laid out as an operator would: config, rules and input readable by everyone. */
@@ -70,9 +57,7 @@ function agentFolder(extra: { socketPath: string }): { dir: string; config: stri
       agent: { data_dir: 'var', stop_timeout_seconds: 3 },
       status: { socket_path: extra.socketPath, metrics_file: 'out/metrics.json', metrics_interval_seconds: 0.2 },
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
+        ...builtinsOff(),
         replay: { enabled: true, config: { paths: ['input'] } },
         'rule-engine': { enabled: true, config: { rule_paths: ['rules'] } },
         jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },

@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { queryActionJournal } from '../../plugins/responders/alert-store/index.js';
 import { tempDir } from '../support/config.js';
 import { vigilTraced } from './run-vigil.js';
+import { builtinsOff } from '../support/cli.js';
 
 const children: ChildProcess[] = [];
 after(() => {
@@ -51,10 +52,7 @@ test('vigil replay in enforce mode never kills the live process a recording name
       agent: { data_dir: 'var' },
       response: { mode: 'enforce', max_event_age_seconds: 0 },
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        jsonl: { enabled: false },
+        ...builtinsOff(),
         'rule-engine': { enabled: true, config: { rule_paths: ['rules'] } },
         'process-actions': { enabled: true },
         'alert-store': { enabled: true, config: { path: 'alerts.db' } },

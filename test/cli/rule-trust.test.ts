@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
+import { builtinsOff } from '../support/cli.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -45,11 +46,7 @@ function replay(dir: string, rulePaths: string[], events: string): { summary: Su
     stringify({
       agent: { data_dir: 'var', stop_timeout_seconds: 3 },
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        jsonl: { enabled: false },
-        'alert-store': { enabled: false },
+        ...builtinsOff(),
         'rule-engine': { enabled: true, config: { rule_paths: rulePaths } },
       },
     }),

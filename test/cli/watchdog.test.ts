@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
+import { builtinsOff, exited } from '../support/cli.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -100,11 +101,7 @@ function setup(agent: Record<string, unknown>, plugins: Record<string, unknown>,
       health: { check_interval_seconds: 0.2 },
       ...extra,
       plugins: {
-        procfs: { enabled: false },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        'rule-engine': { enabled: false },
-        'alert-store': { enabled: false },
+        ...builtinsOff(),
         jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
         ...plugins,
       },
@@ -147,10 +144,6 @@ async function waitFor<T>(what: string, fn: () => T | undefined, logs: () => str
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}; log:\n${logs().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 }
 
 async function stop(a: Agent): Promise<number | null> {

@@ -58,6 +58,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { builtinsOff } from '../support/cli.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -363,9 +364,7 @@ test('vigil replay --sigma writes Sigma detections (rule.id = Sigma UUID, rule.s
       stringify({
         agent: { data_dir: 'var', stop_timeout_seconds: 3 },
         plugins: {
-          procfs: { enabled: false },
-          console: { enabled: false },
-          correlation: { enabled: false },
+          ...builtinsOff(),
           // Only the Sigma rules given with --sigma: no native rules in this run.
           'rule-engine': { enabled: true, config: { rule_paths: [], sigma_paths: [] } },
           jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },

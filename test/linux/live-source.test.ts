@@ -6,12 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
+import { exited } from '../support/cli.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -76,10 +77,6 @@ async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): P
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 }
 
 interface StatusPlugin {
