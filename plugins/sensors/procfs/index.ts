@@ -10,17 +10,6 @@ import { ProcfsSensor, type ProcfsSensorOptions } from './sensor.js';
 
 export { PROCFS_DEFAULTS, MIN_POLL_INTERVAL_MS, procfsConfigSchema, type ProcfsConfig } from './config.js';
 export { ProcfsSensor, DEFAULT_CLOCK_TICKS, readClockTicks, type ProcfsSensorOptions } from './sensor.js';
-export {
-  parseStat,
-  parseBootTime,
-  parseStatusUids,
-  parseCmdline,
-  parsePasswd,
-  ticksToEpochMs,
-  ProcParseError,
-  PF_KTHREAD,
-  type ProcStat,
-} from '../../../lib/procfs/index.js';
 
 export { manifest } from './manifest.js';
 

@@ -2,19 +2,8 @@ import type { VigilPlugin } from '../../../../core/index.js';
 import { validateWithSchema } from '../../../../testing/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  manifest,
-  parseBootTime,
-  parseCmdline,
-  parsePasswd,
-  parseStat,
-  parseStatusUids,
-  PF_KTHREAD,
-  plugin,
-  PROCFS_DEFAULTS,
-  procfsConfigSchema,
-  ticksToEpochMs,
-} from '../index.js';
+import { parseBootTime, parseCmdline, parsePasswd, parseStat, parseStatusUids, PF_KTHREAD, ticksToEpochMs } from '../../../../lib/procfs/index.js';
+import { manifest, plugin, PROCFS_DEFAULTS, procfsConfigSchema } from '../index.js';
 
 /** A real stat line with its comm replaced. */
 function statLine(pid: number, comm: string, state: string, ppid: number, start: number, flags = 4194304): string {
