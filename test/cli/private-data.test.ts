@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +14,7 @@ import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { builtinsOff, exited, waitFor } from '../support/cli.js';
 import { tempDir } from '../support/config.js';
+import { createSecondUser, secondUserUnavailable } from '../support/second-user.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
@@ -32,9 +32,6 @@ const RULE = {
 
 const modeOf = (p: string): number => statSync(p).mode & 0o7777;
 
-function onPath(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
 
 /** A folder laid out as an operator would: config, rules and input readable by everyone. */
 function agentFolder(extra: { socketPath: string }): { dir: string; config: string; out: string } {
@@ -121,25 +118,9 @@ try {
 
 test('as another local user: the alert store, its WAL and SHM, the JSONL outputs and the status socket of a running agent are out of reach', async (t) => {
   if (process.platform !== 'linux') return t.skip('file modes and a second user are checked on Linux');
-  if (process.geteuid?.() !== 0) return t.skip('needs root: the test creates a throwaway user with useradd and switches to it; run the suite as root to check data privacy against a real second user');
-  if (!onPath('useradd') || !onPath('userdel')) return t.skip('needs useradd and userdel to create the throwaway user');
-  const switcher = onPath('setpriv') ? 'setpriv' : onPath('runuser') ? 'runuser' : undefined;
-  if (!switcher) return t.skip('needs setpriv or runuser to run a command as the throwaway user');
-
-  const name = `vigil-t-${randomBytes(4).toString('hex')}`;
-  const add = spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name], { encoding: 'utf8' });
-  assert.equal(add.status, 0, `useradd: ${add.stderr}`);
-  t.after(() => {
-    const del = spawnSync('userdel', [name], { encoding: 'utf8' });
-    assert.equal(del.status, 0, `userdel: ${del.stderr}`);
-  });
-  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
-  assert.ok(uid > 0 && gid > 0, 'the throwaway user is not root');
-  const asUser = (cmd: string[]) =>
-    switcher === 'setpriv'
-      ? spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...cmd], { encoding: 'utf8', timeout: 10_000 })
-      : spawnSync('runuser', ['-u', name, '--', ...cmd], { encoding: 'utf8', timeout: 10_000 });
+  const unavailable = secondUserUnavailable();
+  if (unavailable !== undefined) return t.skip(`${unavailable} (to check data privacy against a real second user)`);
+  const { run: asUser } = createSecondUser(t);
 
   const { dir, config, out } = agentFolder({ socketPath: 'out/vigil.sock' });
   const probe = join(dir, 'probe.mjs');

@@ -16,14 +16,12 @@ import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { tempDir } from '../support/config.js';
 import { builtinsOff } from '../support/cli.js';
+import { createSecondUser, secondUserUnavailable } from '../support/second-user.js';
 
 const root = projectRoot();
 const bin = join(root, 'bin', 'vigil.js');
 const LSASS_RULE = 'windows/credential_access/lsass_access_dangerous_rights.json';
 
-function onPath(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
 
 function vigil(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, VIGIL_CONFIG: '', VIGIL_STRICT_FILE_MODES: '' }, timeout: 120_000 });
@@ -61,23 +59,9 @@ function replay(dir: string, rulePaths: string[], events: string): { summary: Su
 
 test('a lists.json planted above a rule pack by another user changes no detection; rule files others can write or own are refused', (t) => {
   if (process.platform !== 'linux') return t.skip('file ownership and modes are checked on Linux');
-  if (process.geteuid?.() !== 0) return t.skip('needs root: the test creates a throwaway user with useradd and plants a file as that user; run the suite as root to check rule trust against a real second user');
-  if (!onPath('useradd') || !onPath('userdel')) return t.skip('needs useradd and userdel to create the throwaway user');
-  if (!onPath('setpriv') && !onPath('runuser')) return t.skip('needs setpriv or runuser to run a command as the throwaway user');
-
-  const name = `vigil-t${randomBytes(3).toString('hex')}`;
-  const add = spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name], { encoding: 'utf8' });
-  assert.equal(add.status, 0, `useradd: ${add.stderr}`);
-  t.after(() => {
-    const del = spawnSync('userdel', [name], { encoding: 'utf8' });
-    assert.equal(del.status, 0, `userdel: ${del.stderr}`);
-  });
-  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
-  const asUser = (cmd: string[]) =>
-    onPath('setpriv')
-      ? spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...cmd], { encoding: 'utf8', timeout: 10_000 })
-      : spawnSync('runuser', ['-u', name, '--', ...cmd], { encoding: 'utf8', timeout: 10_000 });
+  const unavailable = secondUserUnavailable();
+  if (unavailable !== undefined) return t.skip(`${unavailable} (to check rule trust against a real second user)`);
+  const { run: asUser, uid, gid } = createSecondUser(t);
 
   // A folder every user can enter, holding a shared folder every user can write (sticky, root's).
   const dir = tempDir();
