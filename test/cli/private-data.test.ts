@@ -107,9 +107,9 @@ process.stdout.write(JSON.stringify(out));
 
 /** Tightening a file the agent's user does not own fails with the data code, not silently. */
 const TIGHTEN = `
-const { tightenPrivate } = await import(process.argv[2]);
+import { tightenPrivate } from ${JSON.stringify(pathToFileURL(join(root, 'dist', 'core', 'private-files.js')).href)};
 try {
-  tightenPrivate(process.argv[3], { warn() {} });
+  tightenPrivate(process.argv[2], { warn() {} });
   process.stdout.write('tightened');
 } catch (e) {
   process.stdout.write(String(e.code) + ' ' + e.message);
@@ -178,7 +178,7 @@ test('as another local user: the alert store, its WAL and SHM, the JSONL outputs
     assert.match(cat.stderr, /Permission denied/);
 
     // The other user cannot even tighten (or loosen) what the agent owns: the helper says why.
-    const otherTry = asUser([process.execPath, tighten, pathToFileURL(join(root, 'dist', 'core', 'private-files.js')).href, config]);
+    const otherTry = asUser([process.execPath, tighten, config]);
     assert.match(otherTry.stdout, /^VIGIL_ERR_DATA_NOT_PRIVATE .*could not be made 0600/);
     assert.equal(modeOf(config), 0o644);
   } finally {
