@@ -81,6 +81,23 @@ function baseName(path: string): string {
   return i >= 0 ? path.slice(i + 1) : path;
 }
 
+/**
+ * A table with column widths fitted to the content within `max`, and a closing line that
+ * counts the rows (`noun`, plural with an s) and says when the limit cut the list.
+ */
+function table(header: readonly string[], max: readonly number[], cells: readonly string[][], limit: number, noun: string): string {
+  const widths = header.map((h, i) => Math.min(max[i] ?? 40, Math.max(h.length, ...cells.map((c) => clean(c[i] ?? '').length))));
+  const line = (cols: readonly string[]): string =>
+    cols
+      .map((c, i) => fit(c, widths[i] ?? 10).padEnd(widths[i] ?? 10))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), ...cells.map(line)];
+  const more = cells.length >= limit ? ` (limit ${limit} reached; use --limit or filters to see more)` : '';
+  out.push(`${cells.length} ${noun}${cells.length === 1 ? '' : 's'}${more}`);
+  return `${out.join('\n')}\n`;
+}
+
 /** The human table: one alert per line, widths fitted to the content within limits. */
 export function formatAlertTable(rows: readonly AlertRow[], limit: number): string {
   if (rows.length === 0) return 'No alerts match.\n';
@@ -95,18 +112,7 @@ export function formatAlertTable(rows: readonly AlertRow[], limit: number): stri
     r.action_results.length === 0 ? '-' : r.action_results.map((a) => `${a.action}:${a.status}`).join(','),
     r.id,
   ]);
-  const widths = header.map((h, i) =>
-    Math.min(max[i] ?? 40, Math.max(h.length, ...cells.map((c) => clean(c[i] ?? '').length))),
-  );
-  const line = (cols: readonly string[]): string =>
-    cols
-      .map((c, i) => fit(c, widths[i] ?? 10).padEnd(widths[i] ?? 10))
-      .join('  ')
-      .trimEnd();
-  const out = [line(header), ...cells.map(line)];
-  const more = rows.length >= limit ? ` (limit ${limit} reached; use --limit or filters to see more)` : '';
-  out.push(`${rows.length} alert${rows.length === 1 ? '' : 's'}${more}`);
-  return `${out.join('\n')}\n`;
+  return table(header, max, cells, limit, 'alert');
 }
 
 /** The action journal as a table, newest first. */
@@ -124,14 +130,5 @@ export function formatJournalTable(rows: readonly JournalRow[], limit: number): 
     r.analyzer ?? r.responder,
     r.reason ?? '-',
   ]);
-  const widths = header.map((h, i) => Math.min(max[i] ?? 40, Math.max(h.length, ...cells.map((c) => clean(c[i] ?? '').length))));
-  const line = (cols: readonly string[]): string =>
-    cols
-      .map((c, i) => fit(c, widths[i] ?? 10).padEnd(widths[i] ?? 10))
-      .join('  ')
-      .trimEnd();
-  const out = [line(header), ...cells.map(line)];
-  const more = rows.length >= limit ? ` (limit ${limit} reached; use --limit or filters to see more)` : '';
-  out.push(`${rows.length} journaled action${rows.length === 1 ? '' : 's'}${more}`);
-  return `${out.join('\n')}\n`;
+  return table(header, max, cells, limit, 'journaled action');
 }
