@@ -168,12 +168,75 @@ export interface WmiInfo {
   type?: string;
 }
 
-/** Result of a memory or file scan, carried by `scan.result` events. */
+/**
+ * A memory region (or file section) a scanner flagged. Addresses are `0x`-prefixed hex
+ * strings for display; `kind` says why it was flagged.
+ */
+export interface ScanRegion {
+  readonly start: string;
+  readonly end: string;
+  /** As /proc/<pid>/maps spells them (`rwxp`), or the Windows protection name. */
+  readonly perms?: string;
+  /**
+   * `anon_exec`, `wx`, `deleted_exec`, `memfd_exec`, `patched_code` (Linux region scanner);
+   * `implanted_pe`, `implanted_shc`, `replaced`, `hdr_modified`, `patched`, `iat_hooked`,
+   * `unreachable_file`, `other` (PE-sieve); `yara` for a region flagged only by a match.
+   */
+  readonly kind: string;
+  /** The mapped file, or the pseudo-path (`[anon]`, `/memfd:x (deleted)`). */
+  readonly path?: string;
+  /** Bytes of an executable segment that differ from the file on disk (`patched_code`). */
+  readonly diff_bytes?: number;
+}
+
+/** One string of a YARA match: where it is, and its bytes sliced from the scanned buffer. */
+export interface ScanMatchString {
+  readonly identifier: string;
+  /** Absolute address for a memory scan, offset in the file for a file scan. */
+  readonly offset: number;
+  readonly length: number;
+  /** Hex of the matched bytes (at most the first 64), sliced from the scanned buffer. */
+  readonly data_hex: string;
+}
+
+/** A YARA rule that matched, as every engine reports it. */
+export interface ScanMatch {
+  readonly rule: string;
+  readonly namespace: string;
+  readonly tags: readonly string[];
+  readonly meta: Readonly<Record<string, string | number | boolean>>;
+  readonly strings: readonly ScanMatchString[];
+  /** Start (`0x…`) of the region the match was found in (memory scans). */
+  readonly region?: string;
+  /** The engine that matched (`yara-x`, `libyara-wasm`). */
+  readonly engine?: string;
+}
+
+/** Result of a memory or file scan, carried by `scan.result` events (field paths `scan.*`). */
 export interface ScanInfo {
+  /** `linux-memory`, `yara-file`, `pe-sieve`, `hollows-hunter`. */
   scanner?: string;
   verdict?: 'clean' | 'suspicious' | 'malicious' | 'error' | 'skipped';
+  /** The distinct finding kinds (region kinds, `yara` when a rule matched). */
   findings?: readonly string[];
   reason?: string;
+  /** The YARA engine used, when YARA ran. */
+  engine?: string;
+  /** Names of the YARA rules that matched (for `equals_any` / `contains` on `scan.rules`). */
+  rules?: readonly string[];
+  regions?: readonly ScanRegion[];
+  matches?: readonly ScanMatch[];
+  /** Scanner-specific tallies: regions seen, regions and bytes scanned, PE-sieve's counts. */
+  counts?: Readonly<Record<string, number>>;
+  /** Where the raw report and dumps were kept (PE-sieve / HollowsHunter). */
+  report_dir?: string;
+  /** A file scan's path. */
+  path?: string;
+  duration_ms?: number;
+  /** The result came from the per-(identity, image hash) cache, not a new scan. */
+  cached?: boolean;
+  /** The ActionRequest that asked for the scan, when one did. */
+  request_id?: string;
 }
 
 /** Host identity stamped by the core. */
