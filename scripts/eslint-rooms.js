@@ -11,7 +11,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SDK_MODULES = ['core/index'];
 
 /** The lib/ rooms, lowest first: a room imports only rooms before it in this list. */
-export const LIB_LAYERS = ['files', 'procfs', 'evtx', 'windows', 'rules', 'sigma'];
+export const LIB_LAYERS = ['files', 'procfs', 'yara', 'evtx', 'windows', 'rules', 'sigma'];
 
 /** Where a file sits: its top folder, the plugin folder or lib room, whether it is a test. */
 function placeOf(abs) {
