@@ -13,4 +13,4 @@ export {
 } from '../../../lib/yara/index.js';
 export type { YaraEngineName, YaraRules, YaraSource, YaraRuleMatch } from '../../../lib/yara/index.js';
 export { scanLinuxProcess } from './linux/index.js';
-export { runPeSieve, runHollowsHunter } from './windows/index.js';
+export { runPeSieve, runHollowsHunter } from './windows/runner.js';
