@@ -12,5 +12,5 @@ export {
   toScanMatches,
 } from '../../../lib/yara/index.js';
 export type { YaraEngineName, YaraRules, YaraSource, YaraRuleMatch } from '../../../lib/yara/index.js';
-export { scanLinuxProcess } from './linux/index.js';
+export { scanLinuxProcess, REASON_EXITED, REASON_IDENTITY } from './linux/index.js';
 export { runPeSieve, runHollowsHunter } from './windows/runner.js';

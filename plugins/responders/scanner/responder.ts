@@ -6,6 +6,7 @@ import type { ScannerConfig } from './config.js';
 import { ScannerError, errorKind } from './errors.js';
 import { ImageHashes, identityOf, liveProcess, readProcClock, sameProcess, type ProcClock } from './identity.js';
 import { SCAN_TASKS } from './manifest.js';
+import { REASON_EXITED, REASON_IDENTITY } from './engines.js';
 import { loadRuleSet } from './ruleset.js';
 import { RECYCLE_EXIT_CODE, type FileTask, type MemoryTask, type RuleSetRef, type TaskOutput } from './scans.js';
 
@@ -177,6 +178,9 @@ export class ScannerResponder implements ResponderInstance {
       recycleWasmAfter: c.recycle_wasm_after,
     };
     const scan = await this.runTask(SCAN_TASKS.memory, task);
+    // The Linux scanner re-checks the identity itself, before and after reading.
+    if (scan.verdict === 'error' && scan.reason === REASON_IDENTITY) return { status: 'skipped', outcome: 'identity_mismatch', reason: `pid ${pid}: ${scan.reason}`, scan: { ...scan, verdict: 'skipped' } };
+    if (scan.verdict === 'error' && scan.reason === REASON_EXITED) return { status: 'skipped', outcome: 'not_found', reason: `pid ${pid}: ${scan.reason}`, scan: { ...scan, verdict: 'skipped' } };
     if (scan.verdict === 'error') return { status: 'failed', outcome: 'failed', reason: scan.reason ?? 'the scan failed', scan };
     // A pid reused during the scan: the bytes read may be another process's. Fail closed.
     if (this.platform === 'linux' && this.clock) {

@@ -1,0 +1,257 @@
+/**
+ * The scanner responder through the kit's recording context and a real worker pool: memory
+ * scans of a real process holding an anonymous executable region (the memory scanner's C
+ * fixture), file scans across chunk boundaries, the cache, identity checks, a refused rule
+ * set, and every way a task can fail (timeout, full queue) answered as a result, never thrown.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ActionRequest, ActionResult, EventDraft, ProcessInfo, ScanInfo } from '../../../../core/index.js';
+import { WorkerPool } from '../../../../core/workers/worker-pool.js';
+import { checkConformance, instantiate, projectRoot, recordingContext, sampleDetection } from '../../../../testing/index.js';
+import { buildFixture, fixturesUnavailable } from '../linux/test/fixtures.js';
+import { ScanCache, plugin } from '../index.js';
+
+const MARKER = `VIGIL-SCANNER-TEST-${randomUUID().slice(0, 8)}`;
+const dir = mkdtempSync(join(tmpdir(), 'vigil-scanner-test-'));
+const rulesFile = join(dir, 'marker.yar');
+writeFileSync(rulesFile, `rule Vigil_Test_Marker : test\n{\n  meta:\n    verdict = "malicious"\n  strings:\n    $m = "${MARKER}"\n  condition:\n    $m\n}\n`);
+const shipped = join(projectRoot(), 'rules', 'yara');
+
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+const linux = process.platform === 'linux';
+const clockTicks = linux ? Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) : 100;
+const bootSec = linux ? Number(/^btime\s+(\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))![1]) : 0;
+function startTime(pid: number): number {
+  const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return bootSec * 1000 + Math.round((Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[19]) * 1000) / clockTicks);
+}
+
+/** The anon-exec fixture running with MARKER; its RX region's address. */
+async function anonExec(): Promise<{ child: ChildProcess & { pid: number }; rx: string; target: ProcessInfo }> {
+  const exe = await buildFixture('anon-exec');
+  assert.ok(exe, 'the fixture builds');
+  const child = spawn(exe, [MARKER], { stdio: ['pipe', 'pipe', 'inherit'] }) as ChildProcess & { pid: number };
+  children.push(child);
+  let out = '';
+  const rx = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ADDR (0x[0-9a-f]+)\nRWX/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`anon-exec exited (${code}): ${out}`)));
+  });
+  return { child, rx, target: { pid: child.pid, start_time: startTime(child.pid), image: exe, name: 'anon-exec' } };
+}
+
+function request(action: string, target: ProcessInfo | undefined, params: Record<string, unknown> = {}): ActionRequest {
+  const detection = sampleDetection({ pid: target?.pid ?? 0, image: target?.image ?? '/bin/true', time: Date.now() });
+  return { id: randomUUID(), action, params, detection, ...(target ? { target } : {}), dry_run: false };
+}
+
+async function responder(config: Record<string, unknown> = {}, pool?: WorkerPool) {
+  const rec = recordingContext(plugin, {
+    config: { yara: { rule_paths: [rulesFile] }, ...config },
+    logLevel: 'warn',
+    ...(pool ? { services: { 'worker-pool': () => pool } } : {}),
+  });
+  const inst = instantiate(plugin, rec);
+  await inst.start();
+  const ask = async (req: ActionRequest): Promise<{ result: ActionResult; scan: ScanInfo; event: EventDraft }> => {
+    await inst.onActions!([req]);
+    const result = rec.results.find((r) => r.request_id === req.id);
+    const event = rec.emitted.find((e) => e.scan?.request_id === req.id);
+    assert.ok(result, 'answered with an ActionResult');
+    assert.ok(event?.scan, 'a scan.result was emitted');
+    return { result, scan: event.scan, event };
+  };
+  return { rec, inst, ask };
+}
+
+const noFixtures = fixturesUnavailable() ?? false;
+
+test('conformance: the scanner passes the plugin suite', async () => {
+  await checkConformance(plugin, { yara: { rule_paths: [shipped] } });
+});
+
+test('memscan of a real process: the anonymous executable region is flagged and the YARA rule matched in it; the second scan comes from the cache', { skip: noFixtures }, async () => {
+  const { child, rx, target } = await anonExec();
+  const r = await responder();
+  try {
+    const first = await r.ask(request('memscan', target));
+    assert.equal(first.result.status, 'done', first.result.reason);
+    assert.equal(first.scan.scanner, 'linux-memory');
+    assert.equal(first.scan.verdict, 'malicious');
+    assert.ok(first.scan.findings?.includes('anon_exec'), JSON.stringify(first.scan.findings));
+    const region = first.scan.regions?.find((g) => g.start === rx);
+    assert.ok(region, `region ${rx} is listed: ${JSON.stringify(first.scan.regions)}`);
+    assert.equal(region.kind, 'anon_exec');
+    const m = first.scan.matches?.find((x) => x.rule === 'Vigil_Test_Marker' && x.region === rx);
+    assert.ok(m, 'the marker rule matched in that region');
+    assert.equal(m.strings[0]?.offset, Number(BigInt(rx) + 64n), 'the match is at the absolute address of the marker');
+    assert.deepEqual(first.result.details?.['rules'], ['Vigil_Test_Marker']);
+    assert.equal(first.result.details?.['verdict'], 'malicious');
+    assert.equal(first.event.target?.pid, child.pid);
+    assert.equal(first.event.proc?.pid, child.pid, 'the scanned process is the actor of the scan.result');
+    assert.notEqual(first.scan.cached, true);
+
+    const second = await r.ask(request('memscan', target));
+    assert.equal(second.scan.cached, true);
+    assert.equal(second.result.details?.['cached'], true);
+    assert.deepEqual(second.scan.rules, first.scan.rules);
+    const snap = r.rec.counters.snapshot();
+    assert.equal(snap.custom['cache_hits'], 1);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+  }
+});
+
+test('memscan refuses a pid that names another process now (identity mismatch), and a pid that does not exist', { skip: !linux }, async () => {
+  const r = await responder();
+  try {
+    const me = { pid: process.pid, start_time: startTime(process.pid) - 60_000, image: process.execPath };
+    const wrong = await r.ask(request('memscan', me));
+    assert.deepEqual([wrong.result.status, wrong.result.outcome, wrong.scan.verdict], ['skipped', 'identity_mismatch', 'skipped']);
+    const gone = await r.ask(request('memscan', { pid: 2 ** 22 + 17, start_time: 1 }));
+    assert.deepEqual([gone.result.outcome, gone.scan.verdict], ['not_found', 'skipped']);
+    const none = await r.ask(request('memscan', { image: '/bin/true' }));
+    assert.deepEqual([none.result.outcome, none.scan.verdict], ['no_identity', 'skipped']);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+  }
+});
+
+test('filescan reads in chunks with overlap: a marker across a chunk boundary matches once, at its file offset', async () => {
+  const file = join(dir, 'big.bin');
+  const data = Buffer.alloc(3 * 4096, 0x41);
+  const at = 4096 - 10; // straddles the first boundary
+  data.write(MARKER, at, 'latin1');
+  data.write(MARKER, 2 * 4096 + 100, 'latin1');
+  writeFileSync(file, data);
+  const r = await responder({ file: { chunk_bytes: 4096, overlap_bytes: 256 } });
+  try {
+    const { result, scan } = await r.ask(request('filescan', undefined, { path: file }));
+    assert.equal(result.status, 'done', result.reason);
+    assert.equal(scan.scanner, 'yara-file');
+    assert.equal(scan.verdict, 'malicious');
+    assert.deepEqual(scan.matches?.[0]?.strings.map((s) => s.offset), [at, 2 * 4096 + 100]);
+    assert.equal(scan.matches?.[0]?.strings[0]?.data_hex, Buffer.from(MARKER, 'latin1').toString('hex'));
+    assert.ok((scan.counts?.['chunks'] ?? 0) >= 3);
+    const clean = join(dir, 'clean.bin');
+    writeFileSync(clean, Buffer.alloc(1000, 0x42));
+    const c = await r.ask(request('filescan', undefined, { path: clean }));
+    assert.deepEqual([c.result.status, c.scan.verdict, c.result.details?.['rules']], ['done', 'clean', []]);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+  }
+});
+
+test('a scan past its timeout is a failed result and a scan.result with verdict error, not an exception', async () => {
+  const file = join(dir, 'timeout.bin');
+  writeFileSync(file, Buffer.alloc(64, 0x41));
+  const r = await responder({ timeout_seconds: 0.001, cache: { max_entries: 0 } });
+  try {
+    const { result, scan } = await r.ask(request('filescan', undefined, { path: file }));
+    assert.equal(result.status, 'failed');
+    assert.equal(scan.verdict, 'error');
+    assert.match(result.reason ?? '', /VIGIL_ERR_WORKER_TIMEOUT/);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+  }
+});
+
+test('a full worker queue is counted and answered as failed results with the reason', async () => {
+  const pool = new WorkerPool({ maxThreads: 1, maxQueue: 1, taskTimeoutMs: 30_000 });
+  const file = join(dir, 'queue.bin');
+  writeFileSync(file, Buffer.alloc(64, 0x41));
+  const r = await responder({ cache: { max_entries: 0 } }, pool);
+  try {
+    const reqs = Array.from({ length: 6 }, () => request('filescan', undefined, { path: file }));
+    await r.inst.onActions!(reqs);
+    const failed = r.rec.results.filter((x) => x.status === 'failed');
+    assert.ok(failed.length > 0, 'some were refused');
+    for (const f of failed) assert.match(f.reason ?? '', /VIGIL_ERR_WORKER_QUEUE_FULL/);
+    assert.equal(r.rec.results.length, 6, 'every request answered');
+    assert.equal(r.rec.emitted.filter((e) => e.scan?.verdict === 'error').length, failed.length);
+    assert.ok((pool.counters.snapshot().discarded['queue_full:scanner.file']?.count ?? 0) > 0);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+    await pool.close();
+  }
+});
+
+test('libyara-wasm: a worker retires after recycle_wasm_after scans and the task that found it retiring runs again on a new thread', async () => {
+  const pool = new WorkerPool({ maxThreads: 1, maxQueue: 16, taskTimeoutMs: 30_000 });
+  const file = join(dir, 'wasm.bin');
+  writeFileSync(file, Buffer.concat([Buffer.alloc(100), Buffer.from(MARKER, 'latin1')]));
+  const r = await responder({ yara: { rule_paths: [rulesFile], engine: 'libyara-wasm' }, recycle_wasm_after: 1, cache: { max_entries: 0 } }, pool);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const { result, scan } = await r.ask(request('filescan', undefined, { path: file }));
+      assert.equal(result.status, 'done', result.reason);
+      assert.equal(scan.engine, 'libyara-wasm');
+      assert.equal(scan.matches?.[0]?.strings[0]?.offset, 100);
+    }
+    assert.equal(r.rec.counters.snapshot().custom['workers_recycled'], 2);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+    await pool.close();
+  }
+});
+
+test('a rule set one configured engine refuses fails start with the engine and the reason', async () => {
+  const bad = join(dir, 'bad.yar');
+  writeFileSync(bad, 'rule Broken { strings: $a = "x" condition: $a and }\n');
+  const rec = recordingContext(plugin, { config: { yara: { rule_paths: [bad], check_engines: ['yara-x', 'libyara-wasm'] } } });
+  const inst = instantiate(plugin, rec);
+  await assert.rejects(inst.start(), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'VIGIL_ERR_SCANNER_RULES');
+    assert.match(err.message, /refused by (yara-x|libyara-wasm)/);
+    assert.match(err.message, /bad\.yar/);
+    return true;
+  });
+  await rec.dispose();
+});
+
+test('the shipped YARA set compiles in both engines', async () => {
+  const rec = recordingContext(plugin, { config: { yara: { rule_paths: [shipped], check_engines: ['yara-x', 'libyara-wasm'] } } });
+  const inst = instantiate(plugin, rec);
+  await inst.start();
+  assert.ok((rec.counters.snapshot().custom['yara_sources'] ?? 0) >= 2);
+  await inst.stop();
+  await rec.dispose();
+});
+
+test('the cache is an LRU bounded by max_entries, with a TTL; evictions and expirations are counted', () => {
+  const c = new ScanCache(2, 1000);
+  const info = (v: string): ScanInfo => ({ scanner: v, verdict: 'clean' });
+  c.set('a', info('a'), 0);
+  c.set('b', info('b'), 0);
+  assert.equal(c.get('a', 10)?.scanner, 'a'); // a is now the youngest
+  c.set('c', info('c'), 20);
+  assert.equal(c.evictions, 1);
+  assert.equal(c.get('b', 30), undefined, 'b, least recently used, was evicted');
+  assert.equal(c.get('a', 999)?.scanner, 'a');
+  assert.equal(c.get('a', 1000), undefined, 'expired at the TTL');
+  assert.equal(c.expirations, 1);
+  assert.equal(c.size, 1);
+  const off = new ScanCache(0, 1000);
+  off.set('a', info('a'), 0);
+  assert.equal(off.size, 0, 'max_entries 0: no cache');
+});
