@@ -5,6 +5,7 @@ import { VigilError } from '../errors/index.js';
 import { fileTrustProblem, STRICT_FILE_MODES_ENV } from '../file-trust.js';
 import { defaultConfigPath, projectRoot } from '../paths.js';
 import { CONFIG_SCHEMA } from './schema.js';
+import { playbookFindings } from './playbooks.js';
 import { validateWithSchema, type ConfigFinding } from './validate.js';
 import type { VigilConfig } from './types.js';
 
@@ -64,6 +65,8 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const lineOf = (pointer: string) => lineInDoc(doc, text, pointer);
   const findings = validateWithSchema(CONFIG_SCHEMA, data).map((f) => withLine(f, lineOf));
   if (findings.length > 0) throw configInvalid(file, findings);
+  const planFindings = playbookFindings((data as VigilConfig).response).map((f) => withLine(f, lineOf));
+  if (planFindings.length > 0) throw configInvalid(file, planFindings);
   const isDefault = resolve(file) === resolve(defaultConfigPath());
   return { config: data as VigilConfig, file, baseDir: isDefault ? projectRoot() : dirname(resolve(file)), lineOf };
 }

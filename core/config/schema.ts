@@ -6,6 +6,25 @@ export const CONFIG_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
+  definitions: {
+    stepConditions: {
+      type: 'object',
+      minProperties: 1,
+      description: 'Earlier steps by id, each with what its result must show.',
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: {
+          outcome: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          status: { type: 'array', minItems: 1, items: { enum: ['done', 'failed', 'skipped'] } },
+          verdict: { type: 'array', minItems: 1, items: { enum: ['clean', 'suspicious', 'malicious', 'error', 'skipped'] } },
+          findings: { type: 'boolean' },
+        },
+      },
+    },
+  },
   properties: {
     agent: {
       type: 'object',
@@ -79,6 +98,45 @@ export const CONFIG_SCHEMA: JsonSchema = {
                 },
               },
               simulate: { type: 'boolean', default: false, description: 'true: the matching detections\' actions are simulated even in enforce mode.' },
+            },
+          },
+        },
+        playbooks: {
+          type: 'object',
+          default: {},
+          description: 'Ordered response plans; a rule or response set asks for one with { action: playbook, params: { name } }.',
+          propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['steps'],
+            properties: {
+              description: { type: 'string' },
+              step_timeout_seconds: { type: 'number', exclusiveMinimum: 0, default: 60, description: 'A step without its own timeout_seconds waits this long for its result.' },
+              on_timeout: {
+                type: 'string',
+                pattern: '^([a-z][a-z0-9_.-]*)?$',
+                default: 'resume',
+                description: "Run when a step times out or fails after an earlier step acted (a suspended process is not left suspended); '' for none.",
+              },
+              steps: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 32,
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['action'],
+                  properties: {
+                    id: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' },
+                    action: { type: 'string', pattern: '^[a-z][a-z0-9_.-]*$' },
+                    params: { type: 'object' },
+                    timeout_seconds: { type: 'number', exclusiveMinimum: 0 },
+                    when: { $ref: '#/definitions/stepConditions' },
+                    unless: { $ref: '#/definitions/stepConditions' },
+                  },
+                },
+              },
             },
           },
         },

@@ -32,6 +32,7 @@ export interface VigilConfig {
     protected_images: string[];
     protected_users: string[];
     sets: ResponseSet[];
+    playbooks: Record<string, Playbook>;
   };
   status: {
     socket_path: string;
@@ -60,6 +61,39 @@ export interface PluginEntry {
   path?: string;
   package?: string;
   config: Record<string, unknown>;
+}
+
+/** What a playbook condition reads from an earlier step's result; every field named must hold. */
+export interface StepCondition {
+  /** The step's outcome is one of these (`done`, `would_have`, `failed` …). */
+  outcome?: string[];
+  /** The step's status is one of these (`done`, `failed`, `skipped`). */
+  status?: string[];
+  /** The step's `details.verdict` (scans) is one of these. */
+  verdict?: string[];
+  /** true: the step reported findings (`details.findings` not empty); false: none. */
+  findings?: boolean;
+}
+
+/** One step of a playbook: an action, run when its conditions on earlier steps hold. */
+export interface PlaybookStep {
+  id?: string;
+  action: string;
+  params?: Record<string, unknown>;
+  timeout_seconds?: number;
+  /** Run only when every named step's result meets its condition. */
+  when?: Record<string, StepCondition>;
+  /** Skip when every named step's result meets its condition. */
+  unless?: Record<string, StepCondition>;
+}
+
+/** An ordered response plan (config `response.playbooks.<name>`). */
+export interface Playbook {
+  description?: string;
+  step_timeout_seconds: number;
+  /** The action run when a step times out or fails after an earlier step acted; '' for none. */
+  on_timeout: string;
+  steps: PlaybookStep[];
 }
 
 /** A response set (as in Aurora): detections it matches get its actions, and may be held to simulation. */

@@ -73,8 +73,13 @@ export interface ActionRequest {
    * with an identity: `pid` + `start_time`, or `guid`.
    */
   readonly target?: ProcessInfo;
-  /** Monitor mode: the responder must not act, only say what it would have done. */
+  /**
+   * Monitor mode: the responder must not act, only say what it would have done. Read-only
+   * actions (manifest `readOnlyActions`) are sent with `false` in monitor mode too.
+   */
   readonly dry_run: boolean;
+  /** The playbook and step this request is part of (plugin API 2.2.0). */
+  readonly playbook?: { readonly name: string; readonly step: string };
 }
 
 export type ActionStatus = 'done' | 'failed' | 'skipped';
@@ -104,4 +109,7 @@ export interface ActionResult {
   readonly analyzer?: string;
   /** The target's identity as the request named it; the core fills it. */
   readonly target?: Readonly<Pick<ProcessInfo, 'pid' | 'start_time' | 'guid' | 'image'>>;
+  /** The playbook and step the request was part of (plugin API 2.2.0); the core fills them. */
+  readonly playbook?: string;
+  readonly step?: string;
 }

@@ -176,6 +176,11 @@ export class Kernel {
       // Replayed telemetry is monitor-only: the policy asks which sensor an event came from.
       deliveryOf: (source) => this.hosts.find((h) => h.id === source && h.manifest.kind === 'sensor')?.manifest.delivery,
       replaying: () => this.hosts.some((h) => h.manifest.kind === 'sensor' && h.manifest.delivery === 'replay'),
+      // An action is read-only only when every responder performing it says so.
+      readOnly: (action) => {
+        const performers = this.hosts.filter((h) => h.manifest.kind === 'responder' && (h.manifest.actions ?? []).includes(action));
+        return performers.length > 0 && performers.every((h) => (h.manifest.readOnlyActions ?? []).includes(action));
+      },
     });
     this.sourcesFinished = new Promise((r) => (this.sourcesDone = r));
   }
@@ -358,7 +363,13 @@ export class Kernel {
     for (const kind of [...START_ORDER].reverse()) {
       const hosts = this.hostsOf(kind);
       if (kind !== 'sensor') await this.drain(drainMs);
-      if (kind === 'responder') await Promise.all(hosts.map((h) => h.flush()));
+      if (kind === 'responder') {
+        // Plans still running break off now, while responders can still run their
+        // restoring step (a suspended process is resumed before the agent goes).
+        await this.policy.shutdown(drainMs);
+        await this.drain(drainMs);
+        await Promise.all(hosts.map((h) => h.flush()));
+      }
       await Promise.all(hosts.map((h) => h.stop()));
       for (const h of hosts) h.subscription?.unsubscribe();
     }

@@ -4,6 +4,7 @@ import { SEVERITIES, type ActionRequest, type ActionResult, type Detection, type
 import type { ProcessInfo } from '../events/event.js';
 import type { DiscardReason, PluginCounters } from '../telemetry/counters.js';
 import type { ResponseSet, VigilConfig } from '../config/types.js';
+import { runPlaybook, type StepContext } from './playbooks.js';
 import {
   PRIVILEGED_USERS,
   WINDOWS_CRITICAL_IMAGES,
@@ -28,6 +29,10 @@ const SKIPS = {
   rateLimit: { outcome: 'rate_limit', reason: 'rate limit', counted: 'action_rate_limit' },
   cooldown: { outcome: 'cooldown', reason: 'cooldown', counted: 'action_cooldown' },
   monitor: { outcome: 'would_have', reason: 'would have', counted: 'action_monitor' },
+  noPlaybook: { outcome: 'no_playbook', reason: 'no such playbook', counted: 'action_no_playbook' },
+  planRunning: { outcome: 'in_progress', reason: 'a playbook already runs for this process', counted: 'action_playbook_busy' },
+  timeout: { outcome: 'timeout', reason: 'no result in time', counted: 'action_timeout' },
+  stopping: { outcome: 'stopping', reason: 'agent stopping', counted: 'action_timeout' },
 } as const satisfies Record<string, { outcome: string; reason: string; counted: DiscardReason }>;
 
 type Skip = (typeof SKIPS)[keyof typeof SKIPS];
@@ -44,6 +49,8 @@ interface Pending {
   readonly analyzer: string;
   readonly mode: Mode;
   readonly target?: ActionResult['target'];
+  readonly playbook?: string;
+  readonly step?: string;
 }
 
 /** Requests in flight whose journal context is kept; past this the oldest is forgotten (counted). */
@@ -64,6 +71,11 @@ export interface ResponsePolicyOptions {
   readonly lineage?: ReadonlySet<number>;
   /** Live facts about a local process; default: procfs on Linux, nothing elsewhere. */
   readonly liveProcess?: (pid: number) => LiveProcess | undefined;
+  /**
+   * Whether every responder performing an action declares it read-only (manifest
+   * `readOnlyActions`): such actions run in monitor mode too. Default: none is.
+   */
+  readonly readOnly?: (action: string) => boolean;
 }
 
 const RANK = new Map<string, number>(SEVERITIES.map((s, i) => [s, i]));
@@ -83,6 +95,10 @@ function identityOf(p: ProcessInfo | undefined): ActionResult['target'] | undefi
   if (p.guid !== undefined) t.guid = p.guid;
   if (p.image !== undefined) t.image = p.image;
   return t;
+}
+
+function identityKey(t: ProcessInfo): string {
+  return t.guid ?? `${t.pid}@${t.start_time}`;
 }
 
 function describe(p: ProcessInfo): string {
@@ -112,6 +128,12 @@ export class ResponsePolicy {
   private readonly recent = { monitor: new Map<string, number[]>(), enforce: new Map<string, number[]>() };
   private readonly lastByKey = { monitor: new Map<string, number>(), enforce: new Map<string, number>() };
   private readonly pending = new Map<string, Pending>();
+  /** Playbook steps awaiting their responder's result, by request id. */
+  private readonly waiters = new Map<string, { resolve: (r: ActionResult) => void; abort: () => void; restoring: boolean }>();
+  /** Targets a playbook runs for now: one plan per process at a time. */
+  private readonly planning = new Set<string>();
+  private readonly plans = new Set<Promise<void>>();
+  private readonly readOnly: (action: string) => boolean;
   private readonly lineage: ReadonlySet<number>;
   private readonly protectedImages: readonly string[];
   private readonly deliveryOf: (source: string) => 'live' | 'replay' | undefined;
@@ -132,6 +154,31 @@ export class ResponsePolicy {
     this.deliveryOf = options.deliveryOf ?? (() => 'live');
     this.replaying = options.replaying ?? (() => false);
     this.liveProcess = options.liveProcess ?? (process.platform === 'linux' ? (pid) => readLiveProcess(pid) : () => undefined);
+    this.readOnly = options.readOnly ?? (() => false);
+  }
+
+  private stopping = false;
+
+  /** Resolves once no plan runs (tests wait on it). */
+  async idle(): Promise<void> {
+    while (this.plans.size > 0) await Promise.allSettled([...this.plans]);
+  }
+
+  /**
+   * The agent stops: no new plan starts, every step still waiting ends as `stopping` (so each
+   * plan runs its restoring action), and plans get up to `waitMs` to finish.
+   */
+  async shutdown(waitMs: number): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + waitMs;
+    while (this.plans.size > 0 && Date.now() < deadline) {
+      for (const [id, w] of [...this.waiters]) {
+        if (w.restoring) continue;
+        this.waiters.delete(id);
+        w.abort();
+      }
+      await Promise.race([Promise.allSettled([...this.plans]), new Promise((r) => setTimeout(r, 50).unref?.())]);
+    }
   }
 
   handle(det: Detection): void {
@@ -140,11 +187,15 @@ export class ResponsePolicy {
     const seen = new Set<string>();
     const actions: RequestedAction[] = [];
     for (const a of [...det.actions, ...sets.flatMap((s) => s.actions)]) {
-      if (a.action === 'alert' || seen.has(a.action)) continue;
-      seen.add(a.action);
+      const key = a.action === 'playbook' ? `playbook:${String(a.params?.['name'])}` : a.action;
+      if (a.action === 'alert' || seen.has(key)) continue;
+      seen.add(key);
       actions.push(a);
     }
-    for (const a of actions) this.decide(det, a, simulatedBy);
+    for (const a of actions) {
+      if (a.action === 'playbook') this.startPlaybook(det, a, simulatedBy);
+      else this.decide(det, a.action, a.params ?? {}, simulatedBy);
+    }
   }
 
   /**
@@ -158,51 +209,181 @@ export class ResponsePolicy {
     const ruleId = r.rule_id ?? p?.rule_id;
     const analyzer = r.analyzer ?? p?.analyzer;
     const target = r.target ?? p?.target;
-    return {
+    const playbook = r.playbook ?? p?.playbook;
+    const step = r.step ?? p?.step;
+    const done: ActionResult = {
       ...r,
       outcome: r.outcome ?? (r.status === 'done' ? 'done' : r.status),
       ...(mode !== undefined ? { mode } : {}),
       ...(ruleId !== undefined ? { rule_id: ruleId } : {}),
       ...(analyzer !== undefined ? { analyzer } : {}),
       ...(target !== undefined ? { target } : {}),
+      ...(playbook !== undefined ? { playbook } : {}),
+      ...(step !== undefined ? { step } : {}),
     };
+    const waiter = this.waiters.get(r.request_id);
+    if (waiter) {
+      this.waiters.delete(r.request_id);
+      waiter.resolve(done);
+    }
+    return done;
   }
 
-  private decide(det: Detection, a: RequestedAction, simulatedBy: string | undefined): void {
+  /** Runs a playbook the detection asks for, unless one already runs for its target. */
+  private startPlaybook(det: Detection, a: RequestedAction, simulatedBy: string | undefined): void {
+    const name = a.params?.['name'];
+    const requestId = randomUUID();
+    if (this.stopping) {
+      this.counters.discard('plugin_not_running');
+      return;
+    }
+    const request: ActionRequest = { id: requestId, action: 'playbook', params: a.params ?? {}, detection: det, ...(det.actor ? { target: det.actor } : {}), dry_run: this.modeFor(simulatedBy) === 'monitor' };
+    const pb = typeof name === 'string' && Object.prototype.hasOwnProperty.call(this.config.playbooks, name) ? this.config.playbooks[name] : undefined;
+    if (pb === undefined || typeof name !== 'string') {
+      const known = Object.keys(this.config.playbooks);
+      this.skip(request, { skip: SKIPS.noPlaybook, detail: `${JSON.stringify(name ?? null)} (response.playbooks has ${known.length > 0 ? known.join(', ') : 'none'})` }, this.modeFor(simulatedBy));
+      return;
+    }
+    const t = det.actor;
+    if (!hasIdentity(t)) {
+      this.skip(request, { skip: SKIPS.noIdentity, detail: `playbook ${name}: a target needs pid + start time, or guid; refused` }, this.modeFor(simulatedBy));
+      return;
+    }
+    const key = identityKey(t);
+    if (this.planning.has(key)) {
+      this.skip(request, { skip: SKIPS.planRunning, detail: `playbook ${name} not started for ${describe(t)}` }, this.modeFor(simulatedBy));
+      return;
+    }
+    this.planning.add(key);
+    const run = runPlaybook(name, pb, det, requestId, {
+      now: this.now,
+      report: (r) => this.report({ ...r, mode: this.modeFor(simulatedBy), rule_id: det.rule.id, analyzer: det.analyzer, ...(identityOf(t) ? { target: identityOf(t)! } : {}) }),
+      step: (d, action, params, ctx, timeoutMs) => this.step(d, action, params, simulatedBy, ctx, timeoutMs),
+    })
+      .then((summary) => {
+        const mode = this.modeFor(simulatedBy);
+        this.report({
+          request_id: requestId,
+          detection_id: det.id,
+          action: 'playbook',
+          responder: 'core',
+          status: summary.outcome === 'aborted' ? 'failed' : summary.outcome === 'done' ? 'done' : 'skipped',
+          outcome: summary.outcome,
+          reason: `${name}: ${summary.reason}`,
+          time: this.now(),
+          mode,
+          rule_id: det.rule.id,
+          analyzer: det.analyzer,
+          playbook: name,
+          details: { steps: Object.fromEntries([...summary.results].map(([id, r]) => [id, { action: r.action, outcome: r.outcome ?? r.status, ...(r.details?.['verdict'] !== undefined ? { verdict: r.details['verdict'] } : {}) }])) },
+          ...(identityOf(t) ? { target: identityOf(t)! } : {}),
+        });
+      })
+      .catch((err: unknown) => {
+        this.counters.error('process', 'playbook');
+        this.report({
+          request_id: requestId,
+          detection_id: det.id,
+          action: 'playbook',
+          responder: 'core',
+          status: 'failed',
+          outcome: 'failed',
+          reason: `${name}: ${err instanceof Error ? err.message : String(err)}`,
+          time: this.now(),
+          playbook: name,
+        });
+      })
+      .finally(() => {
+        this.planning.delete(key);
+        this.plans.delete(run);
+      });
+    this.plans.add(run);
+  }
+
+  /** One playbook step: decided by the rails, then awaited until its result or the step's timeout. */
+  private step(det: Detection, action: string, params: Readonly<Record<string, unknown>>, simulatedBy: string | undefined, ctx: StepContext, timeoutMs: number): Promise<ActionResult> {
+    const decided = this.decide(det, action, params, simulatedBy, ctx);
+    if (decided.result) return Promise.resolve(decided.result);
+    const id = decided.requestId;
+    return new Promise<ActionResult>((resolve) => {
+      const request: ActionRequest = { id, action, params, detection: det, ...(det.actor ? { target: det.actor } : {}), dry_run: false };
+      const mode = this.modeFor(simulatedBy);
+      // The late result, when it comes, is journaled as any other; the plan has moved on.
+      const giveUp = (refusal: Refusal): void => {
+        clearTimeout(timer);
+        resolve(this.skip(request, refusal, mode, ctx, 'failed'));
+      };
+      const timer = setTimeout(() => {
+        if (this.waiters.delete(id)) giveUp({ skip: SKIPS.timeout, detail: `${action} gave no result within ${timeoutMs / 1000} s` });
+      }, timeoutMs);
+      this.waiters.set(id, {
+        restoring: ctx.restoring,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        abort: () => giveUp({ skip: SKIPS.stopping, detail: `${action} abandoned: the agent is stopping` }),
+      });
+    });
+  }
+
+  private modeFor(simulatedBy: string | undefined): Mode {
+    return this.config.mode === 'enforce' && simulatedBy === undefined ? 'enforce' : 'monitor';
+  }
+
+  /**
+   * Decide one action: refused or simulated (the journaled result is returned), or sent to
+   * its responder (the request id is returned; the result comes through `complete`).
+   */
+  private decide(
+    det: Detection,
+    action: string,
+    params: Readonly<Record<string, unknown>>,
+    simulatedBy: string | undefined,
+    ctx?: StepContext,
+  ): { requestId: string; result?: ActionResult } {
     const target = det.actor;
-    const mode: Mode = this.config.mode === 'enforce' && simulatedBy === undefined ? 'enforce' : 'monitor';
+    const mode = this.modeFor(simulatedBy);
+    // A read-only action (a scan) touches nothing: it is performed in monitor mode too.
+    const readOnly = this.readOnly(action);
     const request: ActionRequest = {
       id: randomUUID(),
-      action: a.action,
-      params: a.params ?? {},
+      action,
+      params,
       detection: det,
       ...(target ? { target } : {}),
-      dry_run: mode === 'monitor',
+      dry_run: mode === 'monitor' && !readOnly,
+      ...(ctx ? { playbook: { name: ctx.playbook, step: ctx.step } } : {}),
     };
-    const refusal = this.refuse(request, det, mode);
+    const refusal = this.refuse(request, det, mode, ctx?.restoring === true);
     if (refusal) {
-      this.skip(request, refusal, refusal.skip === SKIPS.replayed ? 'monitor' : mode);
-      return;
+      return { requestId: request.id, result: this.skip(request, refusal, refusal.skip === SKIPS.replayed ? 'monitor' : mode, ctx) };
     }
-    if (mode === 'monitor') {
+    if (mode === 'monitor' && !readOnly) {
       const why = simulatedBy !== undefined && this.config.mode === 'enforce' ? `simulated by response set ${simulatedBy}` : 'monitor mode';
-      this.skip(request, { skip: SKIPS.monitor, detail: `${a.action} ${describe(target!)} (${why})` }, mode);
-      return;
+      return { requestId: request.id, result: this.skip(request, { skip: SKIPS.monitor, detail: `${action} ${describe(target!)} (${why})` }, mode, ctx) };
     }
-    this.remember(request.id, { rule_id: det.rule.id, analyzer: det.analyzer, mode, ...(target ? { target: identityOf(target) } : {}) });
+    this.remember(request.id, {
+      rule_id: det.rule.id,
+      analyzer: det.analyzer,
+      mode,
+      ...(target ? { target: identityOf(target) } : {}),
+      ...(ctx ? { playbook: ctx.playbook, step: ctx.step } : {}),
+    });
     this.bus.publishAction(request);
+    return { requestId: request.id };
   }
 
-  private skip(request: ActionRequest, refusal: Refusal, mode: Mode): void {
+  private skip(request: ActionRequest, refusal: Refusal, mode: Mode, ctx?: StepContext, status: ActionResult['status'] = 'skipped'): ActionResult {
     const { skip, detail } = refusal;
     this.counters.discard(skip.counted, 1, true);
     const target = identityOf(request.target);
-    this.report({
+    const r: ActionResult = {
       request_id: request.id,
       detection_id: request.detection.id,
       action: request.action,
       responder: 'core',
-      status: 'skipped',
+      status,
       reason: detail ? `${skip.reason}: ${detail}` : skip.reason,
       time: this.now(),
       outcome: skip.outcome,
@@ -210,7 +391,10 @@ export class ResponsePolicy {
       rule_id: request.detection.rule.id,
       analyzer: request.detection.analyzer,
       ...(target ? { target } : {}),
-    });
+      ...(ctx ? { playbook: ctx.playbook, step: ctx.step } : {}),
+    };
+    this.report(r);
+    return r;
   }
 
   private remember(id: string, p: Pending): void {
@@ -222,7 +406,7 @@ export class ResponsePolicy {
     }
   }
 
-  private refuse(r: ActionRequest, det: Detection, mode: Mode): Refusal | undefined {
+  private refuse(r: ActionRequest, det: Detection, mode: Mode, restoring = false): Refusal | undefined {
     if (!this.bus.hasActionHandler(r.action)) return { skip: SKIPS.noResponder };
     const t = r.target;
     if (!hasIdentity(t)) return { skip: SKIPS.noIdentity, detail: 'a target needs pid + start time, or guid; refused' };
@@ -236,6 +420,8 @@ export class ResponsePolicy {
     }
     const guarded = this.protectedBy(t);
     if (guarded) return { skip: SKIPS.protectedProcess, detail: guarded };
+    // A plan's restoring action (resume after a broken-off plan) is never held back by a budget.
+    if (restoring) return undefined;
     const limit = this.config.max_actions_per_minute_by_action[r.action] ?? this.config.max_actions_per_minute;
     const recentMap = this.recent[mode];
     let recent = recentMap.get(r.action);

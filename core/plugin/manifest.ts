@@ -58,6 +58,7 @@ const MANIFEST_SCHEMA: JsonSchema = {
     produces: { type: 'array', items: { type: 'string' } },
     consumes: { type: 'array', items: { type: 'string' } },
     actions: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' } },
+    readOnlyActions: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' } },
     exclusive: { type: 'array', items: { type: 'string', minLength: 1 } },
     delivery: { enum: ['live', 'replay'] },
     // Names are checked apart (checkServices) so that an unknown one gets its own code.
@@ -98,6 +99,11 @@ export function manifestProblems(m: unknown): string[] {
   if (man.kind === 'sensor' && man.consumes.length > 0) problems.push('/consumes: a sensor consumes nothing');
   if (man.kind === 'sensor' && man.delivery === undefined) problems.push("/delivery: a sensor must say 'live' or 'replay'");
   if (man.kind !== 'sensor' && man.delivery !== undefined) problems.push('/delivery: only sensors have a delivery mode');
+  if ((man.actions ?? []).includes('playbook')) problems.push('/actions: "playbook" is the core\'s (response.playbooks); a responder cannot perform it');
+  for (const a of man.readOnlyActions ?? []) {
+    if (a === 'alert' || a === 'playbook') problems.push(`/readOnlyActions: "${a}" is not a responder's action to declare read-only`);
+    else if (!(man.actions ?? []).includes(a)) problems.push(`/readOnlyActions: "${a}" is not among the manifest's actions (declare it in actions too)`);
+  }
   const schemaError = schemaCompileError(man.configSchema);
   if (schemaError) problems.push(`/configSchema: not a valid JSON Schema: ${schemaError}`);
   else if ((man.configSchema as { type?: unknown }).type !== 'object') problems.push("/configSchema: type must be 'object'");

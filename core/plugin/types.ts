@@ -34,6 +34,11 @@ export interface PluginManifest {
   readonly consumes: readonly string[];
   /** Actions a responder performs (`kill`, `suspend`, `memscan`, `alert`). */
   readonly actions?: readonly string[];
+  /**
+   * Actions among `actions` that only read (scans): the response policy performs them in
+   * monitor mode too, since they touch nothing. Added in plugin API 2.2.0.
+   */
+  readonly readOnlyActions?: readonly string[];
   /** Resources only one plugin may hold at once (`etw:VigilSession`, `device:\\.\\Vigil`). */
   readonly exclusive?: readonly string[];
   /**
@@ -393,4 +398,4 @@ export interface RuleTooling {
 export type VigilPlugin<C = Record<string, unknown>> = SensorPlugin<C> | AnalyzerPlugin<C> | ResponderPlugin<C>;
 
 /** The plugin API version this core implements. */
-export const PLUGIN_API_VERSION = '2.1.0';
+export const PLUGIN_API_VERSION = '2.2.0';

@@ -50,6 +50,7 @@ function policy(response: Partial<VigilConfig['response']> = {}, options: Respon
     protected_images: [],
     protected_users: [],
     sets: [],
+    playbooks: {},
     ...response,
   };
   const p = new ResponsePolicy(config, bus, counters, (r) => journal.push(r), () => clock.now, {

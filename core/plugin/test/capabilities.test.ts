@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnalyzerInstance, PluginManifest, ResponderInstance, SensorInstance, VigilPlugin } from '../../index.js';
 import { Kernel } from '../../kernel/kernel.js';
+import { manifestProblems } from '../manifest.js';
 import { silentLogger } from '../../telemetry/logger.js';
 import { checkConformance, instantiate, recordingContext } from '../../../testing/index.js';
 import { tempConfig } from '../../../test/support/config.js';
@@ -76,4 +77,12 @@ test('whole capabilities load, in the kernel and in the kit', async () => {
     await k.stop();
     await checkConformance(p);
   }
+});
+
+test('readOnlyActions must be among the actions; playbook is the core\'s and alert is no read-only action', () => {
+  const base = { id: 'r', kind: 'responder', apiVersion: '2.2.0', version: '1.0.0', description: 'd', platforms: ['any'], produces: [], consumes: [], configSchema: { type: 'object' } };
+  assert.deepEqual(manifestProblems({ ...base, actions: ['memscan'], readOnlyActions: ['memscan'] }), []);
+  assert.match(manifestProblems({ ...base, actions: ['kill'], readOnlyActions: ['memscan'] }).join('\n'), /readOnlyActions: "memscan" is not among the manifest's actions/);
+  assert.match(manifestProblems({ ...base, actions: ['alert'], readOnlyActions: ['alert'] }).join('\n'), /"alert" is not a responder's action to declare read-only/);
+  assert.match(manifestProblems({ ...base, actions: ['playbook'] }).join('\n'), /"playbook" is the core's/);
 });

@@ -119,11 +119,11 @@ export function formatAlertTable(rows: readonly AlertRow[], limit: number): stri
 export function formatJournalTable(rows: readonly JournalRow[], limit: number): string {
   if (rows.length === 0) return 'No journaled actions match.\n';
   const header = ['TIME', 'MODE', 'ACTION', 'OUTCOME', 'TARGET', 'RULE', 'BY', 'REASON'];
-  const max = [20, 7, 10, 17, 32, 40, 16, 80];
+  const max = [20, 7, 28, 17, 32, 40, 16, 80];
   const cells = rows.map((r) => [
     shortTime(r.time),
     r.mode ?? '-',
-    r.action,
+    r.playbook === null ? r.action : r.step === null ? `${r.playbook} (plan)` : `${r.playbook}/${r.step}: ${r.action}`,
     r.outcome,
     r.target_pid === null ? (r.target_guid ?? '-') : `${r.target_image === null ? '' : `${baseName(r.target_image)} `}(${r.target_pid})`,
     r.rule_id ?? '-',

@@ -204,6 +204,10 @@ export interface JournalRow {
   readonly target_start_time: number | null;
   readonly target_guid: string | null;
   readonly target_image: string | null;
+  readonly playbook: string | null;
+  readonly step: string | null;
+  /** The result's details as JSON (a scan's verdict and findings). */
+  readonly details: string | null;
 }
 
 /** Open a store read-only and check that this code can read it. */
@@ -249,7 +253,7 @@ export function queryActionJournal(dbPath: string, query: JournalQuery = {}): Jo
       params.push(query.rule);
     }
     const sql = `SELECT time, request_id, detection_id, analyzer, rule_id, action, responder, mode, outcome, status, reason,
-                        target_pid, target_start_time, target_guid, target_image
+                        target_pid, target_start_time, target_guid, target_image, playbook, step, details
                  FROM action_journal ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY time DESC, rid DESC LIMIT ?`;
     return db.prepare(sql).all(...params, limit) as JournalRow[];

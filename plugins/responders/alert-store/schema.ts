@@ -77,6 +77,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER action_journal_append_only BEFORE UPDATE ON action_journal
   BEGIN SELECT RAISE(ABORT, 'the action journal is append-only'); END;
   `,
+  // Playbooks: the plan and step a journaled action was part of, and the result's details
+  // (a scan's verdict and findings) as JSON.
+  `
+  ALTER TABLE action_journal ADD COLUMN playbook TEXT;
+  ALTER TABLE action_journal ADD COLUMN step TEXT;
+  ALTER TABLE action_journal ADD COLUMN details TEXT;
+  `,
 ];
 
 /** The schema version this code writes and reads. */

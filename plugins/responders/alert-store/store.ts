@@ -52,6 +52,9 @@ function journalRow(r: ActionResult): Param[] {
     num(t?.start_time),
     t?.guid ?? null,
     t?.image ?? null,
+    r.playbook ?? null,
+    r.step ?? null,
+    r.details === undefined ? null : toJson(r.details),
   ];
 }
 
@@ -121,8 +124,8 @@ export class AlertStore {
     );
     this.insertJournal = db.prepare(
       `INSERT INTO action_journal (time, request_id, detection_id, analyzer, rule_id, action, responder, mode, outcome, status,
-        reason, target_pid, target_start_time, target_guid, target_image)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        reason, target_pid, target_start_time, target_guid, target_image, playbook, step, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.countRows = db.prepare('SELECT count(*) AS n FROM detections');
   }
