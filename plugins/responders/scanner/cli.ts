@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { CommandHandler, CommandHandlers, CommandHost, ScanInfo, ScanMatch } from '../../../core/index.js';
+import type { CommandHandler, CommandHandlers, ScanInfo, ScanMatch } from '../../../core/index.js';
 import { DEFAULT_CLOCK_TICKS, readClockTicks } from '../../../lib/procfs/index.js';
 import type { ScannerConfig } from './config.js';
 import { compileRules, type YaraRules } from './engines.js';

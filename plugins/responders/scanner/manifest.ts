@@ -11,13 +11,15 @@ export const SCAN_TASKS = { memory: 'scanner.memory', file: 'scanner.file' } as 
 export const manifest: PluginManifest & { readonly kind: 'responder' } = Object.freeze({
   id: 'scanner',
   kind: 'responder',
-  apiVersion: '2.0.0',
+  apiVersion: '2.2.0',
   version: '0.1.0',
   description: 'On-demand scans in the worker pool: process memory (Linux region scanner + YARA; PE-sieve / HollowsHunter on Windows) and files (YARA); results as scan.result events.',
   platforms: Object.freeze(['linux', 'win32'] as const),
   produces: Object.freeze(['scan.result']),
   consumes: Object.freeze([]),
   actions: Object.freeze([...SCANNER_ACTIONS]),
+  // Scans only read: the response policy runs them in monitor mode too (and in monitor-mode playbooks).
+  readOnlyActions: Object.freeze([...SCANNER_ACTIONS]),
   services: Object.freeze(['worker-pool'] as const),
   configSchema: scannerConfigSchema,
   commands: Object.freeze([

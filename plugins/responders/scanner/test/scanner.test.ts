@@ -2,7 +2,8 @@
  * The scanner responder through the kit's recording context and a real worker pool: memory
  * scans of a real process holding an anonymous executable region (the memory scanner's C
  * fixture), file scans across chunk boundaries, the cache, identity checks, a refused rule
- * set, and every way a task can fail (timeout, full queue) answered as a result, never thrown.
+ * set, and a timed-out task answered as a result, never thrown. The pool's limits (a full
+ * queue, worker recycling) are tested in test/response/scanner-pool.test.ts.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ActionRequest, ActionResult, EventDraft, ProcessInfo, ScanInfo } from '../../../../core/index.js';
-import { WorkerPool } from '../../../../core/workers/worker-pool.js';
 import { checkConformance, instantiate, projectRoot, recordingContext, sampleDetection } from '../../../../testing/index.js';
 import { buildFixture, fixturesUnavailable } from '../linux/test/fixtures.js';
 import { ScanCache, plugin } from '../index.js';
@@ -59,11 +59,10 @@ function request(action: string, target: ProcessInfo | undefined, params: Record
   return { id: randomUUID(), action, params, detection, ...(target ? { target } : {}), dry_run: false };
 }
 
-async function responder(config: Record<string, unknown> = {}, pool?: WorkerPool) {
+async function responder(config: Record<string, unknown> = {}) {
   const rec = recordingContext(plugin, {
     config: { yara: { rule_paths: [rulesFile] }, ...config },
     logLevel: 'warn',
-    ...(pool ? { services: { 'worker-pool': () => pool } } : {}),
   });
   const inst = instantiate(plugin, rec);
   await inst.start();
@@ -171,47 +170,6 @@ test('a scan past its timeout is a failed result and a scan.result with verdict 
   } finally {
     await r.inst.stop();
     await r.rec.dispose();
-  }
-});
-
-test('a full worker queue is counted and answered as failed results with the reason', async () => {
-  const pool = new WorkerPool({ maxThreads: 1, maxQueue: 1, taskTimeoutMs: 30_000 });
-  const file = join(dir, 'queue.bin');
-  writeFileSync(file, Buffer.alloc(64, 0x41));
-  const r = await responder({ cache: { max_entries: 0 } }, pool);
-  try {
-    const reqs = Array.from({ length: 6 }, () => request('filescan', undefined, { path: file }));
-    await r.inst.onActions!(reqs);
-    const failed = r.rec.results.filter((x) => x.status === 'failed');
-    assert.ok(failed.length > 0, 'some were refused');
-    for (const f of failed) assert.match(f.reason ?? '', /VIGIL_ERR_WORKER_QUEUE_FULL/);
-    assert.equal(r.rec.results.length, 6, 'every request answered');
-    assert.equal(r.rec.emitted.filter((e) => e.scan?.verdict === 'error').length, failed.length);
-    assert.ok((pool.counters.snapshot().discarded['queue_full:scanner.file']?.count ?? 0) > 0);
-  } finally {
-    await r.inst.stop();
-    await r.rec.dispose();
-    await pool.close();
-  }
-});
-
-test('libyara-wasm: a worker retires after recycle_wasm_after scans and the task that found it retiring runs again on a new thread', async () => {
-  const pool = new WorkerPool({ maxThreads: 1, maxQueue: 16, taskTimeoutMs: 30_000 });
-  const file = join(dir, 'wasm.bin');
-  writeFileSync(file, Buffer.concat([Buffer.alloc(100), Buffer.from(MARKER, 'latin1')]));
-  const r = await responder({ yara: { rule_paths: [rulesFile], engine: 'libyara-wasm' }, recycle_wasm_after: 1, cache: { max_entries: 0 } }, pool);
-  try {
-    for (let i = 0; i < 3; i++) {
-      const { result, scan } = await r.ask(request('filescan', undefined, { path: file }));
-      assert.equal(result.status, 'done', result.reason);
-      assert.equal(scan.engine, 'libyara-wasm');
-      assert.equal(scan.matches?.[0]?.strings[0]?.offset, 100);
-    }
-    assert.equal(r.rec.counters.snapshot().custom['workers_recycled'], 2);
-  } finally {
-    await r.inst.stop();
-    await r.rec.dispose();
-    await pool.close();
   }
 });
 
