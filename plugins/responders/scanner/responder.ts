@@ -97,6 +97,8 @@ export class ScannerResponder implements ResponderInstance {
       out = { status: 'failed', outcome: 'failed', reason, scan: { verdict: 'error', reason } };
     }
     const scan: ScanInfo = { ...out.scan, request_id: req.id };
+    // Time spent scanning (not cached answers): how busy the scans keep the pool.
+    if (!scan.cached && scan.duration_ms !== undefined) ctx.counters.add('scan_ms_total', scan.duration_ms);
     this.emitScan(req.target, scan);
     ctx.counters.add(`${req.action}_${out.outcome}`);
     if (out.status === 'failed') ctx.logger.warn({ action: req.action, pid: req.target?.pid, reason: out.reason }, 'scan failed');
