@@ -10,11 +10,13 @@
 // Exit status 77: Wine is not installed and cannot be (the caller skips and prints why).
 // Everything fetched lives outside the repository, in $VIGIL_WINE_CACHE or
 // $XDG_CACHE_HOME/vigil-wine (default ~/.cache/vigil-wine); node_modules is never touched.
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { spawnSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { clearTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,7 +69,7 @@ async function fetchPackage(name, version, integrity, dest) {
   const base = name.startsWith('@') ? name.split('/')[1] : name;
   const url = `${REGISTRY}/${name}/-/${base}-${version}.tgz`;
   log(`fetching ${url}`);
-  const res = await fetch(url);
+  const res = await globalThis.fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const buf = Buffer.from(await res.arrayBuffer());
   const got = sri(buf);
@@ -120,7 +122,11 @@ async function prepareKoffi() {
 }
 
 function wineEnv() {
-  return { ...process.env, WINEPREFIX: prefix, WINEDEBUG: process.env.WINEDEBUG ?? '-all', WINEDLLOVERRIDES: process.env.WINEDLLOVERRIDES ?? 'mscoree,mshtml=' };
+  // A harness started from `node --test` must not make node.exe speak the runner's binary
+  // protocol instead of TAP.
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  return { ...env, WINEPREFIX: prefix, WINEDEBUG: process.env.WINEDEBUG ?? '-all', WINEDLLOVERRIDES: process.env.WINEDLLOVERRIDES ?? 'mscoree,mshtml=' };
 }
 
 /** A fresh prefix reports Windows 7, which node ≥ 20 refuses: set Windows 10 once. */
