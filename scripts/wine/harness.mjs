@@ -13,7 +13,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { spawnSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { clearTimeout } from 'node:timers';
@@ -129,6 +129,33 @@ function wineEnv() {
   return { ...env, WINEPREFIX: prefix, WINEDEBUG: process.env.WINEDEBUG ?? '-all', WINEDLLOVERRIDES: process.env.WINEDLLOVERRIDES ?? 'mscoree,mshtml=' };
 }
 
+/**
+ * One preparer at a time per cache (test files may start the harness in parallel): a lock
+ * directory, taken over when its holder has been gone for longer than any preparation takes.
+ */
+async function withLock(fn) {
+  const lock = join(cache, '.lock');
+  mkdirSync(cache, { recursive: true });
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > RUN_TIMEOUT_MS) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by another preparation; remove it if none runs`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** A fresh prefix reports Windows 7, which node ≥ 20 refuses: set Windows 10 once. */
 function preparePrefix() {
   const ready = join(prefix, '.vigil-ready');
@@ -153,9 +180,10 @@ function buildExes() {
     const exe = join(cache, 'bin', `${name}-${hash}.exe`);
     if (!existsSync(exe)) {
       mkdirSync(join(cache, 'bin'), { recursive: true });
-      const r = spawnSync(MINGW_GCC, ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-o', `${exe}.tmp`, src], { stdio: 'inherit' });
+      const tmp = `${exe}.tmp-${process.pid}.exe`;
+      const r = spawnSync(MINGW_GCC, ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-o', tmp, src], { stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`${MINGW_GCC} ${src} failed`);
-      renameSync(`${exe}.tmp`, exe);
+      renameSync(tmp, exe);
     }
     out[name] = exe;
   }
@@ -175,10 +203,12 @@ async function prepare() {
     process.exit(UNAVAILABLE);
   }
   const nodeDir = join(cache, `${NODE_WIN.name}-${NODE_WIN.version}`);
-  await fetchPackage(NODE_WIN.name, NODE_WIN.version, NODE_WIN.integrity, nodeDir);
-  const koffi = await prepareKoffi();
-  preparePrefix();
-  const exes = buildExes();
+  const { koffi, exes } = await withLock(async () => {
+    await fetchPackage(NODE_WIN.name, NODE_WIN.version, NODE_WIN.integrity, nodeDir);
+    const koffi = await prepareKoffi();
+    preparePrefix();
+    return { koffi, exes: buildExes() };
+  });
   log(`prepared in ${Date.now() - t0} ms (cache ${cache})`);
   return { nodeExe: join(nodeDir, 'bin', 'node.exe'), koffi, exes };
 }
