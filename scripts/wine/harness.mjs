@@ -3,7 +3,7 @@
 // win32-x64 native module.
 //
 //   node scripts/wine/harness.mjs prepare            fetch, verify and cache node.exe and koffi,
-//                                                     make the Wine prefix, build the helper exes
+//                                                     make the Wine prefix, build the helpers
 //   node scripts/wine/harness.mjs run ENTRY [ARGS]   prepare, then run ENTRY (a .js file) under
 //                                                     Wine's node.exe; exits with its status
 //
@@ -13,7 +13,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { spawnSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { clearTimeout } from 'node:timers';
@@ -171,21 +171,31 @@ function preparePrefix() {
   writeFileSync(ready, 'win10\n');
 }
 
-/** Helper executables from scripts/wine/*.c, rebuilt when their source changes. */
-function buildExes() {
+/**
+ * Helpers from scripts/wine/*.c, each rebuilt when its source changes and kept under its own
+ * name in a directory named by the source's hash: `NAME.c` → `NAME.exe`, `NAME.dll.c` →
+ * `NAME.dll` (a test double: load it by path, or put its directory first with
+ * WINEDLLOVERRIDES=NAME=n). Run entries find each in $VIGIL_WINE_<NAME> (`sleeper.c` →
+ * VIGIL_WINE_SLEEPER, `wevtapi.dll.c` → VIGIL_WINE_WEVTAPI_DLL).
+ */
+function buildHelpers() {
   const out = {};
-  for (const name of ['sleeper', 'layout']) {
-    const src = join(here, `${name}.c`);
+  for (const file of readdirSync(here).filter((f) => f.endsWith('.c')).sort()) {
+    const src = join(here, file);
+    const isDll = file.endsWith('.dll.c');
+    const base = file.slice(0, -(isDll ? '.dll.c' : '.c').length);
     const hash = createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 16);
-    const exe = join(cache, 'bin', `${name}-${hash}.exe`);
-    if (!existsSync(exe)) {
-      mkdirSync(join(cache, 'bin'), { recursive: true });
-      const tmp = `${exe}.tmp-${process.pid}.exe`;
-      const r = spawnSync(MINGW_GCC, ['-O2', '-Wall', '-Wextra', '-Werror', '-municode', '-o', tmp, src], { stdio: 'inherit' });
+    const dir = join(cache, 'bin', `${base}-${hash}`);
+    const target = join(dir, `${base}.${isDll ? 'dll' : 'exe'}`);
+    if (!existsSync(target)) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = join(dir, `tmp-${process.pid}.${isDll ? 'dll' : 'exe'}`);
+      const flags = ['-O2', '-Wall', '-Wextra', '-Werror', ...(isDll ? ['-shared'] : ['-municode'])];
+      const r = spawnSync(MINGW_GCC, [...flags, '-o', tmp, src], { stdio: 'inherit' });
       if (r.status !== 0) throw new Error(`${MINGW_GCC} ${src} failed`);
-      renameSync(tmp, exe);
+      renameSync(tmp, target);
     }
-    out[name] = exe;
+    out[`VIGIL_WINE_${`${base}${isDll ? '_dll' : ''}`.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = winPath(target);
   }
   return out;
 }
@@ -203,18 +213,18 @@ async function prepare() {
     process.exit(UNAVAILABLE);
   }
   const nodeDir = join(cache, `${NODE_WIN.name}-${NODE_WIN.version}`);
-  const { koffi, exes } = await withLock(async () => {
+  const { koffi, helpers } = await withLock(async () => {
     await fetchPackage(NODE_WIN.name, NODE_WIN.version, NODE_WIN.integrity, nodeDir);
     const koffi = await prepareKoffi();
     preparePrefix();
-    return { koffi, exes: buildExes() };
+    return { koffi, helpers: buildHelpers() };
   });
   log(`prepared in ${Date.now() - t0} ms (cache ${cache})`);
-  return { nodeExe: join(nodeDir, 'bin', 'node.exe'), koffi, exes };
+  return { nodeExe: join(nodeDir, 'bin', 'node.exe'), koffi, helpers };
 }
 
 async function run(entry, args) {
-  const { nodeExe, koffi, exes } = await prepare();
+  const { nodeExe, koffi, helpers } = await prepare();
   const t0 = Date.now();
   const outFile = join(cache, `run-${process.pid}.log`);
   // node.exe under Wine fails with EBADF writing to a Linux pipe: its output goes to a file.
@@ -222,8 +232,7 @@ async function run(entry, args) {
   const env = {
     ...wineEnv(),
     VIGIL_WINE_KOFFI: winPath(koffi),
-    VIGIL_WINE_SLEEPER: winPath(exes.sleeper),
-    VIGIL_WINE_LAYOUT: winPath(exes.layout),
+    ...helpers,
     VIGIL_PROJECT_ROOT: winPath(root.replace(/\/$/, '')),
   };
   const hook = new URL('koffi-hook.mjs', import.meta.url);

@@ -128,7 +128,7 @@ test('monitor (dry_run): nothing is touched, the result says what would have hap
   const c = await twoThreads(120);
   const res = await r.run(request('kill_tree', identity(c.pid), true));
   assert.equal(res.outcome, 'would_have', res.reason);
-  assert.match(res.reason!, new RegExp(`^would have: kill_tree pid ${c.pid} \\(sleeper-`));
+  assert.match(res.reason!, new RegExp(`^would have: kill_tree pid ${c.pid} \\(sleeper\\.exe\\)$`));
   assert.ok(running(c.pid));
   assert.deepEqual(suspendCounts(c.pid), [0, 0]);
   await r.close();
