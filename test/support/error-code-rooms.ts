@@ -37,7 +37,7 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
   {
     room: 'plugins/responders/process-actions',
     title: 'Plugin process-actions',
-    about: 'kill, kill_tree, suspend and resume through pidfds (Linux)',
+    about: 'kill, kill_tree, suspend and resume through pidfds (Linux) or a checked process handle (Windows)',
     file: 'plugins/responders/process-actions/errors.ts',
     codes: PROCESS_ACTIONS_ERRORS,
   },
