@@ -271,7 +271,12 @@ async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promi
   const name = TOOL_NAME[tool];
   const pid = options.pid;
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0xffffffff) return errorInfo(tool, undefined, `${name}: pid must be a positive integer, got ${String(pid)}`);
-  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) return errorInfo(tool, undefined, `${name}: timeoutMs must be a positive number, got ${String(options.timeoutMs)}`);
+  // Node's timers hold at most 2^31-1 ms; a larger value would fire at once.
+  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0 || options.timeoutMs > 2 ** 31 - 1) {
+    return errorInfo(tool, undefined, `${name}: timeoutMs must be a positive number of at most ${2 ** 31 - 1} ms, got ${String(options.timeoutMs)}`);
+  }
+  const maxOut = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (!Number.isSafeInteger(maxOut) || maxOut <= 0) return errorInfo(tool, undefined, `${name}: maxOutputBytes must be a positive integer, got ${String(options.maxOutputBytes)}`);
   let extra: string[];
   try {
     extra = checkExtraArgs(tool, options.extraArgs ?? []);
@@ -285,7 +290,6 @@ async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promi
   if (dirProblem) return errorInfo(tool, undefined, dirProblem);
   if (options.signal?.aborted) return errorInfo(tool, dir, `${name} scan cancelled before it started`, started);
 
-  const maxOut = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const ran = await execute(options.binary, scanArgs(pid, dir, extra), dir, options.timeoutMs, maxOut, options.signal);
   if (ran.spawnError) return errorInfo(tool, dir, spawnReason(tool, options.binary, ran.spawnError), started);
 

@@ -195,7 +195,9 @@ test('runner: a bad pid or timeout never starts the tool (it must never run with
     assert.match(info.reason ?? '', /pid must be a positive integer/);
   }
   assert.match((await runPeSieve(options(reportDir, { timeoutMs: 0 }))).reason ?? '', /timeoutMs must be a positive number/);
+  assert.match((await runPeSieve(options(reportDir, { timeoutMs: 2 ** 31 }))).reason ?? '', /timeoutMs must be a positive number of at most 2147483647 ms/);
   assert.match((await runPeSieve(options(reportDir, { binary: '' }))).reason ?? '', /no binary configured: set scanner\.pe_sieve\.binary/);
+  assert.match((await runPeSieve(options(reportDir, { maxOutputBytes: 0 }))).reason ?? '', /maxOutputBytes must be a positive integer/);
   assert.deepEqual(starts(), []);
   assert.deepEqual(scanArgs(7, 'D'), ['/pid', '7', '/quiet', '/json', '/dir', 'D']);
 });
