@@ -105,22 +105,28 @@ function errorInfo(tool: WindowsScanner, reportDir: string | undefined, reason: 
   };
 }
 
-/** Kill the tool and whatever it started: its process group on POSIX, `taskkill /T` on Windows. */
-function killTree(child: ChildProcess): void {
+/**
+ * Kill the tool and whatever it started: its process group on POSIX, `taskkill /T /F` on
+ * Windows. A kill that only reached the tool itself is reported through `problem`.
+ */
+function killTree(child: ChildProcess, problem: (why: string) => void): void {
   const pid = child.pid;
   if (pid === undefined) return;
   if (process.platform === 'win32') {
     const taskkill = join(process.env['SystemRoot'] ?? 'C:\\Windows', 'System32', 'taskkill.exe');
     execFile(taskkill, ['/PID', String(pid), '/T', '/F'], { windowsHide: true }, (err) => {
+      if (!err) return;
       // taskkill missing or refused: at least the tool itself goes.
-      if (err) child.kill();
+      problem(`taskkill /T failed (${err.message.split('\n')[0] ?? ''}); only the tool itself was killed`);
+      child.kill();
     });
     return;
   }
   try {
     process.kill(-pid, 'SIGKILL');
-  } catch {
-    // The group is already gone (ESRCH) or was never ours: kill the child alone.
+  } catch (e) {
+    // ESRCH: the group is gone already; anything else: it is not ours to signal. The tool alone, then.
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') problem(`its process group could not be killed (${(e as NodeJS.ErrnoException).code ?? 'error'}); only the tool itself was killed`);
     child.kill('SIGKILL');
   }
 }
@@ -135,6 +141,8 @@ interface Ran {
   readonly spawnError?: NodeJS.ErrnoException;
   readonly timedOut: boolean;
   readonly aborted: boolean;
+  /** What went wrong with a kill (a partial kill, pipes left open after it). */
+  readonly killProblems: readonly string[];
 }
 
 function execute(binary: string, args: readonly string[], cwd: string, timeoutMs: number, maxOut: number, signal: AbortSignal | undefined): Promise<Ran> {
@@ -149,6 +157,7 @@ function execute(binary: string, args: readonly string[], cwd: string, timeoutMs
     let finished = false;
     let exitCode: number | null = null;
     let exitSignal: NodeJS.Signals | null = null;
+    const killProblems: string[] = [];
     let child: ChildProcess;
     try {
       child = spawn(binary, args, {
@@ -161,7 +170,7 @@ function execute(binary: string, args: readonly string[], cwd: string, timeoutMs
       });
     } catch (e) {
       // spawn throws synchronously for arguments it refuses (e.g. a NUL in the path).
-      done({ stdout: '', stdoutBytes: 0, droppedBytes: 0, stderr: '', exitCode: null, signal: null, spawnError: e as NodeJS.ErrnoException, timedOut, aborted });
+      done({ stdout: '', stdoutBytes: 0, droppedBytes: 0, stderr: '', exitCode: null, signal: null, spawnError: e as NodeJS.ErrnoException, timedOut, aborted, killProblems });
       return;
     }
     let graceTimer: NodeJS.Timeout | undefined;
@@ -182,12 +191,15 @@ function execute(binary: string, args: readonly string[], cwd: string, timeoutMs
         ...(spawnError ? { spawnError } : {}),
         timedOut,
         aborted,
+        killProblems,
       });
     };
     const stop = () => {
-      killTree(child);
+      if (graceTimer) return; // killed already (a timeout and an abort)
+      killTree(child, (why) => killProblems.push(why));
       // A survivor holding the pipes open must not hold the scan: give up on them after a grace.
       graceTimer = setTimeout(() => {
+        killProblems.push(`its output was still open ${CLOSE_GRACE_MS} ms after the kill (a process it started may survive)`);
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish();
@@ -302,8 +314,9 @@ async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promi
   }
   const withTail = (info: ScanInfo): ScanInfo => ({ ...info, duration_ms: Date.now() - started, ...(keepProblem ? { reason: (info.reason ?? '') + keepProblem } : {}) });
 
-  if (ran.timedOut) return withTail(errorInfo(tool, dir, `${name} timed out after ${options.timeoutMs} ms; its process tree was killed`));
-  if (ran.aborted) return withTail(errorInfo(tool, dir, `${name} scan cancelled; its process tree was killed`));
+  const killed = ran.killProblems.length ? `killed, but ${ran.killProblems.join('; ')}` : 'its process tree was killed';
+  if (ran.timedOut) return withTail(errorInfo(tool, dir, `${name} timed out after ${options.timeoutMs} ms; ${killed}`));
+  if (ran.aborted) return withTail(errorInfo(tool, dir, `${name} scan cancelled; ${killed}`));
 
   const procDir = join(dir, `process_${pid}`);
   const code = normalizeExitCode(ran.exitCode);

@@ -29,8 +29,14 @@ function scanSetup(env: Record<string, string>) {
   const log = join(work, `log-${id}.jsonl`);
   const reportDir = join(work, 'scans', `${PID}-${id}`);
   Object.assign(process.env, { FAKE_TOOL_LOG: log, FAKE_TOOL_MODE: 'fixture', FAKE_TOOL_FIXTURE: '' }, env);
+  // Complete lines only: the stand-in may be writing one while the test reads.
   const starts = (): Array<{ argv: string[]; pid: number; children?: number[]; fixture?: string }> =>
-    existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; pid: number }) : [];
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => JSON.parse(l) as { argv: string[]; pid: number })
+      : [];
   return { log, reportDir, starts };
 }
 const options = (reportDir: string, over: Partial<WindowsScanOptions> = {}): WindowsScanOptions => ({ binary: fake, pid: PID, reportDir, timeoutMs: 60_000, ...over });
@@ -127,6 +133,21 @@ test('runner: a timeout kills the tool and what it started, and says so', async 
   await until(() => gone(start.pid) && gone(start.children![0]!), 'the tool and its child to be gone');
   // What it printed before it hung is kept.
   assert.match(readFileSync(join(reportDir, 'raw_report.json'), 'utf8'), /"scan_report"/);
+});
+
+test('runner: a child that escapes the kill and holds stdout open does not hold the scan', async () => {
+  const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'escape' });
+  const pending = runPeSieve(options(reportDir, { timeoutMs: 1000 }));
+  await until(() => (starts()[0]?.children?.length ?? 0) > 0, 'the stand-in and its child to start');
+  const escaped = starts()[0]!.children![0]!;
+  try {
+    const info = await pending;
+    assert.equal(info.verdict, 'error');
+    assert.equal(info.reason, 'PE-sieve timed out after 1000 ms; killed, but its output was still open 5000 ms after the kill (a process it started may survive)');
+    assert.ok(gone(starts()[0]!.pid), 'the tool itself is gone');
+  } finally {
+    process.kill(escaped, 'SIGKILL');
+  }
 });
 
 test('runner: an abort kills the tool; an aborted signal never starts it', async () => {
