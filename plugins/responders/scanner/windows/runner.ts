@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ScanInfo, ScanRegion } from '../../../../core/index.js';
 import { PeSieveError } from './errors.js';
-import { hollowsHunterResult, normalizeExitCode, peSieveResult, scanReportParts } from './report.js';
+import { MAX_REGIONS, hollowsHunterResult, normalizeExitCode, peSieveResult, scanReportParts } from './report.js';
 import { field, isObject, parseToolJson } from './tool-json.js';
 
 export type WindowsScanner = 'pe-sieve' | 'hollows-hunter';
@@ -345,6 +345,7 @@ async function withProcessRegions(info: ScanInfo, stdout: string, dir: string, m
   const parsed = parseToolJson(stdout);
   const procs = parsed.ok && Array.isArray(field(parsed.value, 'suspicious')) ? (field(parsed.value, 'suspicious') as unknown[]) : [];
   const regions: ScanRegion[] = [];
+  let dropped = 0;
   const findings = new Set(info.findings ?? []);
   const missing: number[] = [];
   for (const p of procs.filter(isObject)) {
@@ -359,11 +360,14 @@ async function withProcessRegions(info: ScanInfo, stdout: string, dir: string, m
       continue;
     }
     const parts = scanReportParts(obj);
-    regions.push(...parts.regions);
+    const room = MAX_REGIONS - regions.length;
+    regions.push(...parts.regions.slice(0, Math.max(0, room)));
+    dropped += Math.max(0, parts.regions.length - Math.max(0, room)) + (parts.counts['regions_dropped'] ?? 0);
     for (const f of parts.findings) findings.add(f);
   }
   const note = missing.length ? `; no readable process report for pid ${missing.join(', ')}` : '';
-  return { ...info, regions, findings: [...findings], reason: (info.reason ?? '') + note };
+  const counts = dropped > 0 ? { ...info.counts, regions_dropped: dropped } : info.counts;
+  return { ...info, regions, findings: [...findings], ...(counts ? { counts } : {}), reason: (info.reason ?? '') + note };
 }
 
 /** Scan one process with PE-sieve: `/pid N /quiet /json /dir DIR` plus the extra arguments. */
