@@ -62,6 +62,7 @@ function flagName(arg: string): string | undefined {
  */
 export function checkExtraArgs(tool: WindowsScanner, args: readonly unknown[]): string[] {
   const name = TOOL_NAME[tool];
+  if (!Array.isArray(args)) throw new PeSieveError('VIGIL_ERR_PESIEVE_ARGS', `${name}: extra arguments must be a list of strings`);
   if (args.length > MAX_EXTRA_ARGS) throw new PeSieveError('VIGIL_ERR_PESIEVE_ARGS', `${name}: at most ${MAX_EXTRA_ARGS} extra arguments, ${args.length} given`);
   const out: string[] = [];
   for (const [i, a] of args.entries()) {
@@ -279,6 +280,15 @@ function spawnReason(tool: WindowsScanner, binary: string, e: NodeJS.ErrnoExcept
 }
 
 async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promise<ScanInfo> {
+  try {
+    return await runToolOnce(tool, options);
+  } catch (e) {
+    // A scan never throws onto the bus: whatever went wrong is the result's reason.
+    return errorInfo(tool, undefined, `${TOOL_NAME[tool]} runner failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function runToolOnce(tool: WindowsScanner, options: WindowsScanOptions): Promise<ScanInfo> {
   const started = Date.now();
   const name = TOOL_NAME[tool];
   const pid = options.pid;

@@ -199,6 +199,7 @@ test('extra arguments: Vigil\'s own flags and HollowsHunter\'s acting flags are 
   assert.throws(() => checkExtraArgs('pe-sieve', ['']), PeSieveError);
   assert.throws(() => checkExtraArgs('pe-sieve', ['a\nb']), PeSieveError);
   assert.throws(() => checkExtraArgs('pe-sieve', [3]), PeSieveError);
+  assert.throws(() => checkExtraArgs('pe-sieve', '/threads' as unknown as string[]), /must be a list of strings/);
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: 'pe-sieve/clean' });
   const info = await runPeSieve(options(reportDir, { extraArgs: ['/dir', 'C:\\elsewhere'] }));
   assert.equal(info.verdict, 'error');
@@ -220,6 +221,9 @@ test('runner: a bad pid or timeout never starts the tool (it must never run with
   assert.match((await runPeSieve(options(reportDir, { binary: '' }))).reason ?? '', /no binary configured: set scanner\.pe_sieve\.binary/);
   assert.match((await runPeSieve(options(reportDir, { maxOutputBytes: 0 }))).reason ?? '', /maxOutputBytes must be a positive integer/);
   assert.deepEqual(starts(), []);
+  const broken = await runPeSieve(null as unknown as WindowsScanOptions);
+  assert.equal(broken.verdict, 'error');
+  assert.match(broken.reason ?? '', /^PE-sieve runner failed: /);
   assert.deepEqual(scanArgs(7, 'D'), ['/pid', '7', '/quiet', '/json', '/dir', 'D']);
 });
 
