@@ -21,6 +21,9 @@ const fake = join(fixtures, 'fake-tool.mjs');
 chmodSync(fake, 0o755);
 const index = (JSON.parse(readFileSync(join(fixtures, 'index.json'), 'utf8')) as { fixtures: Record<string, { tool: string; stdout: string | null; stderr?: string; exit: number; args?: string[] }> }).fixtures;
 
+/** The stand-in is started through its #! line and its children are checked through /proc. */
+const standIn = { skip: process.platform === 'linux' ? false : 'the stand-in runs through its #! line and is checked through /proc (Linux)' };
+
 const PID = 4242;
 let n = 0;
 /** A fresh log file and report folder, and the env the stand-in reads. */
@@ -60,7 +63,7 @@ async function until(cond: () => boolean, what: string, deadlineMs = 20_000): Pr
 }
 
 for (const [name, fx] of Object.entries(index)) {
-  test(`runner: ${name} through the stand-in gives the parser's result, keeps the raw report and the tool's files`, async () => {
+  test(`runner: ${name} through the stand-in gives the parser's result, keeps the raw report and the tool's files`, standIn, async () => {
     const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: name });
     const run = fx.tool === 'pe-sieve' ? runPeSieve : runHollowsHunter;
     const info = await run(options(reportDir, fx.args ? { extraArgs: fx.args } : {}));
@@ -100,7 +103,7 @@ for (const [name, fx] of Object.entries(index)) {
   });
 }
 
-test('runner: a missing binary is a clear result, not an exception', async () => {
+test('runner: a missing binary is a clear result, not an exception', standIn, async () => {
   const { reportDir } = scanSetup({});
   const missing = join(work, 'no', 'pe-sieve64.exe');
   const info = await runPeSieve(options(reportDir, { binary: missing }));
@@ -110,7 +113,7 @@ test('runner: a missing binary is a clear result, not an exception', async () =>
   assert.equal(hh.reason, `HollowsHunter not found at ${missing}: set scanner.hollows_hunter.binary`);
 });
 
-test('runner: a binary that cannot be executed (EACCES)', async () => {
+test('runner: a binary that cannot be executed (EACCES)', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: 'pe-sieve/clean' });
   const plain = join(work, 'not-executable.mjs');
   cpSync(fake, plain);
@@ -121,7 +124,7 @@ test('runner: a binary that cannot be executed (EACCES)', async () => {
   assert.deepEqual(starts(), []);
 });
 
-test('runner: a timeout kills the tool and what it started, and says so', async () => {
+test('runner: a timeout kills the tool and what it started, and says so', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'hang' });
   const pending = runPeSieve(options(reportDir, { timeoutMs: 1500 }));
   await until(() => (starts()[0]?.children?.length ?? 0) > 0, 'the stand-in and its child to start');
@@ -135,7 +138,7 @@ test('runner: a timeout kills the tool and what it started, and says so', async 
   assert.match(readFileSync(join(reportDir, 'raw_report.json'), 'utf8'), /"scan_report"/);
 });
 
-test('runner: a child that escapes the kill and holds stdout open does not hold the scan', async () => {
+test('runner: a child that escapes the kill and holds stdout open does not hold the scan', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'escape' });
   const pending = runPeSieve(options(reportDir, { timeoutMs: 1000 }));
   await until(() => (starts()[0]?.children?.length ?? 0) > 0, 'the stand-in and its child to start');
@@ -150,7 +153,7 @@ test('runner: a child that escapes the kill and holds stdout open does not hold 
   }
 });
 
-test('runner: an abort kills the tool; an aborted signal never starts it', async () => {
+test('runner: an abort kills the tool; an aborted signal never starts it', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'hang' });
   const ac = new AbortController();
   const pending = runHollowsHunter(options(reportDir, { signal: ac.signal }));
@@ -171,7 +174,7 @@ test('runner: an abort kills the tool; an aborted signal never starts it', async
   assert.deepEqual(second.starts(), []);
 });
 
-test('runner: garbage output is an error naming the place; the raw output is kept', async () => {
+test('runner: garbage output is an error naming the place; the raw output is kept', standIn, async () => {
   const { reportDir } = scanSetup({ FAKE_TOOL_MODE: 'garbage' });
   const info = await runPeSieve(options(reportDir));
   assert.equal(info.verdict, 'error');
@@ -179,7 +182,7 @@ test('runner: garbage output is an error naming the place; the raw output is kep
   assert.match(readFileSync(join(reportDir, 'raw_report.json'), 'utf8'), /not a report/);
 });
 
-test('runner: stdout is bounded; past the cap the scan is an error', async () => {
+test('runner: stdout is bounded; past the cap the scan is an error', standIn, async () => {
   const { reportDir } = scanSetup({ FAKE_TOOL_MODE: 'flood', FAKE_TOOL_FLOOD_BYTES: String(1 << 20) });
   const info = await runPeSieve(options(reportDir, { maxOutputBytes: 65536 }));
   assert.equal(info.verdict, 'error');
@@ -209,7 +212,7 @@ test('extra arguments: Vigil\'s own flags and HollowsHunter\'s acting flags are 
   assert.deepEqual(starts(), []);
 });
 
-test('runner: a bad pid or timeout never starts the tool (it must never run without /pid)', async () => {
+test('runner: a bad pid or timeout never starts the tool (it must never run without /pid)', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: 'pe-sieve/clean' });
   for (const pid of [0, -1, 1.5, Number.NaN, 2 ** 33]) {
     const info = await runPeSieve(options(reportDir, { pid }));
@@ -247,7 +250,7 @@ test('per-scan report folders: <pid>-<UTC time>-<random>, new each time', () => 
   assert.notEqual(perScanReportDir('/base', 4242, at), a);
 });
 
-test('the stand-in behaves like PE-sieve without arguments: help, then it waits for a key', async () => {
+test('the stand-in behaves like PE-sieve without arguments: help, then it waits for a key', standIn, async () => {
   const { starts } = scanSetup({});
   const child = spawn(fake, [], { stdio: ['pipe', 'pipe', 'ignore'], env: process.env });
   let out = '';
