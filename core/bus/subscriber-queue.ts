@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { DiscardReason, PluginCounters } from '../telemetry/counters.js';
 
 /** Called with each batch, in order; may be async (the next batch waits for it). */
@@ -98,11 +99,16 @@ export class SubscriberQueue<T> {
     return n;
   }
 
-  private readonly drain = (): void => {
+  /**
+   * Bound to the async context the queue was made in (the kernel's): a setImmediate would
+   * otherwise run the consumer in the context of whichever producer pushed first, and an
+   * error the consumer throws there would be blamed on that producer.
+   */
+  private readonly drain = AsyncResource.bind((): void => {
     this.scheduled = false;
     if (this.running) return;
     void this.runBatches();
-  };
+  });
 
   private async runBatches(): Promise<void> {
     this.running = true;

@@ -1,7 +1,7 @@
 /**
  * Sigma → Vigil native rule importer. See README.md and docs/sigma.md.
  */
-export { loadSigmaRules, expandCollection, mergeDocs } from './loader.js';
+export { loadSigmaRules, expandCollection, mergeDocs, SIGMA_MAX_ALIAS_COUNT } from './loader.js';
 export { convertSigmaRule, nativeRuleId } from './convert.js';
 export { parseCorrelation, parseTimespan } from './correlation.js';
 export { SIGMA_ERROR_KINDS, isSigmaLoadError, sigmaReasonKind } from './skip-kinds.js';

@@ -19,6 +19,9 @@ import {
   type SkippedSigma,
 } from './types.js';
 
+/** Aliases a Sigma document may resolve; a rule needs few, an alias bomb needs many. */
+export const SIGMA_MAX_ALIAS_COUNT = 100;
+
 const EXTENSIONS = ['.yml', '.yaml'];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -126,7 +129,7 @@ export async function loadSigmaRules(paths: readonly string[], opts: SigmaOption
     }
     let docs: unknown[];
     try {
-      docs = expandCollection(yamlDocs.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown));
+      docs = expandCollection(yamlDocs.map((d) => d.toJS({ maxAliasCount: SIGMA_MAX_ALIAS_COUNT }) as unknown));
     } catch (err) {
       stats.file_errors++;
       const reason = err instanceof SigmaConversionError ? err.reason : `yaml-error: ${err instanceof Error ? err.message : String(err)}`;

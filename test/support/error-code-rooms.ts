@@ -9,6 +9,7 @@ import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
+import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 
 export interface ErrorCodeRoom {
@@ -37,9 +38,16 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
   {
     room: 'plugins/responders/process-actions',
     title: 'Plugin process-actions',
-    about: 'kill, kill_tree, suspend and resume through pidfds (Linux)',
+    about: 'kill, kill_tree, suspend and resume through pidfds (Linux) or a checked process handle (Windows)',
     file: 'plugins/responders/process-actions/errors.ts',
     codes: PROCESS_ACTIONS_ERRORS,
+  },
+  {
+    room: 'plugins/responders/scanner',
+    title: 'Plugin scanner: PE-sieve / HollowsHunter runner',
+    about: 'running PE-sieve or HollowsHunter against a process on Windows',
+    file: 'plugins/responders/scanner/windows/errors.ts',
+    codes: PESIEVE_ERRORS,
   },
   {
     room: 'plugins/sensors/ebpf',

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import assert from 'node:assert/strict';
 import { SubscriberQueue } from '../subscriber-queue.js';
 import { PluginCounters } from '../../telemetry/counters.js';
@@ -122,4 +123,25 @@ test('a detached queue discards and counts what it holds and everything handed t
   await q.whenIdle();
   assert.deepEqual(batches, []);
   assert.deepEqual(counters.snapshot().discarded, { plugin_detached: { count: 6, intended: false } });
+});
+
+test("the consumer runs in the queue's own async context, not in the producer's", async () => {
+  const scope = new AsyncLocalStorage<string>();
+  const seen: Array<string | undefined> = [];
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const q = new SubscriberQueue<number>(
+    'consumer',
+    () => {
+      seen.push(scope.getStore());
+      done();
+    },
+    new PluginCounters(),
+    10,
+    10,
+    (err) => assert.fail(String(err)),
+  );
+  scope.run('sensor-a', () => q.push(1, false));
+  await finished;
+  assert.deepEqual(seen, [undefined]);
 });

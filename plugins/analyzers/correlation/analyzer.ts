@@ -35,8 +35,13 @@ export class CorrelationAnalyzer implements AnalyzerInstance {
       cfg.rule_paths.map((p) => this.ctx.resolvePath(p)),
       cfg.sigma_paths.map((p) => this.ctx.resolvePath(p)),
     );
-    for (const i of res.issues) this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, i.message);
-    if (res.issues.length > 0) this.ctx.counters.error('load', 'rule_issue', res.issues.length);
+    for (const i of res.issues) {
+      this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, i.message);
+      // A file's problem is listed with the file (vigil status, the replay summary); a rule's
+      // problem inside a loaded file is counted.
+      if (i.file !== '' && i.path === '') this.ctx.counters.fileError('load', 'rule_file_refused', i.file, i.message);
+      else this.ctx.counters.error('load', 'rule_issue');
+    }
     const rep = this.engine.load(res.compiled);
     this.ctx.counters.set('rules_loaded', res.compiled.length);
     this.ctx.counters.set('rules_native', res.native);

@@ -11,10 +11,10 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import type { Severity } from '../../../core/index.js';
-import { listFiles } from '../../../lib/files/index.js';
+import { fileTrustProblem, listFiles } from '../../../lib/files/index.js';
 import type { CorrelationIssue } from './loader.js';
 import type { CorrelationRuleDoc, CountDoc, SequenceDoc } from './model.js';
-import { parseCorrelation, SigmaConversionError, type SigmaCorrelationDoc } from '../../../lib/sigma/index.js';
+import { parseCorrelation, SIGMA_MAX_ALIAS_COUNT, SigmaConversionError, type SigmaCorrelationDoc } from '../../../lib/sigma/index.js';
 
 export type SigmaCorrelationType = SigmaCorrelationDoc['type'];
 
@@ -201,6 +201,13 @@ export async function loadSigmaCorrelations(paths: readonly string[]): Promise<S
   const inputs: SigmaCorrelationInput[] = [];
   const early: SigmaSkip[] = [];
   for (const file of files) {
+    // Rules decide what is detected: only root or the agent's user may have written them.
+    const untrusted = fileTrustProblem(file);
+    if (untrusted !== undefined) {
+      stats.file_errors++;
+      issues.push({ file, path: '', message: `untrusted: ${untrusted}; refused` });
+      continue;
+    }
     let docs;
     try {
       docs = parseAllDocuments(await readFile(file, 'utf8'));
@@ -217,7 +224,15 @@ export async function loadSigmaCorrelations(paths: readonly string[]): Promise<S
         issues.push({ file, path: `/${i}`, message: `YAML error: ${doc.errors[0]?.message ?? ''}` });
         return;
       }
-      const v: unknown = doc.toJS();
+      let v: unknown;
+      try {
+        // Bounded as every other YAML the agent reads: an alias bomb is a load error, not a hang.
+        v = doc.toJS({ maxAliasCount: SIGMA_MAX_ALIAS_COUNT });
+      } catch (err) {
+        stats.file_errors++;
+        issues.push({ file, path: `/${i}`, message: `YAML error: ${err instanceof Error ? err.message : String(err)}` });
+        return;
+      }
       if (!isRec(v)) return;
       if (v['correlation'] === undefined) {
         stats.detection_rules++;

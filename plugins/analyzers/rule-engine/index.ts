@@ -37,8 +37,13 @@ class RuleEngine implements AnalyzerInstance {
 
   async start(): Promise<void> {
     const built = await buildRuleSet(this.ctx.config, (p) => this.ctx.resolvePath(p));
-    for (const i of built.issues) this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, `rule refused: ${formatIssue(i)}`);
-    if (built.issues.length > 0) this.ctx.counters.error('load', 'rule_refused', built.issues.length);
+    for (const i of built.issues) {
+      this.ctx.logger.warn({ file: i.file, rule: i.ruleId, path: i.path }, `rule refused: ${formatIssue(i)}`);
+      // A whole file refused (untrusted, unreadable, not JSON) is listed with the file in
+      // `vigil status` and the replay summary; a rule refused inside a file is counted.
+      if (i.file !== '' && i.path === '' && i.ruleId === undefined) this.ctx.counters.fileError('load', 'rule_file_refused', i.file, formatIssue(i));
+      else this.ctx.counters.error('load', 'rule_refused');
+    }
     this.noteSigma(built);
     this.swap(built.set);
     this.ctx.logger.info({ rules: built.set.stats.rules, files: built.files.length, compile_ms: Math.round(built.set.stats.compileMs) }, 'rules loaded');

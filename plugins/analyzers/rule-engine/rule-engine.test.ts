@@ -122,6 +122,23 @@ test('start skips refused rules and counts them', async () => {
   await h.instance.stop();
 });
 
+test('a rule file refused whole (untrusted, not JSON) is listed with the file in the counters', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'vigil-re-'));
+  writeFileSync(join(d, 'good.json'), JSON.stringify(rule('t.a', 'a.exe')));
+  const broken = join(d, 'broken.json');
+  writeFileSync(broken, '{ "rules": [');
+  const h = harness({ rule_paths: [d] });
+  await h.instance.start();
+  try {
+    assert.equal(h.counters.snapshot().custom['rules_loaded'], 1);
+    const files = h.counters.snapshot().file_errors;
+    assert.deepEqual(files.map((f) => [f.stage, f.kind, f.file]), [['load', 'rule_file_refused', broken]]);
+    assert.match(files[0]!.reason, /JSON/);
+  } finally {
+    await h.instance.stop();
+  }
+});
+
 async function runCli(args: string[]): Promise<{ code: number; stdout: string }> {
   const program = new Command().exitOverride();
   const chunks: string[] = [];

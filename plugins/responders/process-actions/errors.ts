@@ -4,6 +4,8 @@ import { VigilError, defineErrorCodes } from '../../../core/index.js';
 export const PROCESS_ACTIONS_ERRORS = defineErrorCodes({
   VIGIL_ERR_PROCACT_PIDFD:
     'pidfd_open / pidfd_send_signal cannot be used: an architecture without known syscall numbers, a kernel older than 5.3, or koffi not loading. Process actions stay off; the reason is chained.',
+  VIGIL_ERR_PROCACT_WINAPI:
+    'kernel32 / ntdll process calls cannot be bound (koffi not loading its win32 build, or a DLL missing an export). Process actions stay off on Windows; the reason is chained.',
   VIGIL_ERR_PROCACT_PROCFS: 'procfs cannot date process starts (/proc/stat has no btime line): process identities cannot be checked, so no action is taken.',
 });
 

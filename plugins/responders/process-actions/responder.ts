@@ -1,22 +1,29 @@
 import type { ActionRequest, ActionResult, ResponderContext, ResponderInstance } from '../../../core/index.js';
 import { bindPidfd, type PidfdApi } from '../../../driver/ffi/linux/pidfd.js';
-import { ProcessActions } from './actions.js';
+import { bindWinProcess, type WinProcessApi } from '../../../driver/ffi/windows/process.js';
+import type { ProcessActionBackend } from './actions.js';
+import { ProcessActions } from './linux.js';
 import type { ProcessActionsConfig } from './config.js';
 import { ProcessActionsError, errorKind } from './errors.js';
 import { agentLineage, readBootTime, readClockTicks } from './procfs.js';
+import { WindowsProcessActions, windowsLineage } from './windows.js';
 
 /** Clock ticks per second when `getconf CLK_TCK` cannot be run (the value on every mainstream arch). */
 const DEFAULT_CLOCK_TICKS = 100;
 
 export interface ProcessActionsOptions {
-  /** The pidfd calls; default: bound from libc through driver/ffi. */
+  /** The pidfd calls (Linux); default: bound from libc through driver/ffi. */
   readonly pidfd?: PidfdApi;
   readonly procRoot?: string;
+  /** The kernel32 / ntdll calls (Windows); default: bound from the system DLLs through driver/ffi. */
+  readonly windows?: WinProcessApi;
+  /** Which implementation to run; default: the platform the agent runs on. */
+  readonly platform?: NodeJS.Platform;
 }
 
 /** Performs kill, kill_tree, suspend and resume requests, one at a time, each answered with one ActionResult. */
 export class ProcessActionsResponder implements ResponderInstance {
-  private actions: ProcessActions | undefined;
+  private actions: ProcessActionBackend | undefined;
   private state: 'created' | 'running' | 'stopped' = 'created';
 
   constructor(
@@ -24,9 +31,37 @@ export class ProcessActionsResponder implements ResponderInstance {
     private readonly options: ProcessActionsOptions = {},
   ) {}
 
-  /** Binds the pidfd calls and reads boot time, clock ticks and the agent's lineage; a failure is the core's to count and retry. */
+  /** Binds the OS calls and reads what identities are checked against; a failure is the core's to count and retry. */
   async start(): Promise<void> {
     if (this.state !== 'created') return;
+    this.actions = (this.options.platform ?? process.platform) === 'win32' ? await this.startWindows() : await this.startLinux();
+    this.state = 'running';
+  }
+
+  /** kernel32 / ntdll bound, and the agent's lineage from a toolhelp snapshot. */
+  private async startWindows(): Promise<ProcessActionBackend> {
+    const { ctx } = this;
+    let api = this.options.windows;
+    if (!api) {
+      try {
+        api = await bindWinProcess();
+      } catch (err) {
+        throw new ProcessActionsError('VIGIL_ERR_PROCACT_WINAPI', `process actions cannot bind kernel32 / ntdll: ${err instanceof Error ? err.message : errorKind(err)}`, { cause: err });
+      }
+    }
+    const lineage = windowsLineage(api);
+    ctx.counters.set('lineage_processes', lineage.size);
+    return new WindowsProcessActions({
+      api,
+      lineage,
+      confirmTimeoutMs: ctx.config.confirm_timeout_seconds * 1000,
+      maxTreeProcesses: ctx.config.max_tree_processes,
+      signal: ctx.signal,
+    });
+  }
+
+  /** pidfd calls bound; boot time, clock ticks and the agent's lineage read from /proc. */
+  private async startLinux(): Promise<ProcessActionBackend> {
     const { ctx } = this;
     let pidfd = this.options.pidfd;
     if (!pidfd) {
@@ -45,7 +80,7 @@ export class ProcessActionsResponder implements ResponderInstance {
     const clockTicks = ticks ?? DEFAULT_CLOCK_TICKS;
     ctx.counters.set('clock_ticks', clockTicks);
     const lineage = await agentLineage(this.options.procRoot);
-    this.actions = new ProcessActions({
+    return new ProcessActions({
       pidfd,
       bootTimeSec,
       clockTicks,
@@ -55,7 +90,6 @@ export class ProcessActionsResponder implements ResponderInstance {
       signal: ctx.signal,
       ...(this.options.procRoot !== undefined ? { procRoot: this.options.procRoot } : {}),
     });
-    this.state = 'running';
   }
 
   async onActions(batch: readonly ActionRequest[]): Promise<void> {
@@ -70,7 +104,7 @@ export class ProcessActionsResponder implements ResponderInstance {
       try {
         r = await actions.perform(req, ctx.id);
       } catch (err) {
-        // Reading /proc failed in a way no outcome covers: counted, and still answered, so the
+        // Reading /proc (or a Windows wait) failed in a way no outcome covers: counted, and still answered, so the
         // journal never lacks the request.
         ctx.counters.error('process', errorKind(err));
         r = {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -201,4 +201,20 @@ test('SigmaHQ dataset: every YAML file loads; correlation documents are counted 
   assert.equal(load.stats.file_errors, load.issues.length, 'every unreadable file is reported');
   const conv = compileCorrelationDocs(load.docs);
   assert.equal(conv.compiled.length, load.stats.converted, JSON.stringify(conv.issues.slice(0, 3)));
+});
+
+test('Sigma correlation files: an alias bomb and an untrusted file are issues of their file, the rest still loads', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-corr-sigma-bad-'));
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]!}`).join(', ')}]`)];
+  const bombFile = join(dir, 'bomb.yml');
+  writeFileSync(bombFile, bomb.join('\n') + '\n');
+  const open = join(dir, 'open.yml');
+  writeFileSync(open, 'title: x\nid: 1\n', { mode: 0o666 });
+  chmodSync(open, 0o666);
+  const res = await loadSigmaCorrelations([dir]);
+  const byFile = new Map(res.issues.map((i) => [i.file, i.message]));
+  assert.match(byFile.get(bombFile) ?? '', /YAML error: .*alias/i);
+  if (process.platform === 'linux') assert.match(byFile.get(open) ?? '', /^untrusted: file .* is writable by group and others \(mode 0666\); refused$/);
+  else t.diagnostic('file modes are checked on Linux only');
+  assert.equal(res.stats.file_errors, process.platform === 'linux' ? 2 : 1);
 });

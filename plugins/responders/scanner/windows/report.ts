@@ -10,6 +10,14 @@ import { address, count, field, flag, hex, isObject, parseToolJson, protectionNa
 export const PESIEVE_KINDS = ['implanted_pe', 'implanted_shc', 'replaced', 'hdr_modified', 'patched', 'iat_hooked', 'unreachable_file', 'other'] as const;
 export type PeSieveKind = (typeof PESIEVE_KINDS)[number];
 
+/**
+ * At most this many regions per result (the rest are counted in `counts.regions_dropped`): a
+ * result is an event on the bus, and a report of 16 MiB could list a hundred thousand entries.
+ */
+export const MAX_REGIONS = 1024;
+/** At most this many distinct thread indicators (PE-sieve 0.4.1.5 knows six). */
+const MAX_INDICATORS = 32;
+
 /** What the caller knows beside stdout: the asked pid, the tool's stderr, a report file it wrote. */
 export interface ReportContext {
   readonly pid?: number;
@@ -85,6 +93,12 @@ export function scanReportParts(report: Record<string, unknown>): PeSieveReportP
   const indicators: string[] = [];
   let suspiciousEntries = 0;
   let unreachableEntries = 0;
+  let regionsDropped = 0;
+  const keep = (r: ScanRegion | undefined) => {
+    if (!r) return;
+    if (regions.length < MAX_REGIONS) regions.push(r);
+    else regionsDropped++;
+  };
   const scans = Array.isArray(report['scans']) ? report['scans'] : [];
   for (const item of scans) {
     if (!isObject(item)) continue;
@@ -95,7 +109,7 @@ export function scanReportParts(report: Record<string, unknown>): PeSieveReportP
       const file = text(val['module_file']);
       const add = (kind: string, r: ScanRegion | undefined) => {
         kinds.add(kind);
-        if (r) regions.push(r);
+        keep(r);
       };
       if (key === 'unreachable_scan') {
         // An unreachable module is an error status (-1) by design: it counts as unreachable_file.
@@ -130,7 +144,8 @@ export function scanReportParts(report: Record<string, unknown>): PeSieveReportP
         case 'thread_scan': {
           // A suspicious thread counts as implanted_shc; its indicators are findings of their own.
           for (const ind of Array.isArray(val['indicators']) ? val['indicators'] : []) {
-            if (typeof ind === 'string' && ind !== '' && !indicators.includes(`thread:${ind}`)) indicators.push(`thread:${ind}`);
+            const name = typeof ind === 'string' ? `thread:${ind.slice(0, 64)}` : '';
+            if (name !== '' && name !== 'thread:' && !indicators.includes(name) && indicators.length < MAX_INDICATORS) indicators.push(name);
           }
           const path = `[thread ${String(count(val['thread_id']) ?? '?')}]`;
           const areas = (Array.isArray(val['susp_areas']) ? val['susp_areas'] : []).filter(isObject);
@@ -138,8 +153,7 @@ export function scanReportParts(report: Record<string, unknown>): PeSieveReportP
           const sources = areas.length > 0 ? areas : [val];
           kinds.add('implanted_shc');
           for (const a of sources) {
-            const r = region('implanted_shc', a, { perms: protectionName(a['protection'] ?? a['curr_protection']), path });
-            if (r) regions.push(r);
+            keep(region('implanted_shc', a, { perms: protectionName(a['protection'] ?? a['curr_protection']), path }));
           }
           break;
         }
@@ -167,6 +181,7 @@ export function scanReportParts(report: Record<string, unknown>): PeSieveReportP
     put(k, field(modified, k));
     if ((counts[k] ?? 0) > 0) kinds.add(k);
   }
+  if (regionsDropped > 0) counts['regions_dropped'] = regionsDropped;
   const findings = [...PESIEVE_KINDS.filter((k) => kinds.has(k)), ...[...kinds].filter((k) => !(PESIEVE_KINDS as readonly string[]).includes(k)), ...indicators];
   return { regions, findings, counts, suspiciousEntries, unreachableEntries, pid: count(report['pid']) };
 }
@@ -237,6 +252,8 @@ export function peSieveResult(stdout: string, exitCode: number | null | undefine
     if (flagged > 0) reason += `; but the report lists ${Math.max(parts.suspiciousEntries, parts.counts['suspicious'] ?? 0)} suspicious entries${summary(parts.counts, '')}: the verdict follows the exit code (1, clean)`;
   }
   if (parsed.repaired) reason += '; the report held unescaped strings (repaired)';
+  const dropped = parts.counts['regions_dropped'] ?? 0;
+  if (dropped > 0) reason += `; ${dropped} regions beyond the first ${MAX_REGIONS} are not listed`;
   return withParts({ ...base, verdict: code === 2 ? 'suspicious' : 'clean', reason: reason + pidNote });
 }
 

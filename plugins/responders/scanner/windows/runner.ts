@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ScanInfo, ScanRegion } from '../../../../core/index.js';
 import { PeSieveError } from './errors.js';
-import { hollowsHunterResult, normalizeExitCode, peSieveResult, scanReportParts } from './report.js';
+import { MAX_REGIONS, hollowsHunterResult, normalizeExitCode, peSieveResult, scanReportParts } from './report.js';
 import { field, isObject, parseToolJson } from './tool-json.js';
 
 export type WindowsScanner = 'pe-sieve' | 'hollows-hunter';
@@ -62,6 +62,7 @@ function flagName(arg: string): string | undefined {
  */
 export function checkExtraArgs(tool: WindowsScanner, args: readonly unknown[]): string[] {
   const name = TOOL_NAME[tool];
+  if (!Array.isArray(args)) throw new PeSieveError('VIGIL_ERR_PESIEVE_ARGS', `${name}: extra arguments must be a list of strings`);
   if (args.length > MAX_EXTRA_ARGS) throw new PeSieveError('VIGIL_ERR_PESIEVE_ARGS', `${name}: at most ${MAX_EXTRA_ARGS} extra arguments, ${args.length} given`);
   const out: string[] = [];
   for (const [i, a] of args.entries()) {
@@ -105,22 +106,28 @@ function errorInfo(tool: WindowsScanner, reportDir: string | undefined, reason: 
   };
 }
 
-/** Kill the tool and whatever it started: its process group on POSIX, `taskkill /T` on Windows. */
-function killTree(child: ChildProcess): void {
+/**
+ * Kill the tool and whatever it started: its process group on POSIX, `taskkill /T /F` on
+ * Windows. A kill that only reached the tool itself is reported through `problem`.
+ */
+function killTree(child: ChildProcess, problem: (why: string) => void): void {
   const pid = child.pid;
   if (pid === undefined) return;
   if (process.platform === 'win32') {
     const taskkill = join(process.env['SystemRoot'] ?? 'C:\\Windows', 'System32', 'taskkill.exe');
     execFile(taskkill, ['/PID', String(pid), '/T', '/F'], { windowsHide: true }, (err) => {
+      if (!err) return;
       // taskkill missing or refused: at least the tool itself goes.
-      if (err) child.kill();
+      problem(`taskkill /T failed (${err.message.split('\n')[0] ?? ''}); only the tool itself was killed`);
+      child.kill();
     });
     return;
   }
   try {
     process.kill(-pid, 'SIGKILL');
-  } catch {
-    // The group is already gone (ESRCH) or was never ours: kill the child alone.
+  } catch (e) {
+    // ESRCH: the group is gone already; anything else: it is not ours to signal. The tool alone, then.
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') problem(`its process group could not be killed (${(e as NodeJS.ErrnoException).code ?? 'error'}); only the tool itself was killed`);
     child.kill('SIGKILL');
   }
 }
@@ -135,6 +142,8 @@ interface Ran {
   readonly spawnError?: NodeJS.ErrnoException;
   readonly timedOut: boolean;
   readonly aborted: boolean;
+  /** What went wrong with a kill (a partial kill, pipes left open after it). */
+  readonly killProblems: readonly string[];
 }
 
 function execute(binary: string, args: readonly string[], cwd: string, timeoutMs: number, maxOut: number, signal: AbortSignal | undefined): Promise<Ran> {
@@ -149,6 +158,7 @@ function execute(binary: string, args: readonly string[], cwd: string, timeoutMs
     let finished = false;
     let exitCode: number | null = null;
     let exitSignal: NodeJS.Signals | null = null;
+    const killProblems: string[] = [];
     let child: ChildProcess;
     try {
       child = spawn(binary, args, {
@@ -161,7 +171,7 @@ function execute(binary: string, args: readonly string[], cwd: string, timeoutMs
       });
     } catch (e) {
       // spawn throws synchronously for arguments it refuses (e.g. a NUL in the path).
-      done({ stdout: '', stdoutBytes: 0, droppedBytes: 0, stderr: '', exitCode: null, signal: null, spawnError: e as NodeJS.ErrnoException, timedOut, aborted });
+      done({ stdout: '', stdoutBytes: 0, droppedBytes: 0, stderr: '', exitCode: null, signal: null, spawnError: e as NodeJS.ErrnoException, timedOut, aborted, killProblems });
       return;
     }
     let graceTimer: NodeJS.Timeout | undefined;
@@ -182,12 +192,15 @@ function execute(binary: string, args: readonly string[], cwd: string, timeoutMs
         ...(spawnError ? { spawnError } : {}),
         timedOut,
         aborted,
+        killProblems,
       });
     };
     const stop = () => {
-      killTree(child);
+      if (graceTimer) return; // killed already (a timeout and an abort)
+      killTree(child, (why) => killProblems.push(why));
       // A survivor holding the pipes open must not hold the scan: give up on them after a grace.
       graceTimer = setTimeout(() => {
+        killProblems.push(`its output was still open ${CLOSE_GRACE_MS} ms after the kill (a process it started may survive)`);
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish();
@@ -267,11 +280,25 @@ function spawnReason(tool: WindowsScanner, binary: string, e: NodeJS.ErrnoExcept
 }
 
 async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promise<ScanInfo> {
+  try {
+    return await runToolOnce(tool, options);
+  } catch (e) {
+    // A scan never throws onto the bus: whatever went wrong is the result's reason.
+    return errorInfo(tool, undefined, `${TOOL_NAME[tool]} runner failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function runToolOnce(tool: WindowsScanner, options: WindowsScanOptions): Promise<ScanInfo> {
   const started = Date.now();
   const name = TOOL_NAME[tool];
   const pid = options.pid;
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0xffffffff) return errorInfo(tool, undefined, `${name}: pid must be a positive integer, got ${String(pid)}`);
-  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) return errorInfo(tool, undefined, `${name}: timeoutMs must be a positive number, got ${String(options.timeoutMs)}`);
+  // Node's timers hold at most 2^31-1 ms; a larger value would fire at once.
+  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0 || options.timeoutMs > 2 ** 31 - 1) {
+    return errorInfo(tool, undefined, `${name}: timeoutMs must be a positive number of at most ${2 ** 31 - 1} ms, got ${String(options.timeoutMs)}`);
+  }
+  const maxOut = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (!Number.isSafeInteger(maxOut) || maxOut <= 0) return errorInfo(tool, undefined, `${name}: maxOutputBytes must be a positive integer, got ${String(options.maxOutputBytes)}`);
   let extra: string[];
   try {
     extra = checkExtraArgs(tool, options.extraArgs ?? []);
@@ -285,7 +312,6 @@ async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promi
   if (dirProblem) return errorInfo(tool, undefined, dirProblem);
   if (options.signal?.aborted) return errorInfo(tool, dir, `${name} scan cancelled before it started`, started);
 
-  const maxOut = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const ran = await execute(options.binary, scanArgs(pid, dir, extra), dir, options.timeoutMs, maxOut, options.signal);
   if (ran.spawnError) return errorInfo(tool, dir, spawnReason(tool, options.binary, ran.spawnError), started);
 
@@ -298,8 +324,9 @@ async function runTool(tool: WindowsScanner, options: WindowsScanOptions): Promi
   }
   const withTail = (info: ScanInfo): ScanInfo => ({ ...info, duration_ms: Date.now() - started, ...(keepProblem ? { reason: (info.reason ?? '') + keepProblem } : {}) });
 
-  if (ran.timedOut) return withTail(errorInfo(tool, dir, `${name} timed out after ${options.timeoutMs} ms; its process tree was killed`));
-  if (ran.aborted) return withTail(errorInfo(tool, dir, `${name} scan cancelled; its process tree was killed`));
+  const killed = ran.killProblems.length ? `killed, but ${ran.killProblems.join('; ')}` : 'its process tree was killed';
+  if (ran.timedOut) return withTail(errorInfo(tool, dir, `${name} timed out after ${options.timeoutMs} ms; ${killed}`));
+  if (ran.aborted) return withTail(errorInfo(tool, dir, `${name} scan cancelled; ${killed}`));
 
   const procDir = join(dir, `process_${pid}`);
   const code = normalizeExitCode(ran.exitCode);
@@ -328,6 +355,7 @@ async function withProcessRegions(info: ScanInfo, stdout: string, dir: string, m
   const parsed = parseToolJson(stdout);
   const procs = parsed.ok && Array.isArray(field(parsed.value, 'suspicious')) ? (field(parsed.value, 'suspicious') as unknown[]) : [];
   const regions: ScanRegion[] = [];
+  let dropped = 0;
   const findings = new Set(info.findings ?? []);
   const missing: number[] = [];
   for (const p of procs.filter(isObject)) {
@@ -342,11 +370,14 @@ async function withProcessRegions(info: ScanInfo, stdout: string, dir: string, m
       continue;
     }
     const parts = scanReportParts(obj);
-    regions.push(...parts.regions);
+    const room = MAX_REGIONS - regions.length;
+    regions.push(...parts.regions.slice(0, Math.max(0, room)));
+    dropped += Math.max(0, parts.regions.length - Math.max(0, room)) + (parts.counts['regions_dropped'] ?? 0);
     for (const f of parts.findings) findings.add(f);
   }
   const note = missing.length ? `; no readable process report for pid ${missing.join(', ')}` : '';
-  return { ...info, regions, findings: [...findings], reason: (info.reason ?? '') + note };
+  const counts = dropped > 0 ? { ...info.counts, regions_dropped: dropped } : info.counts;
+  return { ...info, regions, findings: [...findings], ...(counts ? { counts } : {}), reason: (info.reason ?? '') + note };
 }
 
 /** Scan one process with PE-sieve: `/pid N /quiet /json /dir DIR` plus the extra arguments. */

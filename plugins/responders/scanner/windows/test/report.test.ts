@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScanInfo } from '../../../../../core/index.js';
 import { projectRoot } from '../../../../../testing/index.js';
-import { hollowsHunterResult, normalizeExitCode, peSieveResult } from '../report.js';
+import { MAX_REGIONS, hollowsHunterResult, normalizeExitCode, peSieveResult } from '../report.js';
 import { parseToolJson, protectionName } from '../tool-json.js';
 
 const FIXTURES = join(projectRoot(), 'plugins', 'responders', 'scanner', 'windows', 'test', 'fixtures');
@@ -284,6 +284,16 @@ test('tolerant JSON: raw backslashes, raw quotes and line breaks in strings; pos
   const cut = parseToolJson('{"a" : "unterminated');
   assert.ok(!cut.ok);
   assert.equal(cut.position, 20);
+});
+
+test('regions are bounded: past MAX_REGIONS they are counted, not listed', () => {
+  const entry = (i: number) => `{"code_scan" : {"status" : 1, "module" : "${(0x10000000 + i * 0x1000).toString(16)}", "module_size" : "1000", "patches" : 1}}`;
+  const scans = Array.from({ length: MAX_REGIONS + 6 }, (_, i) => entry(i)).join(',\n');
+  const text = `{"scan_report" : {"pid" : 1, "scanned" : {"total" : 1, "modified" : {"total" : ${MAX_REGIONS + 6}, "patched" : ${MAX_REGIONS + 6}}}, "scans" : [${scans}]}}`;
+  const r = peSieveResult(text, 2, DIR);
+  assert.equal(r.regions?.length, MAX_REGIONS);
+  assert.equal(r.counts?.['regions_dropped'], 6);
+  assert.match(r.reason ?? '', /6 regions beyond the first 1024 are not listed/);
 });
 
 test('Windows page protections by name', () => {

@@ -21,6 +21,9 @@ const fake = join(fixtures, 'fake-tool.mjs');
 chmodSync(fake, 0o755);
 const index = (JSON.parse(readFileSync(join(fixtures, 'index.json'), 'utf8')) as { fixtures: Record<string, { tool: string; stdout: string | null; stderr?: string; exit: number; args?: string[] }> }).fixtures;
 
+/** The stand-in is started through its #! line and its children are checked through /proc. */
+const standIn = { skip: process.platform === 'linux' ? false : 'the stand-in runs through its #! line and is checked through /proc (Linux)' };
+
 const PID = 4242;
 let n = 0;
 /** A fresh log file and report folder, and the env the stand-in reads. */
@@ -29,8 +32,14 @@ function scanSetup(env: Record<string, string>) {
   const log = join(work, `log-${id}.jsonl`);
   const reportDir = join(work, 'scans', `${PID}-${id}`);
   Object.assign(process.env, { FAKE_TOOL_LOG: log, FAKE_TOOL_MODE: 'fixture', FAKE_TOOL_FIXTURE: '' }, env);
+  // Complete lines only: the stand-in may be writing one while the test reads.
   const starts = (): Array<{ argv: string[]; pid: number; children?: number[]; fixture?: string }> =>
-    existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; pid: number }) : [];
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => JSON.parse(l) as { argv: string[]; pid: number })
+      : [];
   return { log, reportDir, starts };
 }
 const options = (reportDir: string, over: Partial<WindowsScanOptions> = {}): WindowsScanOptions => ({ binary: fake, pid: PID, reportDir, timeoutMs: 60_000, ...over });
@@ -54,7 +63,7 @@ async function until(cond: () => boolean, what: string, deadlineMs = 20_000): Pr
 }
 
 for (const [name, fx] of Object.entries(index)) {
-  test(`runner: ${name} through the stand-in gives the parser's result, keeps the raw report and the tool's files`, async () => {
+  test(`runner: ${name} through the stand-in gives the parser's result, keeps the raw report and the tool's files`, standIn, async () => {
     const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: name });
     const run = fx.tool === 'pe-sieve' ? runPeSieve : runHollowsHunter;
     const info = await run(options(reportDir, fx.args ? { extraArgs: fx.args } : {}));
@@ -94,7 +103,7 @@ for (const [name, fx] of Object.entries(index)) {
   });
 }
 
-test('runner: a missing binary is a clear result, not an exception', async () => {
+test('runner: a missing binary is a clear result, not an exception', standIn, async () => {
   const { reportDir } = scanSetup({});
   const missing = join(work, 'no', 'pe-sieve64.exe');
   const info = await runPeSieve(options(reportDir, { binary: missing }));
@@ -104,7 +113,7 @@ test('runner: a missing binary is a clear result, not an exception', async () =>
   assert.equal(hh.reason, `HollowsHunter not found at ${missing}: set scanner.hollows_hunter.binary`);
 });
 
-test('runner: a binary that cannot be executed (EACCES)', async () => {
+test('runner: a binary that cannot be executed (EACCES)', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: 'pe-sieve/clean' });
   const plain = join(work, 'not-executable.mjs');
   cpSync(fake, plain);
@@ -115,7 +124,7 @@ test('runner: a binary that cannot be executed (EACCES)', async () => {
   assert.deepEqual(starts(), []);
 });
 
-test('runner: a timeout kills the tool and what it started, and says so', async () => {
+test('runner: a timeout kills the tool and what it started, and says so', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'hang' });
   const pending = runPeSieve(options(reportDir, { timeoutMs: 1500 }));
   await until(() => (starts()[0]?.children?.length ?? 0) > 0, 'the stand-in and its child to start');
@@ -129,7 +138,22 @@ test('runner: a timeout kills the tool and what it started, and says so', async 
   assert.match(readFileSync(join(reportDir, 'raw_report.json'), 'utf8'), /"scan_report"/);
 });
 
-test('runner: an abort kills the tool; an aborted signal never starts it', async () => {
+test('runner: a child that escapes the kill and holds stdout open does not hold the scan', standIn, async () => {
+  const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'escape' });
+  const pending = runPeSieve(options(reportDir, { timeoutMs: 1000 }));
+  await until(() => (starts()[0]?.children?.length ?? 0) > 0, 'the stand-in and its child to start');
+  const escaped = starts()[0]!.children![0]!;
+  try {
+    const info = await pending;
+    assert.equal(info.verdict, 'error');
+    assert.equal(info.reason, 'PE-sieve timed out after 1000 ms; killed, but its output was still open 5000 ms after the kill (a process it started may survive)');
+    assert.ok(gone(starts()[0]!.pid), 'the tool itself is gone');
+  } finally {
+    process.kill(escaped, 'SIGKILL');
+  }
+});
+
+test('runner: an abort kills the tool; an aborted signal never starts it', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_MODE: 'hang' });
   const ac = new AbortController();
   const pending = runHollowsHunter(options(reportDir, { signal: ac.signal }));
@@ -150,7 +174,7 @@ test('runner: an abort kills the tool; an aborted signal never starts it', async
   assert.deepEqual(second.starts(), []);
 });
 
-test('runner: garbage output is an error naming the place; the raw output is kept', async () => {
+test('runner: garbage output is an error naming the place; the raw output is kept', standIn, async () => {
   const { reportDir } = scanSetup({ FAKE_TOOL_MODE: 'garbage' });
   const info = await runPeSieve(options(reportDir));
   assert.equal(info.verdict, 'error');
@@ -158,7 +182,7 @@ test('runner: garbage output is an error naming the place; the raw output is kep
   assert.match(readFileSync(join(reportDir, 'raw_report.json'), 'utf8'), /not a report/);
 });
 
-test('runner: stdout is bounded; past the cap the scan is an error', async () => {
+test('runner: stdout is bounded; past the cap the scan is an error', standIn, async () => {
   const { reportDir } = scanSetup({ FAKE_TOOL_MODE: 'flood', FAKE_TOOL_FLOOD_BYTES: String(1 << 20) });
   const info = await runPeSieve(options(reportDir, { maxOutputBytes: 65536 }));
   assert.equal(info.verdict, 'error');
@@ -178,6 +202,7 @@ test('extra arguments: Vigil\'s own flags and HollowsHunter\'s acting flags are 
   assert.throws(() => checkExtraArgs('pe-sieve', ['']), PeSieveError);
   assert.throws(() => checkExtraArgs('pe-sieve', ['a\nb']), PeSieveError);
   assert.throws(() => checkExtraArgs('pe-sieve', [3]), PeSieveError);
+  assert.throws(() => checkExtraArgs('pe-sieve', '/threads' as unknown as string[]), /must be a list of strings/);
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: 'pe-sieve/clean' });
   const info = await runPeSieve(options(reportDir, { extraArgs: ['/dir', 'C:\\elsewhere'] }));
   assert.equal(info.verdict, 'error');
@@ -187,7 +212,7 @@ test('extra arguments: Vigil\'s own flags and HollowsHunter\'s acting flags are 
   assert.deepEqual(starts(), []);
 });
 
-test('runner: a bad pid or timeout never starts the tool (it must never run without /pid)', async () => {
+test('runner: a bad pid or timeout never starts the tool (it must never run without /pid)', standIn, async () => {
   const { reportDir, starts } = scanSetup({ FAKE_TOOL_FIXTURE: 'pe-sieve/clean' });
   for (const pid of [0, -1, 1.5, Number.NaN, 2 ** 33]) {
     const info = await runPeSieve(options(reportDir, { pid }));
@@ -195,8 +220,13 @@ test('runner: a bad pid or timeout never starts the tool (it must never run with
     assert.match(info.reason ?? '', /pid must be a positive integer/);
   }
   assert.match((await runPeSieve(options(reportDir, { timeoutMs: 0 }))).reason ?? '', /timeoutMs must be a positive number/);
+  assert.match((await runPeSieve(options(reportDir, { timeoutMs: 2 ** 31 }))).reason ?? '', /timeoutMs must be a positive number of at most 2147483647 ms/);
   assert.match((await runPeSieve(options(reportDir, { binary: '' }))).reason ?? '', /no binary configured: set scanner\.pe_sieve\.binary/);
+  assert.match((await runPeSieve(options(reportDir, { maxOutputBytes: 0 }))).reason ?? '', /maxOutputBytes must be a positive integer/);
   assert.deepEqual(starts(), []);
+  const broken = await runPeSieve(null as unknown as WindowsScanOptions);
+  assert.equal(broken.verdict, 'error');
+  assert.match(broken.reason ?? '', /^PE-sieve runner failed: /);
   assert.deepEqual(scanArgs(7, 'D'), ['/pid', '7', '/quiet', '/json', '/dir', 'D']);
 });
 
@@ -220,7 +250,7 @@ test('per-scan report folders: <pid>-<UTC time>-<random>, new each time', () => 
   assert.notEqual(perScanReportDir('/base', 4242, at), a);
 });
 
-test('the stand-in behaves like PE-sieve without arguments: help, then it waits for a key', async () => {
+test('the stand-in behaves like PE-sieve without arguments: help, then it waits for a key', standIn, async () => {
   const { starts } = scanSetup({});
   const child = spawn(fake, [], { stdio: ['pipe', 'pipe', 'ignore'], env: process.env });
   let out = '';
