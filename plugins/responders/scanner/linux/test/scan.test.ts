@@ -225,9 +225,18 @@ test('deleted file: an executable mapping of an unlinked file (a path with space
     const info = await scanLinuxProcess(p.child.pid, BASE);
     assert.equal(info.verdict, 'suspicious', JSON.stringify(info));
     assert.deepEqual(info.findings, ['deleted_exec']);
-    assert.deepEqual(info.regions, [{ start: `0x${at.toString(16)}`, end: `0x${(at + 8192n).toString(16)}`, perms: 'r-xp', kind: 'deleted_exec', path: `${file} (deleted)` }]);
-    // The deleted file is still compared, through /proc/<pid>/map_files: its bytes are unchanged.
+    assert.deepEqual(info.regions, [{ start: `0x${at.toString(16)}`, end: `0x${(at + 16384n).toString(16)}`, perms: 'r-xp', kind: 'deleted_exec', path: `${file} (deleted)` }]);
+    // The deleted file is still compared, through /proc/<pid>/map_files: the 8192 bytes it holds are unchanged.
     assert.equal(info.counts!['elf_bytes_differing'], 0);
+    assert.ok(info.counts!['elf_bytes_compared']! >= 8192);
+
+    // The two pages mapped past the end of the file answer EIO: a counted partial read, the rest still scanned.
+    const scanned = await scanLinuxProcess(p.child.pid, { ...BASE, compareElf: false, yara: markerRule() });
+    assert.equal(scanned.verdict, 'malicious', JSON.stringify(scanned));
+    assert.equal(scanned.counts!['bytes_unreadable'], 8192);
+    assert.equal(scanned.counts!['regions_partial'], 1);
+    assert.equal(scanned.counts!['bytes_scanned'], 8192);
+    assert.deepEqual(scanned.matches!.map((m) => m.strings.map((s) => s.offset)), [[Number(at + 64n)]]);
   } finally {
     await p.stop();
     rmSync(dir, { recursive: true, force: true });
