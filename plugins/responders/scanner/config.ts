@@ -56,7 +56,7 @@ export const scannerConfigSchema: JsonSchema = Object.freeze({
       properties: {
         engine: { type: 'string', enum: ['auto', 'yara-x', 'libyara-wasm'], default: 'auto', description: 'auto: YARA-X where its native package loads (Linux x64), else libyara-wasm.' },
         check_engines: { type: 'array', items: engineName, uniqueItems: true, default: [], description: 'Engines that must each compile the rule set at start; a refusal fails start with the reason.' },
-        rule_paths: { type: 'array', items: { type: 'string', minLength: 1 }, default: SCANNER_DEFAULTS.rule_paths, description: 'YARA rule files (.yar, .yara) and folders.' },
+        rule_paths: { type: 'array', items: { type: 'string', minLength: 1, 'x-vigil-path': 'existing' }, default: SCANNER_DEFAULTS.rule_paths, description: 'YARA rule files (.yar, .yara) and folders.' },
       },
     },
     linux: {

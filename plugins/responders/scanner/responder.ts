@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { platform as osPlatform } from 'node:os';
 import { WORKER_POOL, isVigilError, type ActionRequest, type ActionResult, type ProcessInfo, type ResponderContext, type ResponderInstance, type ScanInfo, type WorkerPool } from '../../../core/index.js';
 import { DEFAULT_CLOCK_TICKS, readClockTicks } from '../../../lib/procfs/index.js';
@@ -56,11 +57,17 @@ export class ScannerResponder implements ResponderInstance {
     if (this.state !== 'created') return;
     const { ctx } = this;
     const y = ctx.config.yara;
-    this.rules = await loadRuleSet(
-      y.rule_paths.map((p) => ctx.resolvePath(p)),
-      y.engine,
-      y.check_engines,
-    );
+    // The agent's config load refuses a rule path that names nothing (x-vigil-path); one that
+    // vanished since is counted and said once, and the rest load: scans still judge regions.
+    const paths: string[] = [];
+    for (const p of y.rule_paths.map((r) => ctx.resolvePath(r))) {
+      if (existsSync(p)) paths.push(p);
+      else {
+        ctx.counters.error('load', 'rule_path_missing');
+        ctx.logger.warn({ path: p }, 'YARA rule path does not exist; scanning without its rules');
+      }
+    }
+    this.rules = await loadRuleSet(paths, y.engine, y.check_engines);
     ctx.counters.set('yara_sources', this.rules.sources.length);
     this.pool = ctx.container.resolve<WorkerPool>(WORKER_POOL);
     this.pool.register(SCAN_TASKS.memory, WORKER_MODULE, 'memory');
