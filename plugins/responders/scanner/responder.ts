@@ -181,7 +181,8 @@ export class ScannerResponder implements ResponderInstance {
         scanner: c.windows.scanner,
         binary: this.ctx.resolvePath(c.windows.scanner === 'hollows-hunter' ? c.windows.hollows_hunter_binary : c.windows.pe_sieve_binary),
         extraArgs: c.windows.extra_args,
-        reportDir: this.ctx.files.dir(this.ctx.resolvePath(c.windows.report_dir)),
+        // Made (0700) only where the Windows tools write into it.
+        reportDir: this.platform === 'win32' ? this.ctx.files.dir(this.ctx.resolvePath(c.windows.report_dir)) : this.ctx.resolvePath(c.windows.report_dir),
         timeoutMs: c.timeout_seconds * 1000,
       },
       recycleWasmAfter: c.recycle_wasm_after,

@@ -3,6 +3,7 @@
  * memory (the Linux region scanner with YARA over the regions it flags; PE-sieve or
  * HollowsHunter on Windows) and files (YARA over the file, in chunks with overlap).
  */
+import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScanInfo, ScanMatch, ScanMatchString } from '../../../core/index.js';
@@ -64,7 +65,8 @@ export async function scanMemory(task: MemoryTask, rules: YaraRules | undefined,
   const t0 = performance.now();
   let info: ScanInfo;
   if (task.platform === 'win32') {
-    const dir = join(task.windows.reportDir, `${task.identity.replace(/[^A-Za-z0-9@._-]/g, '_')}-${Date.now()}`);
+    // A new folder per scan (the runner wants it new or empty): identity, time, a random tail.
+    const dir = join(task.windows.reportDir, `${task.identity.replace(/[^A-Za-z0-9@._-]/g, '_')}-${Date.now()}-${randomBytes(3).toString('hex')}`);
     const options = {
       binary: task.windows.binary,
       pid: task.pid,

@@ -8,14 +8,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ActionRequest, ActionResult, EventDraft, ProcessInfo, ScanInfo } from '../../../../core/index.js';
 import { checkConformance, instantiate, projectRoot, recordingContext, sampleDetection } from '../../../../testing/index.js';
 import { buildFixture, fixturesUnavailable } from '../linux/test/fixtures.js';
-import { ScanCache, plugin } from '../index.js';
+import { ScanCache, plugin, scannerPlugin } from '../index.js';
 
 const MARKER = `VIGIL-SCANNER-TEST-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-scanner-test-'));
@@ -212,4 +212,41 @@ test('the cache is an LRU bounded by max_entries, with a TTL; evictions and expi
   const off = new ScanCache(0, 1000);
   off.set('a', info('a'), 0);
   assert.equal(off.size, 0, 'max_entries 0: no cache');
+});
+
+test('on Windows a memscan runs PE-sieve (here its stand-in, driven by a fixture) and maps its report; a missing binary is a failed result', { skip: linux ? false : 'the stand-in runs through its #! line' }, async () => {
+  const fixtures = join(dir, 'pesieve-fixtures');
+  cpSync(join(projectRoot(), 'plugins', 'responders', 'scanner', 'windows', 'test', 'fixtures'), fixtures, { recursive: true });
+  const fake = join(fixtures, 'fake-tool.mjs');
+  chmodSync(fake, 0o755);
+  Object.assign(process.env, { FAKE_TOOL_MODE: 'fixture', FAKE_TOOL_FIXTURE: 'pe-sieve/implanted', FAKE_TOOL_LOG: join(dir, 'fake-tool.log') });
+  const win = scannerPlugin({ platform: 'win32' });
+  for (const [binary, expect] of [
+    [fake, 'done'],
+    [join(dir, 'no-such-pe-sieve.exe'), 'failed'],
+  ] as const) {
+    const rec = recordingContext(win, { config: { yara: { rule_paths: [rulesFile] }, windows: { pe_sieve_binary: binary, report_dir: join(dir, 'scans') } } });
+    const inst = instantiate(win, rec);
+    await inst.start();
+    try {
+      const req = request('memscan', { pid: 4242, guid: '{5770385f-c22a-43e0-bf4c-06f5698ffbd9}', image: 'C:\\Users\\x\\svc.exe' });
+      await inst.onActions!([req]);
+      const result = rec.results.find((r) => r.request_id === req.id)!;
+      const scan = rec.emitted.find((e) => e.scan?.request_id === req.id)!.scan!;
+      assert.equal(result.status, expect, result.reason);
+      assert.equal(scan.scanner, 'pe-sieve');
+      if (expect === 'done') {
+        assert.equal(scan.verdict, 'suspicious');
+        assert.ok(scan.findings?.includes('implanted_shc'), JSON.stringify(scan.findings));
+        assert.ok(scan.report_dir?.startsWith(join(dir, 'scans')), scan.report_dir);
+        assert.deepEqual(result.details?.['findings'], scan.findings);
+      } else {
+        assert.equal(scan.verdict, 'error');
+        assert.ok((scan.reason ?? '').length > 0);
+      }
+    } finally {
+      await inst.stop();
+      await rec.dispose();
+    }
+  }
 });
