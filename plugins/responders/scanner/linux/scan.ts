@@ -315,10 +315,10 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   signal?.throwIfAborted();
 
   const failure = async (err: unknown, what: string): Promise<ScanInfo> => {
+    if (signal?.aborted) throw signal.reason;
     const reason = await targetReason(err, pid, what, root);
     if (reason !== undefined) return errorInfo(reason, counts, t0);
     if (err instanceof MemscanError) return errorInfo(`${err.code}: ${err.message}`, counts, t0);
-    if (signal?.aborted) throw signal.reason;
     const e = new MemscanError('VIGIL_ERR_MEMSCAN_READ', `reading /proc/${pid}/${what} failed: ${errnoOf(err) ?? String(err)}`, { cause: err });
     return errorInfo(`${e.code}: ${e.message}`, counts, t0);
   };
@@ -334,7 +334,7 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
     const problem = await identityProblem(before, options, root);
     if (problem) return errorInfo(problem, counts, t0);
   } catch (err) {
-    return failure(err, 'stat');
+    return await failure(err, 'stat');
   }
 
   let exe: string | undefined;
@@ -343,7 +343,7 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'ENOENT' || code === 'ESRCH') return errorInfo(REASON_EXITED, counts, t0);
-    if (code !== 'EACCES' && code !== 'EPERM') return failure(err, 'exe');
+    if (code !== 'EACCES' && code !== 'EPERM') return await failure(err, 'exe');
     // Not allowed to resolve the image: the kernel's comm names the program for the allow-list.
     exe = before.comm;
   }
@@ -354,12 +354,12 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   try {
     regions = parseMaps(await readFile(`${root}/${pid}/maps`, 'utf8'));
   } catch (err) {
-    return failure(err, 'maps');
+    return await failure(err, 'maps');
   }
   try {
     mem = await open(`${root}/${pid}/mem`, 'r');
   } catch (err) {
-    return failure(err, 'mem');
+    return await failure(err, 'mem');
   }
 
   const flagged: Flagged[] = [];
@@ -431,18 +431,19 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
       }
     }
   } catch (err) {
-    return failure(err, 'mem');
+    return await failure(err, 'mem');
   } finally {
     await mem.close();
   }
 
+  signal?.throwIfAborted();
   // Identity after reading: the bytes were the expected process's only if it still holds the pid.
   try {
     const after = await readStat(pid, root);
     if (exitedStates.has(after.state) || memGone) return errorInfo(REASON_EXITED, counts, t0);
     if (after.startTicks !== before.startTicks) return errorInfo(REASON_IDENTITY, counts, t0);
   } catch (err) {
-    return failure(err, 'stat');
+    return await failure(err, 'stat');
   }
 
   const reported = toRegions(flagged, counts, options);
