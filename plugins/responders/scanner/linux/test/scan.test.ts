@@ -189,10 +189,22 @@ test('patched text: one changed byte of a function is patched_code with diff_byt
     assert.equal(r.perms, 'r-xp');
     assert.equal(r.diff_bytes, 1);
     assert.equal(info.counts!['elf_bytes_differing'], 1);
+    assert.equal(info.counts!['elf_bytes_differing_int3'], 0);
+    assert.equal(info.counts!['elf_textrel_segments'], 0, 'PIE code has no text relocations');
     // Without the comparison there is nothing to see.
     assert.equal((await scanLinuxProcess(p.child.pid, { ...BASE, compareElf: false })).verdict, 'clean');
   } finally {
     await p.stop();
+  }
+  // A breakpoint written into the text is counted apart (debuggers and uprobes do this).
+  const q = await start(bin, ['int3']);
+  try {
+    const info = await scanLinuxProcess(q.child.pid, BASE);
+    assert.deepEqual(info.findings, ['patched_code']);
+    assert.equal(info.counts!['elf_bytes_differing'], 1);
+    assert.equal(info.counts!['elf_bytes_differing_int3'], 1);
+  } finally {
+    await q.stop();
   }
 });
 
