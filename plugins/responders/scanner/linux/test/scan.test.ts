@@ -375,6 +375,35 @@ test('identity after the reads: a pid that names another process, or none, by th
   }
 });
 
+test('scanner problems are verdict error with their code: an unparsable maps line, a failing YARA engine', { skip }, async () => {
+  const bin = await buildFixture('anon-exec');
+  assert.ok(bin);
+  const p = await start(bin, [MARKER], ['ADDR', 'RWX']);
+  const { root } = procCopy(p.child.pid);
+  try {
+    const failing = await scanLinuxProcess(p.child.pid, {
+      ...BASE,
+      compareElf: false,
+      yara: markerRuleWith(() => {
+        throw new Error('engine out of memory');
+      }),
+    });
+    assert.equal(failing.verdict, 'error');
+    assert.match(failing.reason ?? '', /^VIGIL_ERR_MEMSCAN_YARA: engine yara-x failed on region 0x[0-9a-f]+: engine out of memory$/);
+    assert.ok(failing.regions!.some((r) => r.kind === 'anon_exec'), 'the regions flagged so far are kept');
+
+    const maps = join(root, String(p.child.pid), 'maps');
+    rmSync(maps);
+    writeFileSync(maps, `${readFileSync(`/proc/${p.child.pid}/maps`, 'utf8')}garbage line\n`);
+    const broken = await scanLinuxProcess(p.child.pid, { ...BASE, procRoot: root });
+    assert.equal(broken.verdict, 'error');
+    assert.match(broken.reason ?? '', /^VIGIL_ERR_MEMSCAN_MAPS: maps line \d+ is not/);
+  } finally {
+    await p.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('abort: a scan whose signal fires rejects with the signal\'s reason', { skip }, async () => {
   const bin = await buildFixture('anon-exec');
   assert.ok(bin);
