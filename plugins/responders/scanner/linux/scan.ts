@@ -279,6 +279,11 @@ async function compareRegion(
     return undefined;
   }
   try {
+    // Only a regular file has bytes to compare; reading a mapped device could block or have effects.
+    if (!(await fh.stat()).isFile()) {
+      counts['elf_compare_unavailable']!++;
+      return undefined;
+    }
     const key = `${r.dev}:${r.inode}`;
     let layout = layouts.get(key);
     if (!layout) {
