@@ -9,6 +9,7 @@ import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
+import { MEMSCAN_ERRORS } from '../../plugins/responders/scanner/linux/errors.js';
 import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 
@@ -41,6 +42,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'kill, kill_tree, suspend and resume through pidfds (Linux) or a checked process handle (Windows)',
     file: 'plugins/responders/process-actions/errors.ts',
     codes: PROCESS_ACTIONS_ERRORS,
+  },
+  {
+    room: 'plugins/responders/scanner',
+    title: 'Linux memory-region scanner',
+    about: 'the scanner plugin\'s /proc/<pid>/maps and /proc/<pid>/mem region scanner (plugins/responders/scanner/linux)',
+    file: 'plugins/responders/scanner/linux/errors.ts',
+    codes: MEMSCAN_ERRORS,
   },
   {
     room: 'plugins/responders/scanner',
