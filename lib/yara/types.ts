@@ -23,6 +23,8 @@ export interface YaraRuleMatch {
   readonly tags: readonly string[];
   readonly meta: Readonly<Record<string, string | number | boolean>>;
   readonly strings: readonly YaraStringMatch[];
+  /** Matches left out by the per-pattern report bound (absent when none were). */
+  readonly truncated?: number;
 }
 
 /** A compiled rule set of one engine (compiled once per worker thread). */
@@ -30,4 +32,8 @@ export interface YaraRules {
   readonly engine: YaraEngineName;
   /** Every rule that matches `data`; offsets are relative to `data`. */
   scan(data: Uint8Array): readonly YaraRuleMatch[];
+  /** Compiler warnings, one line each, naming the engine. */
+  readonly warnings?: readonly string[];
+  /** Counters of the engine wrapper (scans, truncated matches, engine reloads …). */
+  stats?(): Readonly<Record<string, number>>;
 }
