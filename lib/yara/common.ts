@@ -55,3 +55,43 @@ export function groupByNamespace(sources: readonly YaraSource[]): Map<string, Ya
 export function sortStrings(strings: YaraStringMatch[]): YaraStringMatch[] {
   return strings.sort((a, b) => a.offset - b.offset || (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0) || a.length - b.length);
 }
+
+/**
+ * The sources of one namespace as one text (both engines compile a namespace as one unit, so
+ * its rules may refer to each other whatever file they are in), and the file and line a line
+ * of that text came from.
+ */
+export interface NamespaceText {
+  readonly text: string;
+  where(line: number): { path: string | undefined; line: number };
+}
+
+function lineCount(text: string): number {
+  let n = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
+  return n;
+}
+
+export function joinNamespace(group: readonly YaraSource[]): NamespaceText {
+  const starts: { source: YaraSource; firstLine: number }[] = [];
+  let line = 1;
+  for (const s of group) {
+    starts.push({ source: s, firstLine: line });
+    line += lineCount(s.text);
+  }
+  return {
+    text: group.map((s) => s.text).join('\n'),
+    where(l: number) {
+      let part = starts[0];
+      for (const p of starts) if (p.firstLine <= l) part = p;
+      return part === undefined ? { path: undefined, line: l } : { path: part.source.path, line: l - part.firstLine + 1 };
+    },
+  };
+}
+
+/** `file:line` (or `namespace NAME:line`) for messages. */
+export function place(ns: NamespaceText, namespace: string, line: number | undefined): string {
+  if (line === undefined) return ns.where(1).path ?? `namespace ${namespace}`;
+  const w = ns.where(line);
+  return `${w.path ?? `namespace ${namespace}`}:${w.line}`;
+}

@@ -22,7 +22,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { boundStrings, groupByNamespace, type CompileOptions, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
+import { boundStrings, groupByNamespace, joinNamespace, place, type CompileOptions, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
 import { YaraError } from './errors.js';
 import { parseRules, type ParsedRule } from './source.js';
 import type { YaraRuleMatch, YaraRules, YaraSource, YaraStringMatch } from './types.js';
@@ -201,18 +201,6 @@ interface Unit {
   readonly rules: ReadonlyMap<string, ParsedRule>;
 }
 
-/** Where each source of a namespace starts in the joined text, to name the file of an error line. */
-interface Part {
-  readonly source: YaraSource;
-  readonly firstLine: number;
-}
-
-function lineCount(text: string): number {
-  let n = 1;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
-  return n;
-}
-
 function readErrors(r: WasmResult): { errors: WasmCompileError[]; warnings: WasmCompileError[] } {
   const errors: WasmCompileError[] = [];
   const warnings: WasmCompileError[] = [];
@@ -257,24 +245,15 @@ export class LibyaraWasmRules implements YaraRules {
     const units: Unit[] = [];
     const warnings: string[] = [];
     for (const [namespace, group] of groupByNamespace(sources)) {
-      const parts: Part[] = [];
-      let line = 1;
-      for (const s of group) {
-        parts.push({ source: s, firstLine: line });
-        line += lineCount(s.text);
-      }
-      const text = group.map((s) => s.text).join('\n');
-      const where = (l: number): string => {
-        let part = parts[0] as Part;
-        for (const p of parts) if (p.firstLine <= l) part = p;
-        return `${part.source.path ?? `namespace ${namespace}`}:${l - part.firstLine + 1}`;
-      };
+      const joined = joinNamespace(group);
+      const text = joined.text;
+      const where = (l: number): string => place(joined, namespace, l);
       const r = host.run(EMPTY, text);
       const { errors, warnings: warns } = readErrors(r);
       releaseResult(r);
       const first = errors[0];
       if (first !== undefined) {
-        const file = parts.length > 0 ? where(first.lineNumber) : namespace;
+        const file = where(first.lineNumber);
         const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
         throw new YaraError('VIGIL_ERR_YARA_COMPILE', `libyara-wasm: ${file}: ${first.message}${more}`, {
           engine: 'libyara-wasm',
@@ -283,7 +262,7 @@ export class LibyaraWasmRules implements YaraRules {
       }
       for (const w of warns) warnings.push(`libyara-wasm: ${where(w.lineNumber)}: ${w.message}`);
       const rules = new Map<string, ParsedRule>();
-      for (const s of group) for (const p of parseRules(s.text)) rules.set(p.name, p);
+      for (const p of parseRules(text)) rules.set(p.name, p);
       units.push({ namespace, text, rules });
     }
     return new LibyaraWasmRules(units, warnings, options.maxReportedPerPattern ?? DEFAULT_MAX_REPORTED_PER_PATTERN);

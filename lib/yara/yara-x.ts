@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { YaraError } from './errors.js';
 import { parseRules, type ParsedRule } from './source.js';
 import type { YaraRuleMatch, YaraRules, YaraSource, YaraStringMatch } from './types.js';
-import { boundStrings, groupByNamespace, type CompileOptions, DEFAULT_MAX_MATCHES_PER_PATTERN, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
+import { boundStrings, groupByNamespace, joinNamespace, place, type CompileOptions, DEFAULT_MAX_MATCHES_PER_PATTERN, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
 
 interface XMatchData {
   offset: number;
@@ -99,25 +99,24 @@ export class YaraXRules implements YaraRules {
     const units: Unit[] = [];
     const warnings: string[] = [];
     for (const [namespace, group] of groupByNamespace(sources)) {
+      const joined = joinNamespace(group);
       const scanner = mod.create();
-      const rules = new Map<string, ParsedRule>();
-      for (const src of group) {
-        try {
-          scanner.addRuleSource(src.text);
-        } catch (err) {
-          const msg = (err as Error).message;
-          const line = diagnosticLine(msg);
-          const where = `${src.path ?? `namespace ${namespace}`}${line === undefined ? '' : `:${line}`}`;
-          throw new YaraError('VIGIL_ERR_YARA_COMPILE', `yara-x: ${where}: ${firstLine(msg)}`, {
-            engine: 'yara-x',
-            cause: err,
-            details: { namespace, ...(src.path === undefined ? {} : { file: src.path }), ...(line === undefined ? {} : { line }) },
-          });
-        }
-        for (const r of parseRules(src.text)) rules.set(r.name, r);
+      try {
+        scanner.addRuleSource(joined.text);
+      } catch (err) {
+        const msg = (err as Error).message;
+        const line = diagnosticLine(msg);
+        const at = line === undefined ? undefined : joined.where(line);
+        throw new YaraError('VIGIL_ERR_YARA_COMPILE', `yara-x: ${place(joined, namespace, line)}: ${firstLine(msg)}`, {
+          engine: 'yara-x',
+          cause: err,
+          details: { namespace, ...(at?.path === undefined ? {} : { file: at.path }), ...(at === undefined ? {} : { line: at.line }) },
+        });
       }
+      const rules = new Map<string, ParsedRule>();
+      for (const r of parseRules(joined.text)) rules.set(r.name, r);
       scanner.setMaxMatchesPerPattern(max);
-      for (const w of scanner.getWarnings()) warnings.push(`yara-x: namespace ${namespace}: ${firstLine(w.message)}`);
+      for (const w of scanner.getWarnings()) warnings.push(`yara-x: ${place(joined, namespace, diagnosticLine(w.message))}: ${firstLine(w.message)}`);
       units.push({ namespace, scanner, rules });
     }
     return new YaraXRules(units, warnings, options.maxReportedPerPattern ?? DEFAULT_MAX_REPORTED_PER_PATTERN);

@@ -7,6 +7,7 @@
 import { CLI_ERRORS } from '../../cli/errors.js';
 import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
+import { YARA_ERRORS } from '../../lib/yara/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
 import { SCANNER_ERRORS } from '../../plugins/responders/scanner/errors.js';
@@ -30,6 +31,7 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
   { room: 'core', title: 'Core', about: 'the kernel, config, plugin loader, worker pool and status server', file: 'core/errors/codes.ts', codes: ERROR_CODES },
   { room: 'cli', title: 'The `vigil` command', about: 'command-line usage and `vigil replay`', file: 'cli/errors.ts', codes: CLI_ERRORS },
   { room: 'lib/evtx', title: 'EVTX reader', about: 'the .evtx parser shared by the replay sensor and the tools', file: 'lib/evtx/errors.ts', codes: EVTX_ERRORS },
+  { room: 'lib/yara', title: 'YARA engines', about: 'YARA-X and libyara-wasm behind one contract: compiling, reading rule files, scanning', file: 'lib/yara/errors.ts', codes: YARA_ERRORS },
   {
     room: 'plugins/responders/alert-store',
     title: 'Plugin alert-store',

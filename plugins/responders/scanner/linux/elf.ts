@@ -21,6 +21,13 @@ export interface ElfHeader {
 }
 
 const PT_LOAD = 1;
+const PT_DYNAMIC = 2;
+const DT_NULL = 0n;
+const DT_TEXTREL = 22n;
+const DT_FLAGS = 30n;
+const DF_TEXTREL = 4n;
+/** A dynamic section larger than this is not read (real ones are a few hundred bytes). */
+export const MAX_DYNAMIC_BYTES = 64 * 1024;
 /** More program headers than any real object has: a larger count is a malformed file. */
 export const MAX_PHNUM = 4096;
 
@@ -62,6 +69,38 @@ export function parseLoads(h: ElfHeader, table: Uint8Array): ElfLoad[] {
     }
   }
   return out;
+}
+
+/** The PT_DYNAMIC segment's file range (offset, size), or undefined when there is none. */
+export function dynamicSegment(h: ElfHeader, table: Uint8Array): FileRange | undefined {
+  const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  for (let i = 0; i < h.phnum; i++) {
+    const at = i * h.phentsize;
+    if (at + (h.is64 ? 56 : 32) > table.length) break;
+    if (dv.getUint32(at, h.little) !== PT_DYNAMIC) continue;
+    const offset = h.is64 ? dv.getBigUint64(at + 8, h.little) : BigInt(dv.getUint32(at + 4, h.little));
+    const size = h.is64 ? dv.getBigUint64(at + 32, h.little) : BigInt(dv.getUint32(at + 16, h.little));
+    return { from: offset, to: offset + size };
+  }
+  return undefined;
+}
+
+/**
+ * Whether a dynamic section asks for text relocations (DT_TEXTREL, or DF_TEXTREL in
+ * DT_FLAGS): the loader then writes into the object's text, which the comparison with the
+ * file reports as patched bytes.
+ */
+export function hasTextRel(h: ElfHeader, dynamic: Uint8Array): boolean {
+  const dv = new DataView(dynamic.buffer, dynamic.byteOffset, dynamic.byteLength);
+  const size = h.is64 ? 16 : 8;
+  for (let at = 0; at + size <= dynamic.length; at += size) {
+    const tag = h.is64 ? dv.getBigInt64(at, h.little) : BigInt(dv.getInt32(at, h.little));
+    const val = h.is64 ? dv.getBigUint64(at + 8, h.little) : BigInt(dv.getUint32(at + 4, h.little));
+    if (tag === DT_NULL) break;
+    if (tag === DT_TEXTREL) return true;
+    if (tag === DT_FLAGS && (val & DF_TEXTREL) !== 0n) return true;
+  }
+  return false;
 }
 
 /** A half-open file range [from, to). */

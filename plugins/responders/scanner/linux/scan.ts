@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { ScanInfo, ScanMatch, ScanRegion } from '../../../../core/index.js';
 import { DEFAULT_CLOCK_TICKS, parseBootTime, parseStat, PF_KTHREAD, readClockTicks, ticksToEpochMs, type ProcStat } from '../../../../lib/procfs/index.js';
 import type { YaraRules } from '../../../../lib/yara/types.js';
-import { compareRanges, parseElfHeader, parseLoads, programHeadersSize, type ElfLoad } from './elf.js';
+import { compareRanges, dynamicSegment, hasTextRel, MAX_DYNAMIC_BYTES, parseElfHeader, parseLoads, programHeadersSize, type ElfLoad } from './elf.js';
 import { MemscanError } from './errors.js';
 import { regionMatches } from './matches.js';
 import { errnoOf, readRegion } from './memory.js';
@@ -105,6 +105,9 @@ function newCounts(): Counts {
     elf_segments_compared: 0,
     elf_bytes_compared: 0,
     elf_bytes_differing: 0,
+    elf_bytes_differing_int3: 0,
+    elf_textrel_segments: 0,
+    uprobes_area: 0,
     elf_compare_truncated: 0,
     elf_compare_unavailable: 0,
     regions_unreported: 0,
@@ -203,17 +206,32 @@ interface Flagged {
   matched: boolean;
 }
 
-/** The ELF loads of a mapped file (undefined: not ELF, compare the whole mapped range). */
-async function fileLoads(fh: FileHandle): Promise<ElfLoad[] | undefined> {
+interface FileLayout {
+  /** undefined: not ELF, compare the whole mapped range. */
+  readonly loads: ElfLoad[] | undefined;
+  readonly textrel: boolean;
+}
+
+/** The ELF loads of a mapped file and whether it asks for text relocations. */
+async function fileLayout(fh: FileHandle): Promise<FileLayout> {
   const head = Buffer.alloc(64);
   const { bytesRead } = await fh.read(head, 0, 64, 0);
   const h = parseElfHeader(head.subarray(0, bytesRead));
-  if (!h) return undefined;
+  if (!h) return { loads: undefined, textrel: false };
   const size = programHeadersSize(h);
-  if (size === undefined) return undefined;
+  if (size === undefined) return { loads: undefined, textrel: false };
   const table = Buffer.alloc(size);
   const got = await fh.read(table, 0, size, Number(h.phoff));
-  return parseLoads(h, table.subarray(0, got.bytesRead));
+  const phdrs = table.subarray(0, got.bytesRead);
+  const dyn = dynamicSegment(h, phdrs);
+  let textrel = false;
+  if (dyn && dyn.to > dyn.from) {
+    const len = Math.min(Number(dyn.to - dyn.from), MAX_DYNAMIC_BYTES);
+    const buf = Buffer.alloc(len);
+    const d = await fh.read(buf, 0, len, Number(dyn.from));
+    textrel = hasTextRel(h, buf.subarray(0, d.bytesRead));
+  }
+  return { loads: parseLoads(h, phdrs), textrel };
 }
 
 /**
@@ -252,7 +270,7 @@ async function compareRegion(
   root: string,
   counts: Counts,
   budget: { left: number },
-  loadsCache: Map<string, ElfLoad[] | undefined>,
+  layouts: Map<string, FileLayout>,
   signal: AbortSignal | undefined,
 ): Promise<number | undefined> {
   const fh = await openMapped(pid, r, root);
@@ -261,15 +279,21 @@ async function compareRegion(
     return undefined;
   }
   try {
+    // Only a regular file has bytes to compare; reading a mapped device could block or have effects.
+    if (!(await fh.stat()).isFile()) {
+      counts['elf_compare_unavailable']!++;
+      return undefined;
+    }
     const key = `${r.dev}:${r.inode}`;
-    let loads = loadsCache.get(key);
-    if (!loadsCache.has(key)) {
-      loads = await fileLoads(fh);
-      loadsCache.set(key, loads);
+    let layout = layouts.get(key);
+    if (!layout) {
+      layout = await fileLayout(fh);
+      layouts.set(key, layout);
     }
     const size = (await fh.stat({ bigint: true })).size;
-    const ranges = compareRanges(r.offset, r.end - r.start, size, loads);
+    const ranges = compareRanges(r.offset, r.end - r.start, size, layout.loads);
     counts['elf_segments_compared']!++;
+    if (layout.textrel) counts['elf_textrel_segments']!++;
     let diff = 0;
     const fileBuf = Buffer.alloc(COMPARE_CHUNK);
     for (const range of ranges) {
@@ -287,7 +311,12 @@ async function compareRegion(
         if (mine.gone) return diff;
         const a = fileBuf.subarray(0, bytesRead);
         if (!a.equals(mine.data)) {
-          for (let i = 0; i < bytesRead; i++) if (a[i] !== mine.data[i]) diff++;
+          for (let i = 0; i < bytesRead; i++) {
+            if (a[i] === mine.data[i]) continue;
+            diff++;
+            // int3 where the file has other code: a breakpoint (debugger, uprobe) more likely than a hook.
+            if (mine.data[i] === 0xcc) counts['elf_bytes_differing_int3']!++;
+          }
         }
         budget.left -= bytesRead;
         counts['elf_bytes_compared']! += bytesRead;
@@ -315,10 +344,10 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   signal?.throwIfAborted();
 
   const failure = async (err: unknown, what: string): Promise<ScanInfo> => {
+    if (signal?.aborted) throw signal.reason;
     const reason = await targetReason(err, pid, what, root);
     if (reason !== undefined) return errorInfo(reason, counts, t0);
     if (err instanceof MemscanError) return errorInfo(`${err.code}: ${err.message}`, counts, t0);
-    if (signal?.aborted) throw signal.reason;
     const e = new MemscanError('VIGIL_ERR_MEMSCAN_READ', `reading /proc/${pid}/${what} failed: ${errnoOf(err) ?? String(err)}`, { cause: err });
     return errorInfo(`${e.code}: ${e.message}`, counts, t0);
   };
@@ -334,7 +363,7 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
     const problem = await identityProblem(before, options, root);
     if (problem) return errorInfo(problem, counts, t0);
   } catch (err) {
-    return failure(err, 'stat');
+    return await failure(err, 'stat');
   }
 
   let exe: string | undefined;
@@ -343,7 +372,7 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'ENOENT' || code === 'ESRCH') return errorInfo(REASON_EXITED, counts, t0);
-    if (code !== 'EACCES' && code !== 'EPERM') return failure(err, 'exe');
+    if (code !== 'EACCES' && code !== 'EPERM') return await failure(err, 'exe');
     // Not allowed to resolve the image: the kernel's comm names the program for the allow-list.
     exe = before.comm;
   }
@@ -354,12 +383,12 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   try {
     regions = parseMaps(await readFile(`${root}/${pid}/maps`, 'utf8'));
   } catch (err) {
-    return failure(err, 'maps');
+    return await failure(err, 'maps');
   }
   try {
     mem = await open(`${root}/${pid}/mem`, 'r');
   } catch (err) {
-    return failure(err, 'mem');
+    return await failure(err, 'mem');
   }
 
   const flagged: Flagged[] = [];
@@ -367,14 +396,16 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
   let memGone = false;
   try {
     counts['regions_total'] = regions.length;
+    // The kernel maps [uprobes] once a uprobe fired in the process: its text holds breakpoints.
+    counts['uprobes_area'] = regions.some((r) => r.path === '[uprobes]') ? 1 : 0;
     const compareBudget = { left: options.maxCompareBytes ?? options.maxTotalBytes };
-    const loadsCache = new Map<string, ElfLoad[] | undefined>();
+    const layouts = new Map<string, FileLayout>();
     for (const r of regions) {
       signal?.throwIfAborted();
       const kinds = lineKinds(r);
       let diff: number | undefined;
       if (options.compareElf && comparable(r) && !memGone) {
-        diff = await compareRegion(pid, r, mem, root, counts, compareBudget, loadsCache, signal);
+        diff = await compareRegion(pid, r, mem, root, counts, compareBudget, layouts, signal);
         if (diff !== undefined && diff > 0) kinds.push('patched_code');
       }
       if (kinds.length === 0) continue;
@@ -431,18 +462,19 @@ export async function scanLinuxProcess(pid: number, options: LinuxScanOptions): 
       }
     }
   } catch (err) {
-    return failure(err, 'mem');
+    return await failure(err, 'mem');
   } finally {
     await mem.close();
   }
 
+  signal?.throwIfAborted();
   // Identity after reading: the bytes were the expected process's only if it still holds the pid.
   try {
     const after = await readStat(pid, root);
     if (exitedStates.has(after.state) || memGone) return errorInfo(REASON_EXITED, counts, t0);
     if (after.startTicks !== before.startTicks) return errorInfo(REASON_IDENTITY, counts, t0);
   } catch (err) {
-    return failure(err, 'stat');
+    return await failure(err, 'stat');
   }
 
   const reported = toRegions(flagged, counts, options);

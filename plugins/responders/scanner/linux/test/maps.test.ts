@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lineKinds, livePath, mapFilesName, parseMaps, parseMapsLine, comparable } from '../maps.js';
-import { compareRanges, parseElfHeader, parseLoads, programHeadersSize } from '../elf.js';
+import { compareRanges, dynamicSegment, hasTextRel, parseElfHeader, parseLoads, programHeadersSize } from '../elf.js';
 import { jitAllowed, DEFAULT_JIT_ALLOW } from '../scan.js';
 import { regionMatches } from '../matches.js';
 import { MemscanError } from '../errors.js';
@@ -157,6 +157,28 @@ test('elf: PT_LOAD file ranges, and the bytes of a mapping compared with its fil
   const bad = Buffer.from(file);
   bad.writeUInt16LE(0, 56);
   assert.equal(programHeadersSize(parseElfHeader(bad)!), undefined, 'no program headers');
+});
+
+test('elf: the dynamic segment and text relocations (DT_TEXTREL, DF_TEXTREL)', () => {
+  const file = elf64([
+    { flags: 5, offset: 0, filesz: 0x1000 },
+    { type: 2, flags: 6, offset: 0x2000, filesz: 0x40 },
+  ]);
+  const h = parseElfHeader(file)!;
+  assert.deepEqual(dynamicSegment(h, file.subarray(64)), { from: 0x2000n, to: 0x2040n });
+  assert.equal(dynamicSegment(h, elf64([{ flags: 5, offset: 0, filesz: 1 }]).subarray(64)), undefined);
+  const dyn = (entries: [bigint, bigint][]) => {
+    const b = Buffer.alloc(16 * entries.length);
+    entries.forEach(([tag, val], i) => {
+      b.writeBigInt64LE(tag, i * 16);
+      b.writeBigUInt64LE(val, i * 16 + 8);
+    });
+    return b;
+  };
+  assert.equal(hasTextRel(h, dyn([[1n, 5n], [22n, 0n], [0n, 0n]])), true, 'DT_TEXTREL');
+  assert.equal(hasTextRel(h, dyn([[30n, 4n], [0n, 0n]])), true, 'DF_TEXTREL in DT_FLAGS');
+  assert.equal(hasTextRel(h, dyn([[30n, 8n], [0n, 0n]])), false, 'DF_BIND_NOW only');
+  assert.equal(hasTextRel(h, dyn([[0n, 0n], [22n, 0n]])), false, 'nothing after DT_NULL counts');
 });
 
 test('jit allow-list: exact names and prefix* entries', () => {

@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,10 +189,22 @@ test('patched text: one changed byte of a function is patched_code with diff_byt
     assert.equal(r.perms, 'r-xp');
     assert.equal(r.diff_bytes, 1);
     assert.equal(info.counts!['elf_bytes_differing'], 1);
+    assert.equal(info.counts!['elf_bytes_differing_int3'], 0);
+    assert.equal(info.counts!['elf_textrel_segments'], 0, 'PIE code has no text relocations');
     // Without the comparison there is nothing to see.
     assert.equal((await scanLinuxProcess(p.child.pid, { ...BASE, compareElf: false })).verdict, 'clean');
   } finally {
     await p.stop();
+  }
+  // A breakpoint written into the text is counted apart (debuggers and uprobes do this).
+  const q = await start(bin, ['int3']);
+  try {
+    const info = await scanLinuxProcess(q.child.pid, BASE);
+    assert.deepEqual(info.findings, ['patched_code']);
+    assert.equal(info.counts!['elf_bytes_differing'], 1);
+    assert.equal(info.counts!['elf_bytes_differing_int3'], 1);
+  } finally {
+    await q.stop();
   }
 });
 
@@ -310,6 +322,101 @@ test('identity: a wrong start time (ms or ticks) is refused as "identity mismatc
     assert.notEqual(right.verdict, 'error', JSON.stringify(right));
   } finally {
     c.kill('SIGKILL');
+  }
+});
+
+/**
+ * A procfs root whose <pid>/stat is a copy the test can change, the rest the real files of
+ * `pid` (mem, maps and map_files by symlink): lets a YARA callback, which runs between the two
+ * identity checks, make the pid name another process or vanish.
+ */
+function procCopy(pid: number): { root: string; stat: string } {
+  const root = mkdtempSync(join(tmpdir(), 'vigil-memscan-proc-'));
+  mkdirSync(join(root, String(pid)));
+  writeFileSync(join(root, 'stat'), readFileSync('/proc/stat'));
+  const stat = join(root, String(pid), 'stat');
+  writeFileSync(stat, readFileSync(`/proc/${pid}/stat`));
+  for (const f of ['maps', 'mem', 'exe', 'map_files', 'root']) symlinkSync(`/proc/${pid}/${f}`, join(root, String(pid), f));
+  return { root, stat };
+}
+
+/** The marker rule, running `during` before it scans each region. */
+function markerRuleWith(during: () => void): YaraRules {
+  const inner = markerRule();
+  return { engine: inner.engine, scan: (d) => (during(), inner.scan(d)) };
+}
+
+test('identity after the reads: a pid that names another process, or none, by then reports nothing read', { skip }, async () => {
+  const bin = await buildFixture('anon-exec');
+  assert.ok(bin);
+  const p = await start(bin, [MARKER], ['ADDR', 'RWX']);
+  const { root, stat } = procCopy(p.child.pid);
+  try {
+    const real = readFileSync(stat, 'utf8');
+    const control = await scanLinuxProcess(p.child.pid, { ...BASE, procRoot: root, compareElf: false, yara: markerRule() });
+    assert.equal(control.verdict, 'malicious', 'the copied root scans like the real one');
+
+    const ticks = statTicks(p.child.pid);
+    const reused = real.replace(/^(.*\) (?:\S+ ){19})(\d+)/, (_all, head: string) => `${head}${ticks + 500}`);
+    assert.notEqual(reused, real);
+    const swapped = await scanLinuxProcess(p.child.pid, { ...BASE, procRoot: root, compareElf: false, yara: markerRuleWith(() => writeFileSync(stat, reused)) });
+    assert.equal(swapped.verdict, 'error');
+    assert.equal(swapped.reason, 'identity mismatch');
+    assert.equal(swapped.regions, undefined, 'regions of a process that may not be the target are not reported');
+    assert.equal(swapped.matches, undefined);
+    assert.equal(swapped.counts!['regions_scanned'], 2, 'the reads did happen');
+
+    writeFileSync(stat, real);
+    const gone = await scanLinuxProcess(p.child.pid, { ...BASE, procRoot: root, compareElf: false, yara: markerRuleWith(() => rmSync(stat, { force: true })) });
+    assert.deepEqual([gone.verdict, gone.reason], ['error', 'process exited']);
+  } finally {
+    await p.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('scanner problems are verdict error with their code: an unparsable maps line, a failing YARA engine', { skip }, async () => {
+  const bin = await buildFixture('anon-exec');
+  assert.ok(bin);
+  const p = await start(bin, [MARKER], ['ADDR', 'RWX']);
+  const { root } = procCopy(p.child.pid);
+  try {
+    const failing = await scanLinuxProcess(p.child.pid, {
+      ...BASE,
+      compareElf: false,
+      yara: markerRuleWith(() => {
+        throw new Error('engine out of memory');
+      }),
+    });
+    assert.equal(failing.verdict, 'error');
+    assert.match(failing.reason ?? '', /^VIGIL_ERR_MEMSCAN_YARA: engine yara-x failed on region 0x[0-9a-f]+: engine out of memory$/);
+    assert.ok(failing.regions!.some((r) => r.kind === 'anon_exec'), 'the regions flagged so far are kept');
+
+    const maps = join(root, String(p.child.pid), 'maps');
+    rmSync(maps);
+    writeFileSync(maps, `${readFileSync(`/proc/${p.child.pid}/maps`, 'utf8')}garbage line\n`);
+    const broken = await scanLinuxProcess(p.child.pid, { ...BASE, procRoot: root });
+    assert.equal(broken.verdict, 'error');
+    assert.match(broken.reason ?? '', /^VIGIL_ERR_MEMSCAN_MAPS: maps line \d+ is not/);
+  } finally {
+    await p.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('abort: a scan whose signal fires rejects with the signal\'s reason', { skip }, async () => {
+  const bin = await buildFixture('anon-exec');
+  assert.ok(bin);
+  const p = await start(bin, [MARKER], ['ADDR', 'RWX']);
+  try {
+    const ac = new AbortController();
+    const why = new Error('scan timed out');
+    await assert.rejects(
+      scanLinuxProcess(p.child.pid, { ...BASE, compareElf: false, yara: markerRuleWith(() => ac.abort(why)), signal: ac.signal }),
+      (e: unknown) => e === why,
+    );
+  } finally {
+    await p.stop();
   }
 });
 
