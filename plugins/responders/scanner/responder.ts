@@ -11,8 +11,8 @@ import { REASON_EXITED, REASON_IDENTITY } from './engines.js';
 import { loadRuleSet } from './ruleset.js';
 import { RECYCLE_EXIT_CODE, type FileTask, type MemoryTask, type RuleSetRef, type TaskOutput } from './scans.js';
 
-/** The worker task module, beside this file once compiled. */
-export const WORKER_MODULE = new URL('./worker.js', import.meta.url).href;
+/** The worker task module beside this file (`.ts` when run from the sources under tsx, whose loader the pool's threads inherit). */
+export const WORKER_MODULE = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
 
 /** How often a task that landed on a retiring worker is run again (each retirement costs one). */
 const MAX_RECYCLE_RETRIES = 3;
