@@ -6,7 +6,7 @@ import { compileRules, type YaraRules } from './engines.js';
 import { ScannerError } from './errors.js';
 import { identityOf, liveProcess, readProcClock } from './identity.js';
 import { loadRuleSet, type EngineSetting } from './ruleset.js';
-import { scanFile, scanMemory } from './scans.js';
+import { scanFile, scanMemory, toolTimeoutMs } from './scans.js';
 
 /** Exit codes of `vigil scan`: clean, findings, error. */
 export const SCAN_EXIT = Object.freeze({ clean: 0, findings: 3, error: 1 });
@@ -59,7 +59,7 @@ export const scanCommand: CommandHandler = async ({ options }, host) => {
           binary: resolvePath(config.windows.scanner === 'hollows-hunter' ? config.windows.hollows_hunter_binary : config.windows.pe_sieve_binary),
           extraArgs: config.windows.extra_args,
           reportDir: resolvePath(config.windows.report_dir),
-          timeoutMs: config.timeout_seconds * 1000,
+          timeoutMs: toolTimeoutMs(config.timeout_seconds),
         },
         recycleWasmAfter: 0,
       },

@@ -9,7 +9,7 @@ import { ImageHashes, identityOf, liveProcess, readProcClock, sameProcess, type 
 import { SCAN_TASKS } from './manifest.js';
 import { REASON_EXITED, REASON_IDENTITY } from './engines.js';
 import { loadRuleSet } from './ruleset.js';
-import { RECYCLE_EXIT_CODE, type FileTask, type MemoryTask, type RuleSetRef, type TaskOutput } from './scans.js';
+import { RECYCLE_EXIT_CODE, toolTimeoutMs, type FileTask, type MemoryTask, type RuleSetRef, type TaskOutput } from './scans.js';
 
 /** The worker task module beside this file (`.ts` when run from the sources under tsx, whose loader the pool's threads inherit). */
 export const WORKER_MODULE = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
@@ -183,7 +183,7 @@ export class ScannerResponder implements ResponderInstance {
         extraArgs: c.windows.extra_args,
         // Made (0700) only where the Windows tools write into it.
         reportDir: this.platform === 'win32' ? this.ctx.files.dir(this.ctx.resolvePath(c.windows.report_dir)) : this.ctx.resolvePath(c.windows.report_dir),
-        timeoutMs: c.timeout_seconds * 1000,
+        timeoutMs: toolTimeoutMs(c.timeout_seconds),
       },
       recycleWasmAfter: c.recycle_wasm_after,
     };

@@ -50,6 +50,14 @@ export interface FileTask {
 /** The exit code of a pool worker that retires to give back libyara-wasm's leaked memory (worker.ts). */
 export const RECYCLE_EXIT_CODE = 75;
 
+/**
+ * The Windows tools' own timeout: 90 % of the scan task's, so the runner stops the tool (and
+ * what it started) and reports it before the pool cancels the task and drops the worker.
+ */
+export function toolTimeoutMs(taskTimeoutSeconds: number): number {
+  return Math.max(1, Math.floor(taskTimeoutSeconds * 900));
+}
+
 /** What a task returns. */
 export interface TaskOutput {
   readonly scan: ScanInfo;
