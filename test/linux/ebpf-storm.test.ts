@@ -4,10 +4,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DetectionDraft } from '../../../../core/index.js';
-import { HealthMonitor } from '../../../../core/kernel/health.js';
-import { recordingContext } from '../../../../testing/index.js';
-import { plugin, BTF_PATH, createEbpfSensor } from '../index.js';
+import type { DetectionDraft } from '../../core/index.js';
+import { HealthMonitor } from '../../core/kernel/health.js';
+import { recordingContext } from '../../testing/index.js';
+import { plugin, BTF_PATH, createEbpfSensor } from '../../plugins/sensors/ebpf/index.js';
 
 /** Why the storm cannot run here, or undefined. */
 function skipReason(): string | undefined {
