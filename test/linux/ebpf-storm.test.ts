@@ -5,6 +5,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DetectionDraft } from '../../core/index.js';
+import type { AgentStatus } from '../../core/kernel/kernel.js';
+import { formatStatus } from '../../cli/format.js';
 import { HealthMonitor } from '../../core/kernel/health.js';
 import { recordingContext } from '../../testing/index.js';
 import { plugin, BTF_PATH, createEbpfSensor } from '../../plugins/sensors/ebpf/index.js';
@@ -89,7 +91,7 @@ function stormCommand(dir: string): { cmd: string; args: string[] } {
  * exactly. The core's health monitor, fed the sensor's counters, raises its detection when
  * the drops pass the threshold.
  */
-async function execStorm(ringBufferBytes: number): Promise<{ dropped: number; delivered: number; health: DetectionDraft[]; summary: string }> {
+async function execStorm(ringBufferBytes: number): Promise<{ dropped: number; delivered: number; health: DetectionDraft[]; summary: string; status: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-storm-'));
   const { cmd, args } = stormCommand(dir);
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -136,8 +138,24 @@ async function execStorm(ringBufferBytes: number): Promise<{ dropped: number; de
   assert.equal(mine.length + dropped, ok, `delivered + dropped = spawned: ${summary}`);
   assert.equal(new Set(mine.map((d) => d.proc?.pid)).size, mine.length, 'no exec is delivered twice');
   assert.equal(f.counters.snapshot().discarded['parse_error']?.count ?? 0, 0);
+  // `vigil status` as it prints this plugin: events and records by kind, drops by cause, programs.
+  const snap = f.counters.snapshot();
+  const status = formatStatus({
+    pid: 1,
+    host: 'h',
+    started: 0,
+    uptime_seconds: 0,
+    config_file: 'vigil.yaml',
+    events: { total: 0, by_type: {} },
+    detections: { total: 0, by_severity: {}, by_rule: {} },
+    actions: {},
+    bus_backlog: 0,
+    process_table: { size: 0, evicted: 0 },
+    plugins: [{ id: 'ebpf', kind: 'sensor', state: 'running', restarts: 0, counters: snap }],
+    skipped: [],
+  } as unknown as AgentStatus);
   await f.dispose();
-  return { dropped, delivered: mine.length, health: raised, summary };
+  return { dropped, delivered: mine.length, health: raised, summary, status };
 }
 
 test(`live eBPF: an exec storm of ${STORM} processes through a 64 KiB ring buffer: delivered + counted drops = spawned, and the health detection is raised`, { skip }, async (t) => {
@@ -147,6 +165,11 @@ test(`live eBPF: an exec storm of ${STORM} processes through a 64 KiB ring buffe
   const lost = r.health.find((d) => d.rule.id === 'vigil.health.lost');
   assert.ok(lost, 'drops past the threshold raise vigil.health.lost');
   assert.match(lost.summary ?? '', /telemetry degraded: sensor ebpf lost \d+ items/);
+  assert.match(r.status, new RegExp(`^ebpf: discarded ${r.dropped} \\(ring_buffer_full:exec\\)$`, 'm'), r.status);
+  assert.match(r.status, /^ebpf: events: .*process\.start=\d+/m);
+  assert.match(r.status, new RegExp(`^ebpf: records: .*exec=${r.delivered}`, 'm'));
+  assert.match(r.status, /^ebpf: program: vigil_exec, vigil_fork, vigil_exit, vigil_sys_enter, vigil_tcp_state$/m);
+  assert.match(r.status, new RegExp(`^ebpf: counters: .*kernel_exec_dropped=${r.dropped}`, 'm'));
 });
 
 test(`live eBPF: an exec storm of ${STORM} processes through the default ring buffer is delivered whole, with no health detection`, { skip }, async (t) => {
