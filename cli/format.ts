@@ -34,6 +34,23 @@ export function formatStatus(s: AgentStatus): string {
     for (const [k, n] of Object.entries(p.counters.errors)) out.push(`${p.id}: errors ${k} = ${n}`);
     for (const f of p.counters.file_errors) out.push(`${p.id}: ${f.stage} error in ${f.file}: ${f.reason}`);
   }
+  // A plugin's own counters, grouped by the prefix before ':' (ebpf: `events:<type>`,
+  // `records:<kind>`, `program:<name>`), so that what a sensor saw by kind is readable.
+  for (const p of s.plugins) {
+    const groups = new Map<string, [string, number][]>();
+    for (const [k, n] of Object.entries(p.counters.custom)) {
+      const at = k.indexOf(':');
+      const group = at < 0 ? '' : k.slice(0, at);
+      const list = groups.get(group) ?? [];
+      list.push([at < 0 ? k : k.slice(at + 1), n]);
+      groups.set(group, list);
+    }
+    for (const [group, list] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+      // Gauges that only say "present" (program:<name> = 1) print as names.
+      const text = list.every(([, n]) => n === 1) && group !== '' ? list.map(([k]) => k).join(', ') : list.map(([k, n]) => `${k}=${n}`).join(' ');
+      out.push(`${p.id}: ${group === '' ? 'counters' : group}: ${text}`);
+    }
+  }
   if (s.skipped.length > 0) out.push('', ...s.skipped.map((x) => `skipped ${x.id}: ${x.reason}`));
   if (s.watchdog) {
     const w = s.watchdog;

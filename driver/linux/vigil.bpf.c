@@ -12,7 +12,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 #define EV_EXEC 1
 #define EV_FORK 2
@@ -21,6 +21,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define EV_VM_WRITE 5
 #define EV_CONNECT 6
 #define EV_FILE 7
+#define EV_MEM_OPEN 8 /* open of another process's /proc/<pid>/mem */
+#define EV_MEMFD 9
+#define EV_MODULE 10 /* init_module / finit_module */
 
 /* Counter slots of vigil_stats (per CPU): attempts and failed outputs per event kind. */
 #define ST_EXEC_SEEN 0
@@ -40,6 +43,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define ST_CONNECT_DROP 14
 #define ST_FILE_SEEN 15
 #define ST_FILE_DROP 16
+#define ST_MEM_OPEN_SEEN 17
+#define ST_MEM_OPEN_DROP 18
+#define ST_MEMFD_SEEN 19
+#define ST_MEMFD_DROP 20
+#define ST_MODULE_SEEN 21
+#define ST_MODULE_DROP 22
+#define ST_MEM_OPEN_SELF 23 /* /proc/<own pid>/mem: not another process, not reported */
 #define ST_SLOTS 32
 
 #define PATH_MAX_LEN 4096
@@ -101,14 +111,25 @@ struct prefix {
 	char bytes[PREFIX_LEN];
 };
 
+/*
+ * File, /proc/<pid>/mem, memfd and module records share this layout; `op` and `mode` mean:
+ *   file:     FILE_OPEN / FILE_DELETE, the open mode
+ *   mem_open: the caller's pid-namespace level, the target pid as the path names it
+ *   memfd:    0, 0 (flags = the memfd_create flags, path = the name)
+ *   module:   MODULE_INIT / MODULE_FINIT, init_module's length (flags = finit_module's flags,
+ *             path = the file behind finit_module's fd)
+ */
 struct file_record {
 	struct vigil_hdr hdr;
-	u32 op;       /* FILE_OPEN, FILE_DELETE */
-	u32 flags;    /* open flags */
+	u32 op;
+	u32 flags;
 	u32 mode;
 	u32 path_len; /* bytes of path, without the NUL */
 	char path[FILE_PATH_LEN];
 };
+
+#define MODULE_INIT 1
+#define MODULE_FINIT 2
 
 struct scratch {
 	struct vigil_hdr hdr;
@@ -135,6 +156,18 @@ struct {
 	__type(key, u32);
 	__type(value, u8);
 } vigil_ignore SEC(".maps");
+
+/*
+ * When key 0 is present: only tasks whose real parent's tgid is a key are reported (and
+ * counted); the others return at once, uncounted. Lets a measurement account exactly for
+ * the processes it spawned while the machine runs others. Empty in normal operation.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, u32);
+	__type(value, u8);
+} vigil_focus SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -171,6 +204,25 @@ static __always_inline bool ignored(u32 tgid)
 		return true;
 	}
 	return false;
+}
+
+static __always_inline bool out_of_focus(u32 parent_tgid)
+{
+	u32 zero = 0;
+	if (!bpf_map_lookup_elem(&vigil_focus, &zero))
+		return false;
+	return !bpf_map_lookup_elem(&vigil_focus, &parent_tgid);
+}
+
+static __always_inline u32 parent_tgid(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, real_parent, tgid);
+}
+
+/* The agent's own events and, in a focused measurement, those of other processes. */
+static __always_inline bool skip_task(struct task_struct *task)
+{
+	return out_of_focus(parent_tgid(task)) || ignored(BPF_CORE_READ(task, tgid));
 }
 
 static __always_inline void fill_identity(struct vigil_hdr *h, struct task_struct *task)
@@ -287,8 +339,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	u32 zero = 0;
-	u32 tgid = BPF_CORE_READ(task, tgid);
-	if (ignored(tgid))
+	if (skip_task(task))
 		return 0;
 	count(ST_EXEC_SEEN);
 	struct scratch *s = bpf_map_lookup_elem(&vigil_scratch, &zero);
@@ -348,7 +399,7 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	/* Threads share the tgid: only a new process is a fork worth reporting. */
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	if (ignored(BPF_CORE_READ(parent, tgid)))
+	if (out_of_focus(parent_tgid(child)) || ignored(BPF_CORE_READ(parent, tgid)))
 		return 0;
 	count(ST_FORK_SEEN);
 	struct vigil_hdr h = {};
@@ -365,7 +416,7 @@ int BPF_PROG(vigil_exit, struct task_struct *task)
 	/* Per thread; the process ends with its last thread (signal->live reached 0). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	if (ignored(BPF_CORE_READ(task, tgid)))
+	if (skip_task(task))
 		return 0;
 	count(ST_EXIT_SEEN);
 	struct vigil_hdr h = {};
@@ -409,12 +460,96 @@ static long match_prefix(u64 i, void *ctx)
 	return 1;
 }
 
-/* open / openat / creat / unlink / unlinkat of an absolute path under a watched prefix. */
+/* The caller's tgid as its own pid namespace numbers it (what /proc/self names). */
+static __always_inline u32 ns_tgid(struct task_struct *task, u32 *level)
+{
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	u32 lvl = BPF_CORE_READ(pid, level);
+	*level = lvl;
+	return BPF_CORE_READ(pid, numbers[lvl].nr);
+}
+
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define AT(i) (r->path[(i) & (FILE_PATH_LEN - 1)])
+
+/* "/proc/<pid>/mem" or "/proc/<pid>/task/<tid>/mem": the pid; 0 for any other path (self too). */
+static __always_inline u32 proc_mem_pid(struct file_record *r)
+{
+	u32 len = r->path_len;
+	if (len < 11 || len > 48)
+		return 0;
+	if (AT(0) != '/' || AT(1) != 'p' || AT(2) != 'r' || AT(3) != 'o' || AT(4) != 'c' || AT(5) != '/')
+		return 0;
+	if (AT(len - 4) != '/' || AT(len - 3) != 'm' || AT(len - 2) != 'e' || AT(len - 1) != 'm')
+		return 0;
+	u32 pid = 0, i = 6;
+	for (int k = 0; k < 10; k++) {
+		char c = AT(6 + k);
+		if (!IS_DIGIT(c))
+			break;
+		pid = pid * 10 + (c - '0');
+		i = 7 + k;
+	}
+	if (i == 6)
+		return 0;
+	if (i + 4 == len)
+		return pid;
+	if (AT(i) != '/' || AT(i + 1) != 't' || AT(i + 2) != 'a' || AT(i + 3) != 's' || AT(i + 4) != 'k' || AT(i + 5) != '/')
+		return 0;
+	u32 j = i + 6;
+	for (int k = 0; k < 10; k++) {
+		if (!IS_DIGIT(AT(j)))
+			break;
+		j++;
+	}
+	if (j == i + 6 || j + 4 != len)
+		return 0;
+	return pid;
+}
+
+static __always_inline void output_path_record(struct file_record *r, u32 kind, u32 drop_slot)
+{
+	r->hdr.kind = kind;
+	u64 size = sizeof(struct vigil_hdr) + 16 + (r->path_len & (FILE_PATH_LEN - 1));
+	if (size > sizeof(*r))
+		size = sizeof(*r);
+	output(r, size, drop_slot);
+}
+
+/* An open of /proc/<pid>/mem of another process (the path is in the file scratch). */
+static __always_inline void mem_open(struct file_record *r, u32 flags)
+{
+	u32 target = proc_mem_pid(r);
+	if (target == 0)
+		return;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (skip_task(task))
+		return;
+	u32 level = 0;
+	if (target == ns_tgid(task, &level)) {
+		count(ST_MEM_OPEN_SELF);
+		return;
+	}
+	count(ST_MEM_OPEN_SEEN);
+	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
+	fill_identity(&r->hdr, task);
+	r->op = level;
+	r->flags = flags;
+	r->mode = target;
+	output_path_record(r, EV_MEM_OPEN, ST_MEM_OPEN_DROP);
+}
+
+/*
+ * open / openat / creat / unlink / unlinkat: an absolute path under a watched prefix, and
+ * (open, openat) /proc/<pid>/mem of another process whatever the prefixes.
+ */
 static __always_inline void file_syscall(struct pt_regs *regs, long id)
 {
 	u32 zero = 0;
+	bool is_open = id == NR_OPEN || id == NR_OPENAT;
 	struct prefix *first = bpf_map_lookup_elem(&vigil_prefixes, &zero);
-	if (!first || first->len == 0)
+	bool prefixes = first && first->len != 0;
+	if (!prefixes && !is_open)
 		return;
 	struct file_record *r = bpf_map_lookup_elem(&vigil_file_scratch, &zero);
 	if (!r)
@@ -444,41 +579,125 @@ static __always_inline void file_syscall(struct pt_regs *regs, long id)
 	if (n <= 1 || r->path[0] != '/')
 		return;
 	r->path_len = (n - 1) & (FILE_PATH_LEN - 1);
+	if (is_open && r->path[1] == 'p') {
+		mem_open(r, flags);
+		/* /proc/<pid>/mem itself is reported by mem_open; a prefix may still watch /proc. */
+	}
+	if (!prefixes)
+		return;
 	struct match_ctx m = { .matched = false };
 	bpf_loop(PREFIX_MAX, match_prefix, &m, 0);
 	if (!m.matched)
 		return;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	if (ignored(BPF_CORE_READ(task, tgid)))
+	if (skip_task(task))
 		return;
 	count(ST_FILE_SEEN);
 	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
-	r->hdr.kind = EV_FILE;
 	fill_identity(&r->hdr, task);
 	r->op = op;
 	r->flags = flags;
 	r->mode = mode;
-	u64 size = sizeof(struct vigil_hdr) + 16 + (r->path_len & (FILE_PATH_LEN - 1));
-	if (size > sizeof(*r))
-		size = sizeof(*r);
-	output(r, size, ST_FILE_DROP);
+	output_path_record(r, EV_FILE, ST_FILE_DROP);
 }
 
 #define NR_PTRACE 101            /* x86_64 */
 #define NR_PROCESS_VM_WRITEV 311 /* x86_64 */
+#define NR_INIT_MODULE 175       /* x86_64 */
+#define NR_FINIT_MODULE 313      /* x86_64 */
+#define NR_MEMFD_CREATE 319      /* x86_64 */
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
 #define TCP_SYN_SENT 2
 
+/* memfd_create(name, flags): the name as the caller gave it (at most 249 bytes). */
+static __always_inline void memfd_syscall(struct pt_regs *regs)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (skip_task(task))
+		return;
+	u32 zero = 0;
+	struct file_record *r = bpf_map_lookup_elem(&vigil_file_scratch, &zero);
+	if (!r)
+		return;
+	count(ST_MEMFD_SEEN);
+	long n = bpf_probe_read_user_str(r->path, FILE_PATH_LEN, (const char *)BPF_CORE_READ(regs, di));
+	r->path_len = n > 1 ? (n - 1) & (FILE_PATH_LEN - 1) : 0;
+	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
+	fill_identity(&r->hdr, task);
+	r->op = 0;
+	r->flags = BPF_CORE_READ(regs, si);
+	r->mode = 0;
+	output_path_record(r, EV_MEMFD, ST_MEMFD_DROP);
+}
+
 /*
- * ptrace(PTRACE_ATTACH / PTRACE_SEIZE) and process_vm_writev, at syscall entry (the attempt;
- * the kernel may still refuse it). The first test returns for every other syscall.
+ * init_module(image, len, params) and finit_module(fd, params, flags) at entry (the attempt;
+ * the kernel may refuse it). For finit_module the path of the file behind the fd.
+ */
+static __always_inline void module_syscall(struct pt_regs *regs, long id)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (skip_task(task))
+		return;
+	u32 zero = 0;
+	struct file_record *r = bpf_map_lookup_elem(&vigil_file_scratch, &zero);
+	if (!r)
+		return;
+	count(ST_MODULE_SEEN);
+	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
+	fill_identity(&r->hdr, task);
+	r->path_len = 0;
+	r->flags = 0;
+	r->mode = 0;
+	if (id == NR_INIT_MODULE) {
+		r->op = MODULE_INIT;
+		r->mode = BPF_CORE_READ(regs, si);
+	} else {
+		r->op = MODULE_FINIT;
+		r->flags = BPF_CORE_READ(regs, dx);
+		u32 fd = BPF_CORE_READ(regs, di);
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+		u32 max = BPF_CORE_READ(fdt, max_fds);
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		struct file *f = NULL;
+		struct scratch *s = bpf_map_lookup_elem(&vigil_scratch, &zero);
+		if (fd < max && s && bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) == 0 && f) {
+			bool trunc = false;
+			u32 pos = build_path(s, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), &trunc);
+			u32 len = PATH_MAX_LEN - pos;
+			if (len > FILE_PATH_LEN - 1)
+				len = FILE_PATH_LEN - 1;
+			/* Keep the clamp in the register the helper gets (clang would reuse the unclamped one). */
+			barrier_var(len);
+			len &= FILE_PATH_LEN - 1;
+			if (trunc)
+				count(ST_PATH_TRUNC);
+			if (bpf_probe_read_kernel(r->path, len, &s->path[pos & (PATH_MAX_LEN - 1)]) == 0)
+				r->path_len = len;
+		}
+	}
+	output_path_record(r, EV_MODULE, ST_MODULE_DROP);
+}
+
+/*
+ * ptrace(PTRACE_ATTACH / PTRACE_SEIZE), process_vm_writev, memfd_create, init_module,
+ * finit_module and the file syscalls, at syscall entry (the attempt; the kernel may still
+ * refuse it). The first tests return for every other syscall.
  */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 {
 	if (id == NR_OPEN || id == NR_OPENAT || id == NR_CREAT || id == NR_UNLINK || id == NR_UNLINKAT) {
 		file_syscall(regs, id);
+		return 0;
+	}
+	if (id == NR_MEMFD_CREATE) {
+		memfd_syscall(regs);
+		return 0;
+	}
+	if (id == NR_INIT_MODULE || id == NR_FINIT_MODULE) {
+		module_syscall(regs, id);
 		return 0;
 	}
 	if (id != NR_PTRACE && id != NR_PROCESS_VM_WRITEV)
@@ -490,7 +709,7 @@ int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 			return 0;
 	}
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	if (ignored(BPF_CORE_READ(task, tgid)))
+	if (skip_task(task))
 		return 0;
 	bool ptrace = id == NR_PTRACE;
 	count(ptrace ? ST_PTRACE_SEEN : ST_VM_WRITE_SEEN);
@@ -513,7 +732,7 @@ int BPF_PROG(vigil_tcp_state, const struct sock *sk, const int oldstate, const i
 	if (newstate != TCP_SYN_SENT || BPF_CORE_READ(sk, sk_protocol) != 6)
 		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	if (ignored(BPF_CORE_READ(task, tgid)))
+	if (skip_task(task))
 		return 0;
 	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != 2 && family != 10)

@@ -4,7 +4,7 @@
  * and returns plain values (strings are decoded, i.e. copied).
  */
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const HEADER_BYTES = 96;
 /** The target / address block after the header of ptrace, vm-write and connect records. */
 export const EXT_BYTES = 88;
@@ -32,6 +32,13 @@ export const STAT_SLOTS = {
   connect_dropped: 14,
   file_seen: 15,
   file_dropped: 16,
+  mem_open_seen: 17,
+  mem_open_dropped: 18,
+  memfd_seen: 19,
+  memfd_dropped: 20,
+  module_seen: 21,
+  module_dropped: 22,
+  mem_open_self: 23,
 } as const;
 
 /** Most watched path prefixes, and the longest one in bytes (the kernel's vigil_prefixes). */
@@ -42,8 +49,49 @@ export const FILE_OP_DELETE = 2;
 export type StatName = keyof typeof STAT_SLOTS;
 export type KernelStats = Record<StatName, number>;
 
-export type RecordKind = 'exec' | 'fork' | 'exit' | 'ptrace' | 'vm_write' | 'connect' | 'file';
-const KINDS: Readonly<Record<number, RecordKind>> = { 1: 'exec', 2: 'fork', 3: 'exit', 4: 'ptrace', 5: 'vm_write', 6: 'connect', 7: 'file' };
+export type RecordKind = 'exec' | 'fork' | 'exit' | 'ptrace' | 'vm_write' | 'connect' | 'file' | 'mem_open' | 'memfd' | 'module';
+export const RECORD_KINDS: readonly RecordKind[] = ['exec', 'fork', 'exit', 'ptrace', 'vm_write', 'connect', 'file', 'mem_open', 'memfd', 'module'];
+const KINDS: Readonly<Record<number, RecordKind>> = {
+  1: 'exec',
+  2: 'fork',
+  3: 'exit',
+  4: 'ptrace',
+  5: 'vm_write',
+  6: 'connect',
+  7: 'file',
+  8: 'mem_open',
+  9: 'memfd',
+  10: 'module',
+};
+export const MODULE_INIT = 1;
+export const MODULE_FINIT = 2;
+
+/** An open of another process's /proc/<pid>/mem (at syscall entry). */
+export interface RecordMemOpen {
+  /** The pid the path names, in the caller's pid namespace. */
+  targetPid: number;
+  /** The caller's pid-namespace level (0: the initial namespace, pids are the kernel's). */
+  nsLevel: number;
+  flags: number;
+  path: string;
+}
+
+/** memfd_create(name, flags). */
+export interface RecordMemfd {
+  name: string;
+  flags: number;
+}
+
+/** init_module / finit_module at entry. */
+export interface RecordModule {
+  syscall: 'init_module' | 'finit_module';
+  /** finit_module: the file behind the fd ('' when it could not be resolved). */
+  path: string;
+  /** finit_module's flags. */
+  flags: number;
+  /** init_module: bytes of the image. */
+  size: number;
+}
 
 /** An open, create or delete of a path under a watched prefix (at syscall entry). */
 export interface RecordFile {
@@ -86,6 +134,9 @@ export interface KernelRecord {
   cwd?: string;
   ext?: RecordExt;
   file?: RecordFile;
+  memOpen?: RecordMemOpen;
+  memfd?: RecordMemfd;
+  module?: RecordModule;
 }
 
 export class RecordDecodeError extends Error {
@@ -156,16 +207,19 @@ export function decodeRecord(view: DataView): KernelRecord {
       daddr: family === AF_INET6 ? ipv6(view, HEADER_BYTES + 56) : family === AF_INET ? ipv4(view, HEADER_BYTES + 56) : '',
     };
   }
-  if (kind === 'file') {
-    if (view.byteLength < HEADER_BYTES + 16) throw new RecordDecodeError(`file record of ${view.byteLength} bytes is shorter than ${HEADER_BYTES + 16}`);
+  if (kind === 'file' || kind === 'mem_open' || kind === 'memfd' || kind === 'module') {
+    // One layout: op, flags, mode, path_len, path (vigil.bpf.c, struct file_record).
+    if (view.byteLength < HEADER_BYTES + 16) throw new RecordDecodeError(`${kind} record of ${view.byteLength} bytes is shorter than ${HEADER_BYTES + 16}`);
+    const op = view.getUint32(HEADER_BYTES, true);
+    const flags = view.getUint32(HEADER_BYTES + 4, true);
+    const mode = view.getUint32(HEADER_BYTES + 8, true);
     const pathLen = view.getUint32(HEADER_BYTES + 12, true);
-    if (HEADER_BYTES + 16 + pathLen > view.byteLength) throw new RecordDecodeError(`file record of ${view.byteLength} bytes declares a path of ${pathLen}`);
-    rec.file = {
-      op: view.getUint32(HEADER_BYTES, true) === FILE_OP_DELETE ? 'delete' : 'open',
-      flags: view.getUint32(HEADER_BYTES + 4, true),
-      mode: view.getUint32(HEADER_BYTES + 8, true),
-      path: text(view, HEADER_BYTES + 16, pathLen),
-    };
+    if (HEADER_BYTES + 16 + pathLen > view.byteLength) throw new RecordDecodeError(`${kind} record of ${view.byteLength} bytes declares a path of ${pathLen}`);
+    const path = text(view, HEADER_BYTES + 16, pathLen);
+    if (kind === 'file') rec.file = { op: op === FILE_OP_DELETE ? 'delete' : 'open', flags, mode, path };
+    else if (kind === 'mem_open') rec.memOpen = { targetPid: mode, nsLevel: op, flags, path };
+    else if (kind === 'memfd') rec.memfd = { name: path, flags };
+    else rec.module = { syscall: op === MODULE_INIT ? 'init_module' : 'finit_module', path, flags, size: mode };
   }
   return rec;
 }

@@ -14,6 +14,8 @@ export interface PollWorkerData {
   readonly objectPath: string;
   readonly ringBufferBytes: number;
   readonly ignorePids: readonly number[];
+  /** When not empty: only children of these pids are reported (key 0 turns the filter on). */
+  readonly focusParents: readonly number[];
   /** Watched path prefixes (UTF-8, at most MAX_FILE_PREFIXES of MAX_FILE_PREFIX_BYTES). */
   readonly filePrefixes: readonly string[];
   readonly pollTimeoutMs: number;
@@ -94,6 +96,17 @@ function run(bpf: Libbpf, data: PollWorkerData): void {
       new DataView(key.buffer).setUint32(0, pid, true);
       const r = bpf.mapUpdate(ignoreFd, key, Uint8Array.of(1), 0);
       if (r < 0) throw new Failure('VIGIL_ERR_EBPF_LOAD', `cannot fill the ignore map with pid ${pid} (errno ${-r})`, -r);
+    }
+    if (data.focusParents.length > 0) {
+      const focus = bpf.findMap(obj, 'vigil_focus');
+      if (focus === null) throw new Failure('VIGIL_ERR_EBPF_OBJECT', `${data.objectPath} lacks the vigil_focus map`, 0);
+      const focusFd = bpf.mapFd(focus);
+      for (const pid of [0, ...data.focusParents]) {
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, pid, true);
+        const r = bpf.mapUpdate(focusFd, key, Uint8Array.of(1), 0);
+        if (r < 0) throw new Failure('VIGIL_ERR_EBPF_LOAD', `cannot fill the focus map with pid ${pid} (errno ${-r})`, -r);
+      }
     }
     const prefixFd = bpf.mapFd(prefixes);
     data.filePrefixes.forEach((prefix, i) => {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bpfPreconditions, KERNEL_BTF, SHIPPED_BPF_OBJECT, type BpfUnavailable } from '../../../driver/ffi/linux/bpf-probe.js';
-import type { EventDraft, FileInfo, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
+import type { EventDraft, FileInfo, ImageInfo, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
 import {
   DEFAULT_CLOCK_TICKS,
   parseBootTime,
@@ -20,7 +20,7 @@ import {
 } from '../../../lib/procfs/index.js';
 import type { EbpfConfig } from './config.js';
 import { MIN_RING_BUFFER_BYTES } from './config.js';
-import { AF_INET6, FLAG_ARGS_TRUNC, MAX_FILE_PREFIX_BYTES, type KernelRecord, type KernelStats, type StatName } from './decode.js';
+import { AF_INET6, FLAG_ARGS_TRUNC, MAX_FILE_PREFIX_BYTES, type KernelRecord, type KernelStats, type RecordKind, type StatName } from './decode.js';
 import { EbpfError, type EbpfErrorCode } from './errors.js';
 import type { PollMessage, PollWorkerData } from './poll-worker.js';
 
@@ -46,9 +46,31 @@ const DROP_REASONS: readonly [StatName, string][] = [
   ['vm_write_dropped', 'ring_buffer_full:vm_write'],
   ['connect_dropped', 'ring_buffer_full:connect'],
   ['file_dropped', 'ring_buffer_full:file'],
+  ['mem_open_dropped', 'ring_buffer_full:mem_open'],
+  ['memfd_dropped', 'ring_buffer_full:memfd'],
+  ['module_dropped', 'ring_buffer_full:module'],
 ];
 
 const O_CREAT = 0o100;
+const O_ACCMODE = 3;
+
+const MFD_FLAGS: readonly [number, string][] = [
+  [0x1, 'cloexec'],
+  [0x2, 'allow_sealing'],
+  [0x4, 'hugetlb'],
+  [0x8, 'noexec_seal'],
+  [0x10, 'exec'],
+];
+
+/** memfd_create's flags by name (MFD_*; the hugetlb size bits are left out). */
+export function memfdFlags(flags: number): string[] {
+  return MFD_FLAGS.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+}
+
+/** A module's name as its file names it: `/tmp/x/evil-mod.ko.xz` → `evil_mod` (as the kernel spells it). */
+export function moduleName(path: string): string {
+  return basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+}
 
 const PTRACE_REQUESTS: Readonly<Record<number, string>> = { 16: 'attach', 0x4206: 'seize' };
 
@@ -64,6 +86,11 @@ interface Entry {
 export interface EbpfSensorOptions {
   /** Pids the kernel ignores besides the agent's own (tests). */
   readonly ignorePids?: readonly number[];
+  /**
+   * Report (and count) only the children of these pids (vigil.bpf.c's `vigil_focus`): lets a
+   * measurement account exactly for the processes it spawned on a busy machine. Tests, bench.
+   */
+  readonly focusParents?: readonly number[];
   readonly passwdPath?: string;
 }
 
@@ -82,7 +109,7 @@ export class EbpfSensor implements SensorInstance {
   private readonly reported = new Map<string, number>();
   private readonly refusedTypes = new Set<string>();
   /** Records delivered by kind (the numbers `vigil status` shows as events by kind). */
-  readonly delivered = { exec: 0, fork: 0, exit: 0, ptrace: 0, vm_write: 0, connect: 0, file: 0 };
+  readonly delivered: Record<RecordKind, number> = { exec: 0, fork: 0, exit: 0, ptrace: 0, vm_write: 0, connect: 0, file: 0, mem_open: 0, memfd: 0, module: 0 };
   /** Last kernel counters seen. */
   kernelStats: KernelStats | undefined;
   /** Programs attached, by name, with their sections. */
@@ -167,6 +194,7 @@ export class EbpfSensor implements SensorInstance {
       objectPath,
       ringBufferBytes: this.config.ring_buffer_bytes,
       ignorePids: [process.pid, ...(this.options.ignorePids ?? [])],
+      focusParents: this.options.focusParents ?? [],
       filePrefixes: this.config.file_prefixes,
       pollTimeoutMs: this.config.poll_timeout_ms,
       maxBatch: this.config.max_batch_records,
@@ -333,6 +361,20 @@ export class EbpfSensor implements SensorInstance {
     return proc;
   }
 
+  /** A target process's identity from the table (only the pid when it is not there). */
+  private target(pid: number): ProcessInfo {
+    const target: ProcessInfo = { pid };
+    const t = this.table.get(pid);
+    if (t !== undefined) {
+      target.guid = t.guid;
+      target.start_time = t.startTime;
+      target.name = t.name;
+      target.ppid = t.ppid;
+      if (t.image !== undefined) target.image = t.image;
+    }
+    return target;
+  }
+
   private emitActivity(r: KernelRecord, guid: string, startTime: number, time: number): void {
     if (r.file !== undefined) {
       const proc = this.actor(r, guid, startTime);
@@ -346,6 +388,43 @@ export class EbpfSensor implements SensorInstance {
       this.emit({ type, time, proc, file, raw: { tid: r.tid } });
       return;
     }
+    if (r.memOpen !== undefined) {
+      const m = r.memOpen;
+      const proc = this.actor(r, guid, startTime);
+      // The pid in the path is in the caller's pid namespace: only in the initial one is it
+      // the table's key.
+      const target = m.nsLevel === 0 ? this.target(m.targetPid) : { pid: m.targetPid };
+      const file: FileInfo = { path: m.path, name: 'mem', flags: m.flags };
+      const raw: Record<string, unknown> = { tid: r.tid, syscall: 'open', write: (m.flags & O_ACCMODE) !== 0 };
+      if (m.nsLevel !== 0) raw['pid_namespace_level'] = m.nsLevel;
+      this.emit({ type: 'memory.access', time, proc, target, file, raw });
+      return;
+    }
+    if (r.memfd !== undefined) {
+      const proc = this.actor(r, guid, startTime);
+      const file: FileInfo = { path: `memfd:${r.memfd.name}`, name: r.memfd.name, flags: r.memfd.flags };
+      this.emit({ type: 'file.create', time, proc, file, raw: { tid: r.tid, memfd: true, syscall: 'memfd_create', memfd_flags: memfdFlags(r.memfd.flags) } });
+      return;
+    }
+    if (r.module !== undefined) {
+      const m = r.module;
+      const proc = this.actor(r, guid, startTime);
+      const raw: Record<string, unknown> = { tid: r.tid, syscall: m.syscall };
+      const draft: EventDraft = { type: 'driver.load', time, proc, raw };
+      if (m.syscall === 'finit_module') {
+        raw['flags'] = m.flags;
+        if (m.path !== '') {
+          const image: ImageInfo = { path: m.path };
+          draft.image = image;
+          draft.file = { path: m.path, name: basename(m.path) };
+          raw['module'] = moduleName(m.path);
+        }
+      } else {
+        raw['size'] = m.size;
+      }
+      this.emit(draft);
+      return;
+    }
     const ext = r.ext;
     if (ext === undefined) return;
     const proc = this.actor(r, guid, startTime);
@@ -357,15 +436,7 @@ export class EbpfSensor implements SensorInstance {
       this.emit({ type: 'net.connect', time, proc, net, raw: { tid: r.tid } });
       return;
     }
-    const target: ProcessInfo = { pid: ext.targetPid };
-    const t = this.table.get(ext.targetPid);
-    if (t !== undefined) {
-      target.guid = t.guid;
-      target.start_time = t.startTime;
-      target.name = t.name;
-      target.ppid = t.ppid;
-      if (t.image !== undefined) target.image = t.image;
-    }
+    const target = this.target(ext.targetPid);
     if (r.kind === 'ptrace') {
       this.emit({ type: 'process.ptrace', time, proc, target, raw: { tid: r.tid, request: PTRACE_REQUESTS[ext.request] ?? ext.request } });
     } else {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRecord, EXT_BYTES, HEADER_BYTES, RecordDecodeError } from '../index.js';
+import { ABI_VERSION, decodeRecord, EXT_BYTES, HEADER_BYTES, RecordDecodeError } from '../index.js';
 
 /** A record as driver/linux/vigil.bpf.c lays it out. */
-function record(kind: number, strings: { image?: string; args?: string; cwd?: string } = {}, abi = 1): DataView {
+function record(kind: number, strings: { image?: string; args?: string; cwd?: string } = {}, abi = ABI_VERSION): DataView {
   const enc = new TextEncoder();
   const image = enc.encode(strings.image ?? '');
   const args = enc.encode(strings.args ?? '');
@@ -62,8 +62,8 @@ test('an exit record carries the wait status; fork and exit records have no stri
 
 test('a short record, an unknown kind, another ABI or overlong strings are refused', () => {
   assert.throws(() => decodeRecord(new DataView(new ArrayBuffer(HEADER_BYTES - 1))), RecordDecodeError);
-  assert.throws(() => decodeRecord(record(9)), /unknown record kind 9/);
-  assert.throws(() => decodeRecord(record(1, {}, 2)), /record ABI 2/);
+  assert.throws(() => decodeRecord(record(99)), /unknown record kind 99/);
+  assert.throws(() => decodeRecord(record(1, {}, 1)), /record ABI 1, expected 2/);
   const v = record(1, { image: '/bin/sh' });
   v.setUint32(72, 5000, true);
   assert.throws(() => decodeRecord(v), /declares/);
@@ -99,4 +99,34 @@ test('connect records decode their addresses (v4 dotted, v6 in RFC 5952 form) an
   assert.equal(pt.ext?.targetPid, 777);
   assert.equal(pt.ext?.request, 0x4206);
   assert.throws(() => decodeRecord(record(6)), /shorter than/);
+});
+
+/** A file-layout record (file, mem_open, memfd, module): the header, op, flags, mode, path. */
+function pathRecord(kind: number, op: number, flags: number, mode: number, path: string): DataView {
+  const head = record(kind);
+  const bytes = new TextEncoder().encode(path);
+  const buf = new ArrayBuffer(HEADER_BYTES + 16 + bytes.length);
+  new Uint8Array(buf).set(new Uint8Array(head.buffer, 0, HEADER_BYTES));
+  const v = new DataView(buf);
+  v.setUint32(HEADER_BYTES, op, true);
+  v.setUint32(HEADER_BYTES + 4, flags, true);
+  v.setUint32(HEADER_BYTES + 8, mode, true);
+  v.setUint32(HEADER_BYTES + 12, bytes.length, true);
+  new Uint8Array(buf, HEADER_BYTES + 16).set(bytes);
+  return v;
+}
+
+test('/proc/<pid>/mem opens, memfd_create and module loads decode from the file layout', () => {
+  const mem = decodeRecord(pathRecord(8, 0, 2, 1187, '/proc/1187/mem'));
+  assert.equal(mem.kind, 'mem_open');
+  assert.deepEqual(mem.memOpen, { targetPid: 1187, nsLevel: 0, flags: 2, path: '/proc/1187/mem' });
+  const memfd = decodeRecord(pathRecord(9, 0, 3, 0, 'payload'));
+  assert.deepEqual(memfd.memfd, { name: 'payload', flags: 3 });
+  const finit = decodeRecord(pathRecord(10, 2, 4, 0, '/tmp/x/evil.ko'));
+  assert.deepEqual(finit.module, { syscall: 'finit_module', path: '/tmp/x/evil.ko', flags: 4, size: 0 });
+  const init = decodeRecord(pathRecord(10, 1, 0, 65536, ''));
+  assert.deepEqual(init.module, { syscall: 'init_module', path: '', flags: 0, size: 65536 });
+  const bad = pathRecord(9, 0, 0, 0, 'x');
+  bad.setUint32(HEADER_BYTES + 12, 300, true);
+  assert.throws(() => decodeRecord(bad), /declares a path of 300/);
 });
