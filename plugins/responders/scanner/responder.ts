@@ -106,7 +106,7 @@ export class ScannerResponder implements ResponderInstance {
     const scan: ScanInfo = { ...out.scan, request_id: req.id };
     // Time spent scanning (not cached answers): how busy the scans keep the pool.
     if (!scan.cached && scan.duration_ms !== undefined) ctx.counters.add('scan_ms_total', scan.duration_ms);
-    this.emitScan(req.target, scan);
+    this.emitScan(req.action === 'memscan' && req.params['of'] === 'target' ? evidenceTarget(req) : req.target, scan);
     ctx.counters.add(`${req.action}_${out.outcome}`);
     if (out.status === 'failed') ctx.logger.warn({ action: req.action, pid: req.target?.pid, reason: out.reason }, 'scan failed');
     const result: ActionResult = {
@@ -139,7 +139,14 @@ export class ScannerResponder implements ResponderInstance {
   }
 
   private async memScan(req: ActionRequest): Promise<Outcome> {
-    const t = req.target;
+    const of = req.params['of'] ?? 'actor';
+    if (of !== 'actor' && of !== 'target') {
+      const reason = `memscan params.of must be "actor" or "target", not ${JSON.stringify(of)}`;
+      return { status: 'failed', outcome: 'failed', reason, scan: { verdict: 'error', reason } };
+    }
+    // `of: target`: the process the evidence acted on (the tracee of a ptrace, the process a
+    // remote thread went into), whose identity this scan checks itself like the actor's.
+    const t = of === 'target' ? evidenceTarget(req) : req.target;
     const identity = t ? identityOf(t) : undefined;
     if (!t || t.pid === undefined || identity === undefined) {
       const reason = 'no target identity: a memory scan needs a pid with its start time, or a guid';
@@ -285,6 +292,16 @@ export class ScannerResponder implements ResponderInstance {
     this.state = 'stopped';
     return Promise.resolve();
   }
+}
+
+/** The `target` of the newest evidence event that names one with a pid. */
+function evidenceTarget(req: ActionRequest): ProcessInfo | undefined {
+  const ev = req.detection.evidence;
+  for (let i = ev.length - 1; i >= 0; i--) {
+    const t = ev[i]?.target;
+    if (t?.pid !== undefined) return t;
+  }
+  return undefined;
 }
 
 /** Whether a task failed because its worker retired (libyara-wasm recycling), not because of the scan. */

@@ -116,6 +116,27 @@ test('memscan of a real process: the anonymous executable region is flagged and 
   }
 });
 
+test('memscan with params.of = target scans the process the evidence acted on (a ptrace tracee), and the scan.result names it', { skip: noFixtures }, async () => {
+  const { child, rx, target } = await anonExec();
+  const r = await responder();
+  try {
+    const base = request('memscan', { pid: process.pid, start_time: startTime(process.pid), image: process.execPath }, { of: 'target' });
+    const ev0 = base.detection.evidence[0]!;
+    const detection = { ...base.detection, evidence: [{ ...ev0, type: 'process.ptrace', target: { ...target, guid: `${target.pid}@${target.start_time}` } }] };
+    const { result, scan, event } = await r.ask({ ...base, detection });
+    assert.equal(result.status, 'done', result.reason);
+    assert.ok(scan.regions?.some((g) => g.start === rx), 'the tracee was scanned, not the tracer');
+    assert.equal(event.target?.pid, child.pid);
+    assert.equal(event.target?.guid, `${target.pid}@${target.start_time}`, 'keyed as the sequence joins it');
+    const bad = await r.ask(request('memscan', target, { of: 'parent' }));
+    assert.equal(bad.result.status, 'failed');
+    assert.match(bad.result.reason ?? '', /params\.of/);
+  } finally {
+    await r.inst.stop();
+    await r.rec.dispose();
+  }
+});
+
 test('memscan refuses a pid that names another process now (identity mismatch), and a pid that does not exist', { skip: !linux }, async () => {
   const r = await responder();
   try {
