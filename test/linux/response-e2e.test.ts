@@ -7,6 +7,10 @@
  * scan really runs, and the journal says what would have happened; a protected program is
  * never touched.
  *
+ * Last, the feedback loop: a tracer attaches to the program with ptrace; the shipped ptrace rule
+ * asks for a memscan of the tracee, and the shipped sequence (ptrace into a process, then that
+ * process's scan finding) fires on the scan.result.
+ *
  * The program is built here with the C compiler. It maps the region first and only then
  * creates a trigger file under a watched prefix: the rule fires on that file event, so the
  * scan cannot race the mapping (an exec event would arrive before it).
@@ -22,6 +26,7 @@ import { projectRoot } from '../../core/paths.js';
 import { silentLogger } from '../../core/telemetry/logger.js';
 import { plugin as ebpf } from '../../plugins/sensors/ebpf/index.js';
 import { plugin as ruleEngine } from '../../plugins/analyzers/rule-engine/index.js';
+import { plugin as correlation } from '../../plugins/analyzers/correlation/index.js';
 import { plugin as alertStore, queryActionJournal, queryAlerts, type JournalRow } from '../../plugins/responders/alert-store/index.js';
 import { plugin as processActions } from '../../plugins/responders/process-actions/index.js';
 import { plugin as scanner } from '../../plugins/responders/scanner/index.js';
@@ -96,6 +101,24 @@ interface Setup {
   marker: string;
   trigger: string;
 }
+
+const TRACER = String.raw`#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/* argv[1]: pid. Attaches with ptrace, waits for the stop, detaches, then waits to be killed. */
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  pid_t pid = (pid_t)atoi(argv[1]);
+  if (ptrace(PTRACE_ATTACH, pid, NULL, NULL) != 0) { perror("ptrace"); return 1; }
+  waitpid(pid, NULL, 0);
+  ptrace(PTRACE_DETACH, pid, NULL, NULL);
+  printf("DETACHED\n");
+  fflush(stdout);
+  for (;;) pause();
+}
+`;
 
 function setup(): Setup {
   const dir = tempDir('vigil-e2e-');
@@ -252,5 +275,53 @@ test('monitor: the program is not touched; the scan really runs and the journal 
     child.kill('SIGKILL');
   } finally {
     await a.k.stop();
+  }
+});
+
+test('feedback: a ptrace into the program makes the shipped rule scan the tracee, and the shipped sequence fires on its scan.result', { skip, timeout: 180_000 }, async () => {
+  const s = setup();
+  writeFileSync(join(s.dir, 'tracer.c'), TRACER);
+  const tracerExe = join(s.dir, 'bin', 'vigil-e2e-tracer');
+  const cc = spawnSync('cc', ['-O1', '-Wall', '-o', tracerExe, join(s.dir, 'tracer.c')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const db = join(s.dir, 'alerts-feedback.db');
+  const cfg = tempConfig(
+    {
+      response: { mode: 'monitor' },
+      plugins: {
+        ebpf: { config: { emit_existing: false, file_prefixes: [s.trigger] } },
+        'rule-engine': { config: { rule_paths: [join(projectRoot(), 'rules', 'linux', 'privilege_escalation', 'ptrace_attach.json')] } },
+        correlation: { config: { rule_paths: [join(projectRoot(), 'rules', 'correlation', 'lnx.evasion.injection_then_memory_finding.json')] } },
+        'alert-store': { config: { path: db } },
+        scanner: { config: { yara: { rule_paths: [join(s.dir, 'marker.yar')] } } },
+      },
+    },
+    s.dir,
+  );
+  const k = new Kernel(cfg, {
+    logger: silentLogger(),
+    noBuiltins: true,
+    extraPlugins: [ref(ebpf, 'builtin'), ref(ruleEngine, 'builtin'), ref(correlation, 'builtin'), ref(alertStore, 'builtin'), ref(scanner, 'builtin')],
+  });
+  await k.start();
+  try {
+    const { child } = await program(s.exe, s, 1);
+    const tracer = spawn(tracerExe, [String(child.pid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(tracer);
+    const scan = await waitFor('the memscan of the tracee', () => queryActionJournal(db, { limit: 100 }).find((r) => r.action === 'memscan'));
+    assert.equal(scan.outcome, 'done', scan.reason ?? '');
+    assert.deepEqual(details(scan)['rules'], ['Vigil_E2E_Marker']);
+    const seq = await waitFor('the sequence detection', () => queryAlerts(db, { rule: 'lnx.evasion.injection_then_memory_finding' })[0]);
+    assert.deepEqual(
+      seq.evidence.map((e) => e.type),
+      ['process.ptrace', 'scan.result'],
+    );
+    assert.equal(seq.evidence[1]?.target?.pid, child.pid, 'the scan was of the tracee');
+    assert.equal(seq.evidence[0]?.proc?.pid, tracer.pid, 'the ptrace was by the tracer');
+    assert.ok(untouched(child.pid) || state(child.pid) === 't', 'monitor: nothing but the scan touched the program');
+    tracer.kill('SIGKILL');
+    child.kill('SIGKILL');
+  } finally {
+    await k.stop();
   }
 });
