@@ -40,6 +40,7 @@ export class ScannerResponder implements ResponderInstance {
   private clock: ProcClock | undefined;
   private readonly cache: ScanCache;
   private readonly hashes = new ImageHashes();
+  private readonly warned = new Set<string>();
   private readonly platform: NodeJS.Platform;
   private readonly procRoot: string;
 
@@ -108,7 +109,7 @@ export class ScannerResponder implements ResponderInstance {
     if (!scan.cached && scan.duration_ms !== undefined) ctx.counters.add('scan_ms_total', scan.duration_ms);
     this.emitScan(req.action === 'memscan' && req.params['of'] === 'target' ? evidenceTarget(req) : req.target, scan);
     ctx.counters.add(`${req.action}_${out.outcome}`);
-    if (out.status === 'failed') ctx.logger.warn({ action: req.action, pid: req.target?.pid, reason: out.reason }, 'scan failed');
+    if (out.status === 'failed') this.warnOnce(req, out.reason ?? '');
     const result: ActionResult = {
       request_id: req.id,
       detection_id: req.detection.id,
@@ -129,6 +130,14 @@ export class ScannerResponder implements ResponderInstance {
     };
     ctx.counters.emitted++;
     ctx.result(result);
+  }
+
+  /** A failed scan is counted every time (`<action>_failed`, the error stage) and said once per kind of reason. */
+  private warnOnce(req: ActionRequest, reason: string): void {
+    const kind = `${req.action}:${/VIGIL_ERR_[A-Z_]+/.exec(reason)?.[0] ?? reason.split(':')[0]}`;
+    if (this.warned.has(kind) || this.warned.size >= 64) return;
+    this.warned.add(kind);
+    this.ctx.logger.warn({ action: req.action, pid: req.target?.pid, reason }, 'scan failed (said once per kind; counted in the scanner counters)');
   }
 
   private emitScan(target: ProcessInfo | undefined, scan: ScanInfo): void {
