@@ -263,6 +263,10 @@ export class ScannerResponder implements ResponderInstance {
     } catch (err) {
       // Unreadable image (a process exiting, a file we may not read): scanned, not cached.
       this.ctx.counters.error('process', `image_hash:${errorKind(err)}`);
+      if (!this.warned.has('image_hash')) {
+        this.warned.add('image_hash');
+        this.ctx.logger.warn({ image, err: err instanceof Error ? err.message : String(err) }, 'cannot hash a scanned image: its scans are not cached (said once; counted)');
+      }
       return undefined;
     }
   }
@@ -274,6 +278,7 @@ export class ScannerResponder implements ResponderInstance {
     counters.set('cache_misses', this.cache.misses);
     counters.set('cache_evictions', this.cache.evictions);
     counters.set('cache_expirations', this.cache.expirations);
+    counters.set('image_hash_evictions', this.hashes.evicted);
   }
 
   /** A pool task as a ScanInfo: a full queue, a timeout or a crash is a verdict `error` with the reason. */
