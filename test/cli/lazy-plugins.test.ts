@@ -15,7 +15,7 @@ import { builtinPluginFilesLoaded, vigilTraced } from './run-vigil.js';
 import { builtinsOff } from '../support/cli.js';
 
 const root = projectRoot();
-const BUILTINS = ['alert-store', 'console', 'correlation', 'ebpf', 'jsonl', 'process-actions', 'procfs', 'replay', 'rule-engine'];
+const BUILTINS = ['alert-store', 'console', 'correlation', 'ebpf', 'jsonl', 'proc-connector', 'process-actions', 'procfs', 'replay', 'rule-engine'];
 
 /** A plugin folder whose module leaves a marker file behind and throws when it is imported. */
 function throwingPlugin(dir: string): { folder: string; marker: string } {
