@@ -152,7 +152,7 @@ export class ProcConnectorSensor implements SensorInstance {
       throw err;
     }
     this.seeded = true;
-    for (const batch of this.pending.splice(0)) this.onEvents(batch);
+    for (const batch of this.pending.splice(0)) this.handleBatch(batch);
     ctx.counters.set('standby', 0);
     ctx.logger.info(
       { receive_buffer_bytes: this.receiveBuffer },
@@ -201,7 +201,7 @@ export class ProcConnectorSensor implements SensorInstance {
             break;
           }
           case 'events':
-            if (this.seeded) this.onEvents(msg.events);
+            if (this.seeded) this.handleBatch(msg.events);
             else this.pending.push(msg.events);
             break;
           case 'loss':
@@ -385,7 +385,7 @@ export class ProcConnectorSensor implements SensorInstance {
     return { parent };
   }
 
-  private onEvents(events: readonly ReceivedEvent[]): void {
+  private handleBatch(events: readonly ReceivedEvent[]): void {
     const { counters } = this.ctx;
     counters.received += events.length;
     for (const r of events) {
