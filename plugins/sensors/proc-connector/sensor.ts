@@ -45,6 +45,9 @@ const UNAVAILABLE_CODES: Readonly<Record<ProcConnectorUnavailable['kind'], ProcC
   deaf: 'VIGIL_ERR_PROCCONN_DEAF',
 };
 
+/** Events held while the table is seeded at start (the walk takes well under a second). */
+const MAX_PENDING_EVENTS = 100_000;
+
 interface Entry {
   readonly pid: number;
   /** Unset when neither /proc nor a fork event gave a start time (the process was gone). */
@@ -80,6 +83,8 @@ export class ProcConnectorSensor implements SensorInstance {
   private monoToEpochMs = 0;
   private seeded = false;
   private readonly pending: ReceivedEvent[][] = [];
+  private pendingCount = 0;
+  private rescanAfterSeed = false;
   private readonly refusedTypes = new Set<string>();
   private rescanning: Promise<void> | undefined;
   private rescanAgain = false;
@@ -153,6 +158,8 @@ export class ProcConnectorSensor implements SensorInstance {
     }
     this.seeded = true;
     for (const batch of this.pending.splice(0)) this.handleBatch(batch);
+    this.pendingCount = 0;
+    if (this.rescanAfterSeed) this.scheduleRescan();
     ctx.counters.set('standby', 0);
     ctx.logger.info(
       { receive_buffer_bytes: this.receiveBuffer },
@@ -202,7 +209,7 @@ export class ProcConnectorSensor implements SensorInstance {
           }
           case 'events':
             if (this.seeded) this.handleBatch(msg.events);
-            else this.pending.push(msg.events);
+            else this.hold(msg.events);
             break;
           case 'loss':
             this.onLoss(msg.overflows);
@@ -215,6 +222,20 @@ export class ProcConnectorSensor implements SensorInstance {
         }
       });
     });
+  }
+
+  /**
+   * Events that arrive while the table is being seeded wait, up to MAX_PENDING_EVENTS; past
+   * that they are counted as lost and a rescan after the seed looks for what they named.
+   */
+  private hold(events: ReceivedEvent[]): void {
+    if (this.pendingCount + events.length > MAX_PENDING_EVENTS) {
+      this.ctx.counters.discard('start_backlog', events.length);
+      this.rescanAfterSeed = true;
+      return;
+    }
+    this.pendingCount += events.length;
+    this.pending.push(events);
   }
 
   async stop(): Promise<void> {
@@ -312,7 +333,11 @@ export class ProcConnectorSensor implements SensorInstance {
 
   /** One rescan at a time; losses during one ask for one more after it. */
   private scheduleRescan(): void {
-    if (this.stopped || !this.seeded) return;
+    if (this.stopped) return;
+    if (!this.seeded) {
+      this.rescanAfterSeed = true;
+      return;
+    }
     if (this.rescanning) {
       this.rescanAgain = true;
       return;
