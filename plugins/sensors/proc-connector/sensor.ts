@@ -53,6 +53,8 @@ interface Entry {
   /** Unset when neither /proc nor a fork event gave a start time (the process was gone). */
   readonly guid: string | undefined;
   readonly startTime: number | undefined;
+  /** The start time came from the fork's timestamp, not from /proc. */
+  readonly estimated?: boolean;
   ppid: number;
   name: string | undefined;
   image: string | undefined;
@@ -435,6 +437,7 @@ export class ProcConnectorSensor implements SensorInstance {
           pid: ev.tgid,
           guid: processGuid(ev.tgid, startTime),
           startTime,
+          estimated: r.startTicks === undefined,
           ppid: ev.parentTgid,
           // Until it execs, the child runs its parent's program.
           name: parent?.name,
@@ -492,8 +495,15 @@ export class ProcConnectorSensor implements SensorInstance {
     }
   }
 
-  private onExec(pid: number, d: ExecDetails, time: number): void {
+  private onExec(pid: number, read: ExecDetails, time: number): void {
     const known = this.table.get(pid);
+    let d = read;
+    // Read late, /proc/<pid> may already be a later process that reused the pid: its start
+    // differs from the one the fork gave. Then nothing read belongs to this exec.
+    if (d.startTicks !== undefined && known?.startTime !== undefined && known.estimated !== true && this.startOf(d.startTicks) !== known.startTime) {
+      this.ctx.counters.add('exec_pid_reused');
+      d = {};
+    }
     // An exec keeps the process: its start time is the fork's.
     const startTime = d.startTicks !== undefined ? this.startOf(d.startTicks) : known?.startTime;
     const entry: Entry = {
