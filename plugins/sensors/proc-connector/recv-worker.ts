@@ -89,11 +89,17 @@ function execDetails(root: string, pid: number): ExecDetails {
   const out: ExecDetails = {};
   // cmdline first: it is what a short process loses soonest and what rules need most.
   const cmd = attempt(() => readFileSync(join(dir, 'cmdline')));
-  if (cmd !== undefined && cmd.length > 0) out.cmdline = parseCmdline(cmd);
-  const image = attempt(() => readlinkSync(join(dir, 'exe')));
-  if (image !== undefined) out.image = image;
-  const cwd = attempt(() => readlinkSync(join(dir, 'cwd')));
-  if (cwd !== undefined) out.cwd = cwd;
+  // Gone: every other read would fail too (and a failed read costs an exception), so stop.
+  if (cmd === undefined) return out;
+  // Empty: a zombie (exited, not reaped): no exe or cwd any more, stat still says who it was.
+  const alive = cmd.length > 0;
+  if (alive) {
+    out.cmdline = parseCmdline(cmd);
+    const image = attempt(() => readlinkSync(join(dir, 'exe')));
+    if (image !== undefined) out.image = image;
+    const cwd = attempt(() => readlinkSync(join(dir, 'cwd')));
+    if (cwd !== undefined) out.cwd = cwd;
+  }
   const statText = attempt(() => readFileSync(join(dir, 'stat'), 'utf8'));
   const stat = statText === undefined ? undefined : attempt(() => parseStat(statText));
   if (stat !== undefined) {
@@ -101,6 +107,7 @@ function execDetails(root: string, pid: number): ExecDetails {
     out.ppid = stat.ppid;
     out.comm = stat.comm;
   }
+  if (!alive) return out;
   const status = attempt(() => readFileSync(join(dir, 'status'), 'utf8'));
   const uids = status === undefined ? undefined : parseStatusUids(status);
   if (uids !== undefined) {
