@@ -13,6 +13,8 @@ import type { EventDraft } from '../../../../core/index.js';
 import { recordingContext } from '../../../../testing/index.js';
 import { parseBootTime, parseStat, processGuid, readClockTicks, ticksToEpochMs } from '../../../../lib/procfs/index.js';
 import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../../driver/ffi/linux/bpf-probe.js';
+import { bindNetlink } from '../../../../driver/ffi/linux/netlink.js';
+import { listenForCanary } from '../../../../driver/ffi/linux/proc-connector-probe.js';
 import { runChildScript } from '../../../../test/support/child-script.js';
 import { plugin, type ProcConnectorSensor } from '../index.js';
 
@@ -221,4 +223,18 @@ test('in another network namespace no connector answers: the subscribe is refuse
   const out = JSON.parse(r.stdout.trim()) as { kind: string; reason: string };
   assert.equal(out.kind, 'subscribe');
   assert.match(out.reason, /network namespace/);
+});
+
+test('the canary logic: a socket that never receives is declared deaf within the bound', { skip }, async () => {
+  const nl = await bindNetlink();
+  // Opened but neither bound to the proc group nor subscribed: nothing ever arrives.
+  const s = nl.openConnector();
+  assert.ok(s.ok);
+  try {
+    const why = await listenForCanary(nl, s.value, ['true'], 300);
+    assert.equal(why?.kind, 'deaf');
+    assert.match(why?.reason ?? '', /within 300 ms/);
+  } finally {
+    nl.close(s.value);
+  }
 });
