@@ -48,7 +48,7 @@ const MARKER_RULE = (marker: string) => ({
 type Plugins = Record<string, unknown>;
 
 /** The default chain, as config/default.yaml has it; `over` replaces plugin blocks. */
-function writeConfig(dir: string, marker: string, over: Plugins = {}): string {
+function writeConfig(dir: string, marker: string, over: Plugins = {}, rulePaths: string[] = ['rules']): string {
   mkdirSync(join(dir, 'rules'));
   writeFileSync(join(dir, 'rules', 'marker.json'), JSON.stringify(MARKER_RULE(marker)));
   const file = join(dir, 'vigil.yaml');
@@ -63,7 +63,7 @@ function writeConfig(dir: string, marker: string, over: Plugins = {}): string {
         procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: ['ebpf', 'proc-connector'], emit_existing: false } },
         console: { enabled: false },
         correlation: { enabled: false },
-        'rule-engine': { enabled: true, config: { rule_paths: ['rules'] } },
+        'rule-engine': { enabled: true, config: { rule_paths: rulePaths } },
         jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
         'alert-store': { enabled: false },
         ...over,
@@ -141,14 +141,22 @@ test('vigil run as root with BPF: ebpf is the source, proc-connector and procfs 
   assert.match(logs, /procfs: standing by: the ebpf sensor can run here/);
 });
 
-test('vigil run as root with BPF forced off by config: the proc connector is the source and says so, a rule fires on a 50 ms process', { skip }, async () => {
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+
+test('vigil run as root with BPF forced off by config: the proc connector is the source and says so, native rules fire on a 50 ms process and a ptrace attach', { skip: skip ?? (python === undefined ? 'python3 is not installed (used for ptrace)' : undefined) }, async () => {
   const dir = tempDir();
   const marker = `VIGIL-MARKER-${process.pid}-${Date.now()}`;
-  const config = writeConfig(dir, marker, {
-    ebpf: { enabled: false },
-    'proc-connector': { enabled: true, config: { fallback_for: '', emit_existing: false } },
-    procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: 'proc-connector', emit_existing: false } },
-  });
+  const config = writeConfig(
+    dir,
+    marker,
+    {
+      ebpf: { enabled: false },
+      'proc-connector': { enabled: true, config: { fallback_for: '', emit_existing: false } },
+      procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: 'proc-connector', emit_existing: false } },
+    },
+    ['rules', join(root, 'rules', 'linux'), join(root, 'rules', 'lists.json')],
+  );
+  let targetPid = 0;
   const logs = await withAgent(dir, config, undefined, async (status) => {
     const plugins = await waitFor('proc-connector and procfs running', () => {
       const p = status();
@@ -159,13 +167,25 @@ test('vigil run as root with BPF forced off by config: the proc connector is the
     assert.equal(running(plugins, 'procfs')!.counters.custom['standby_for:proc-connector'], 1);
     // A process that lives about 50 ms, with the marker in its command line.
     spawnSync('sh', ['-c', `sleep 0.05; : ${marker}`]);
-    await waitFor('the detection', () => (detections(dir).length >= 1 ? true : undefined));
+    await waitFor('the marker detection', () => detections(dir).find((d) => d.rule.id === 'test.marker_process'));
+    // A process that ptraces another: the shipped rule fires with the target named.
+    const target = spawn('sleep', ['5'], { stdio: 'ignore' });
+    targetPid = target.pid as number;
+    try {
+      const r = spawnSync(python as string, ['-c', 'import ctypes, sys, os\nlibc = ctypes.CDLL(None)\npid = int(sys.argv[1])\nif libc.ptrace(16, pid, 0, 0) != 0: sys.exit(3)\nos.waitpid(pid, 0)\nlibc.ptrace(17, pid, 0, 0)', String(targetPid)]);
+      assert.equal(r.status, 0, 'python attached to the target');
+      await waitFor('the ptrace rule', () => detections(dir).find((d) => d.rule.id === 'lnx.privilege_escalation.ptrace_attach' && JSON.stringify(d.evidence ?? []).includes(`"pid":${targetPid}`)));
+    } finally {
+      target.kill('SIGKILL');
+    }
     const after = status();
     assert.ok((running(after, 'proc-connector')?.counters.custom['events:exec'] ?? 0) >= 1);
   });
   assert.match(logs, /proc-connector: live process telemetry from the kernel proc connector/);
   assert.match(logs, /procfs: standing by: the proc-connector sensor can run here/);
-  const found = detections(dir);
+  const found = detections(dir).filter((d) => d.rule.id === 'test.marker_process');
+  const ptrace = detections(dir).find((d) => d.rule.id === 'lnx.privilege_escalation.ptrace_attach');
+  assert.equal((ptrace?.evidence?.[0] as { target?: { pid?: number } } | undefined)?.target?.pid, targetPid, 'the evidence names the target');
   const cmdlines = found.flatMap((d) => (d.evidence ?? []).map((e) => e.proc?.cmdline));
   assert.ok(cmdlines.includes(`sh -c sleep 0.05; : ${marker}`), JSON.stringify(cmdlines));
   assert.ok(found.flatMap((d) => d.evidence ?? []).some((e) => e.source === 'proc-connector'), 'the evidence names its source');
