@@ -278,6 +278,11 @@ export class ProcConnectorSensor implements SensorInstance {
       const entry: Entry = { pid: p.stat.pid, guid, startTime, ppid: p.stat.ppid, name: p.stat.comm, image: p.image, uid: p.uid, euid: p.euid };
       // At start, an event may already have replaced this pid (an exec during the walk).
       if (!rescan && known !== undefined) continue;
+      if (rescan && known?.guid !== undefined) {
+        // The pid was reused among the lost events: the process the table knew has ended.
+        this.emit({ type: 'process.stop', time: Date.now(), proc: this.describe(known), raw: { found_by: 'rescan' } });
+        this.ctx.counters.add('rescan_gone');
+      }
       if (!this.remember(entry)) continue;
       if (rescan) found++;
       if (p.kthread || (!rescan && !this.config.emit_existing)) continue;
