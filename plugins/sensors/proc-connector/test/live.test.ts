@@ -106,7 +106,7 @@ test('live proc connector: a ptrace attach with both identities, and a uid chang
     const targetStart = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === targetPid);
     const attach = await run(python as string, [
       '-c',
-      'import ctypes, sys, os\nlibc = ctypes.CDLL(None, use_errno=True)\npid = int(sys.argv[1])\nif libc.ptrace(16, pid, 0, 0) != 0: sys.exit(3)\nos.waitpid(pid, 0)\nlibc.ptrace(17, pid, 0, 0)',
+      'import ctypes, sys, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = int(sys.argv[1])\nif libc.ptrace(16, pid, 0, 0) != 0: sys.exit(3)\nos.waitpid(pid, 0)\nlibc.ptrace(17, pid, 0, 0)\ntime.sleep(0.3)',
       String(targetPid),
     ]);
     assert.equal(attach.code, 0, 'python attached to the target');
@@ -118,8 +118,9 @@ test('live proc connector: a ptrace attach with both identities, and a uid chang
     assert.ok(ptrace.proc?.guid?.startsWith(`${attach.pid}@`));
     assert.equal(ptrace.raw?.['request'], 'attach');
 
-    // A process that drops to uid 65534 after its exec: its stop carries the new uid.
-    const drop = await run(python as string, ['-c', 'import os, time\ntime.sleep(0.05)\nos.setresuid(65534, 65534, 65534)\ntime.sleep(0.05)']);
+    // A process that drops to uid 65534 after its exec: its stop carries the new uid. (The
+    // sleeps leave the /proc reads after each exec time on a loaded machine: not the point here.)
+    const drop = await run(python as string, ['-c', 'import os, time\ntime.sleep(0.3)\nos.setresuid(65534, 65534, 65534)\ntime.sleep(0.05)']);
     assert.equal(drop.code, 0);
     const dropStart = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === drop.pid);
     assert.equal(dropStart.proc?.uid, 0);
