@@ -33,7 +33,7 @@ interface Summary {
   detections: number;
   detections_by_rule: Array<{ id: string; count: number }>;
   errors: Record<string, number>;
-  load_errors: unknown[];
+  load_errors: Array<{ file: string; reason: string }>;
 }
 
 /** A replay of `events` with the rule engine on `rulePaths`: the summary and the rule-refused log lines. */
@@ -109,7 +109,8 @@ test('a lists.json planted above a rule pack by another user changes no detectio
   chmodSync(lsassFile, 0o666);
   const open = replay(dir, [subfolder], events);
   const baseline = before[1]!.summary;
-  assert.equal(open.summary.errors['rule-engine: load:rule_refused'], 1);
+  assert.equal(open.summary.errors['rule-engine: load:rule_file_refused'], 1);
+  assert.deepEqual(open.summary.load_errors.map((e) => e.file), [lsassFile], 'the refused file is listed with its reason');
   assert.deepEqual(open.refused, [`rule refused: ${lsassFile}: /: untrusted: file ${lsassFile} is writable by group and others (mode 0666); refused`]);
   assert.ok(open.summary.detections < baseline.detections, 'the refused rule no longer detects');
   chmodSync(lsassFile, 0o644);
@@ -117,7 +118,7 @@ test('a lists.json planted above a rule pack by another user changes no detectio
   // A rule file the other user owns is refused too, whatever its mode.
   chownSync(lsassFile, uid, gid);
   const owned = replay(dir, [subfolder], events);
-  assert.equal(owned.summary.errors['rule-engine: load:rule_refused'], 1);
+  assert.equal(owned.summary.errors['rule-engine: load:rule_file_refused'], 1);
   assert.deepEqual(owned.refused, [`rule refused: ${lsassFile}: /: untrusted: file ${lsassFile} is owned by uid ${uid}, not by root or the agent's user (uid 0); refused`]);
   chownSync(lsassFile, 0, 0);
 });

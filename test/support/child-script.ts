@@ -15,6 +15,8 @@ export interface ChildScriptOptions {
   timeoutMs?: number;
   /** Further modules the script imports: `{{name}}` in the source becomes this URL. */
   modules?: Readonly<Record<string, URL>>;
+  /** A command the child runs under (`['unshare', '--pid', '--fork']`). */
+  wrap?: readonly string[];
 }
 
 export function runChildScript(source: string, opts: ChildScriptOptions = {}): SpawnSyncReturns<string> {
@@ -25,7 +27,9 @@ export function runChildScript(source: string, opts: ChildScriptOptions = {}): S
   for (const [name, url] of Object.entries(opts.modules ?? {})) text = text.replaceAll(`{{${name}}}`, JSON.stringify(url.href));
   writeFileSync(script, text);
   try {
-    return spawnSync(process.execPath, [...(opts.exposeGc === true ? ['--expose-gc'] : []), ...process.execArgv, script], { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000 });
+    const args = [...(opts.exposeGc === true ? ['--expose-gc'] : []), ...process.execArgv, script];
+    const [cmd, ...pre] = opts.wrap === undefined || opts.wrap.length === 0 ? [process.execPath] : [...opts.wrap, process.execPath];
+    return spawnSync(cmd as string, [...pre, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { SCANNER_ERRORS } from '../../plugins/responders/scanner/errors.js';
 import { MEMSCAN_ERRORS } from '../../plugins/responders/scanner/linux/errors.js';
 import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
+import { PROCCONN_ERRORS } from '../../plugins/sensors/proc-connector/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -73,6 +74,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'the Linux eBPF sensor: why its BPF programs could not be loaded, attached or read',
     file: 'plugins/sensors/ebpf/errors.ts',
     codes: EBPF_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/proc-connector',
+    title: 'Plugin proc-connector',
+    about: 'the Linux netlink proc connector sensor: why the connector could not be opened, subscribed or heard',
+    file: 'plugins/sensors/proc-connector/errors.ts',
+    codes: PROCCONN_ERRORS,
   },
 ];
 

@@ -52,8 +52,22 @@ export interface Libbpf {
   errno(): number;
 }
 
-/** Bind libbpf.so.1; rejects when koffi or the library cannot be loaded (with the reason). */
-export async function bindLibbpf(): Promise<Libbpf> {
+let bound: Promise<Libbpf> | undefined;
+
+/**
+ * Bind libbpf.so.1 (once per thread: koffi's type names are global, a second bind would fail
+ * with "Duplicate type name"); rejects when koffi or the library cannot be loaded (with the
+ * reason), and a failed bind is retried by the next caller.
+ */
+export function bindLibbpf(): Promise<Libbpf> {
+  if (bound === undefined) {
+    bound = bind();
+    bound.catch(() => (bound = undefined));
+  }
+  return bound;
+}
+
+async function bind(): Promise<Libbpf> {
   const { default: koffi } = await import('koffi');
   const lib = koffi.load('libbpf.so.1');
   koffi.opaque('bpf_object');

@@ -14,10 +14,22 @@ export interface ProcfsConfig {
   /** Upper bound of process directories inspected per scan; the rest are counted. */
   readonly max_processes_per_poll: number;
   /**
-   * `ebpf`: poll only when the eBPF sensor cannot run here (the shipped BPF object does not
-   * load); when it can, stand by and say so. Empty: always poll.
+   * The better sources this one stands in for, in order: poll only when none of them can run
+   * here (`ebpf`: the shipped BPF object does not load; `proc-connector`: the connector cannot
+   * be opened, bound, subscribed, or is deaf); when one can, stand by and say which. One name
+   * or a list; empty: always poll.
    */
-  readonly fallback_for: '' | 'ebpf';
+  readonly fallback_for: FallbackSource | '' | readonly FallbackSource[];
+}
+
+/** The live sources procfs can stand by for. */
+export type FallbackSource = 'ebpf' | 'proc-connector';
+export const FALLBACK_SOURCES: readonly FallbackSource[] = Object.freeze(['ebpf', 'proc-connector']);
+
+/** The config value as a list, in order, without repeats. */
+export function fallbackList(v: ProcfsConfig['fallback_for']): FallbackSource[] {
+  const list = typeof v === 'string' ? (v === '' ? [] : [v]) : v;
+  return [...new Set(list)];
 }
 
 export const PROCFS_DEFAULTS: ProcfsConfig = Object.freeze({
@@ -58,10 +70,12 @@ export const procfsConfigSchema: JsonSchema = Object.freeze({
       description: 'Most process directories inspected per scan; the excess is counted as discarded.',
     },
     fallback_for: {
-      type: 'string',
-      enum: ['', 'ebpf'],
+      anyOf: [
+        { type: 'string', enum: ['', ...FALLBACK_SOURCES] },
+        { type: 'array', items: { type: 'string', enum: [...FALLBACK_SOURCES] }, maxItems: FALLBACK_SOURCES.length },
+      ],
       default: PROCFS_DEFAULTS.fallback_for,
-      description: 'ebpf: poll only when the eBPF sensor cannot run here; empty: always poll.',
+      description: 'ebpf, proc-connector or a list of them: poll only when none of these sources can run here; empty: always poll.',
     },
   },
 });

@@ -7,7 +7,8 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
 import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../driver/ffi/linux/bpf-probe.js';
-import type { ProcfsConfig } from './config.js';
+import { probeProcConnector } from '../../../driver/ffi/linux/proc-connector-probe.js';
+import { fallbackList, type ProcfsConfig } from './config.js';
 import { mapLimit } from './map-limit.js';
 import {
   DEFAULT_CLOCK_TICKS,
@@ -118,16 +119,25 @@ export class ProcfsSensor implements SensorInstance {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     ctx.defer(() => ctx.signal.removeEventListener('abort', onAbort));
 
-    if (this.config.fallback_for === 'ebpf') {
-      const missing = await probeBpf(SHIPPED_BPF_OBJECT);
-      if (missing === undefined) {
-        ctx.counters.set('standby', 1);
-        ctx.logger.info('procfs: standing by: the ebpf sensor can run here and is the live process source (fallback_for: ebpf)');
-        return;
+    const chain = fallbackList(this.config.fallback_for);
+    if (chain.length > 0) {
+      const why: string[] = [];
+      for (const source of chain) {
+        const missing = source === 'ebpf' ? await probeBpf(SHIPPED_BPF_OBJECT) : await probeProcConnector();
+        if (missing === undefined) {
+          ctx.counters.set('standby', 1);
+          ctx.counters.set(`standby_for:${source}`, 1);
+          const skipped = why.length === 0 ? '' : ` (${why.join('; ')})`;
+          ctx.logger.info(`procfs: standing by: the ${source} sensor can run here and is the live process source${skipped} (fallback_for: ${chain.join(', ')})`);
+          return;
+        }
+        // `fallback_reason:<kind>` names eBPF's reason (as before); the connector's is qualified.
+        ctx.counters.set(source === 'ebpf' ? `fallback_reason:${missing.kind}` : `fallback_reason:${source}:${missing.kind}`, 1);
+        why.push(`${source}: ${missing.reason}`);
       }
       ctx.counters.set('standby', 0);
-      ctx.counters.set(`fallback_reason:${missing.kind}`, 1);
-      ctx.logger.warn({ reason: missing.reason, kind: missing.kind }, `procfs: polling /proc as the fallback for ebpf, which cannot run here: ${missing.reason}`);
+      const names = chain.join(' and ');
+      ctx.logger.warn({ reasons: why }, `procfs: polling /proc as the fallback for ${names}, which cannot run here: ${why.join('; ')}`);
     }
 
     const statPath = join(this.root, 'stat');
