@@ -173,6 +173,10 @@ test('filescan reads in chunks with overlap: a marker across a chunk boundary ma
     writeFileSync(clean, Buffer.alloc(1000, 0x42));
     const c = await r.ask(request('filescan', undefined, { path: clean }));
     assert.deepEqual([c.result.status, c.scan.verdict, c.result.details?.['rules']], ['done', 'clean', []]);
+    // A task that throws in the worker (the file is gone) is a failed result, not an exception.
+    const gone = await r.ask(request('filescan', undefined, { path: join(dir, 'no-such-file') }));
+    assert.deepEqual([gone.result.status, gone.scan.verdict], ['failed', 'error']);
+    assert.match(gone.result.reason ?? '', /VIGIL_ERR_WORKER_FAILED.*ENOENT/);
   } finally {
     await r.inst.stop();
     await r.rec.dispose();
