@@ -29,7 +29,7 @@ export const FIELD_GROUPS: Readonly<Record<string, readonly string[] | null>> = 
   script: ['text', 'path', 'block_id', 'payload', 'context'],
   pipe: ['name'],
   wmi: ['operation', 'name', 'namespace', 'query', 'consumer', 'filter', 'destination', 'type'],
-  scan: ['scanner', 'verdict', 'findings', 'reason'],
+  scan: ['scanner', 'verdict', 'findings', 'reason', 'engine', 'rules', 'regions', 'matches', 'counts', 'report_dir', 'path', 'duration_ms', 'cached', 'request_id'],
   host: ['name'],
   // Scalars of the envelope and payload.
   message: [],

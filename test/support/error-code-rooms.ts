@@ -10,6 +10,7 @@ import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { YARA_ERRORS } from '../../lib/yara/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
+import { SCANNER_ERRORS } from '../../plugins/responders/scanner/errors.js';
 import { MEMSCAN_ERRORS } from '../../plugins/responders/scanner/linux/errors.js';
 import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
@@ -45,6 +46,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'kill, kill_tree, suspend and resume through pidfds (Linux) or a checked process handle (Windows)',
     file: 'plugins/responders/process-actions/errors.ts',
     codes: PROCESS_ACTIONS_ERRORS,
+  },
+  {
+    room: 'plugins/responders/scanner',
+    title: 'Plugin scanner',
+    about: 'the scanner responder (memscan, filescan, the scan cache and `vigil scan`): its rule set and targets',
+    file: 'plugins/responders/scanner/errors.ts',
+    codes: SCANNER_ERRORS,
   },
   {
     room: 'plugins/responders/scanner',
