@@ -54,7 +54,11 @@ export interface PropertySchema {
 }
 
 export interface EventSchema {
+  /** The provider GUID, canonical upper-case text. */
+  readonly provider: string;
   readonly properties: readonly PropertySchema[];
+  /** Some property's length or count is given by an earlier property. */
+  readonly indirect: boolean;
   readonly taskName: string;
   /** Why the UserData cannot be read along this schema (a struct property, an unknown type). */
   readonly unsupported?: string;
@@ -99,6 +103,45 @@ const EPOCH_FILETIME = 116444736000000000;
 /** FILETIME ticks (as two 32-bit halves) → ms since the Unix epoch (fractions kept). */
 export function filetimeMs(low: number, high: number): number {
   return (high * 4294967296 + low - EPOCH_FILETIME) / 10000;
+}
+
+/**
+ * Schemas by (provider, event id, version) of a record header, looked up with integer reads
+ * only (no key string per event), bounded: `set` refuses past `max`.
+ */
+export class SchemaCache<T> {
+  private readonly byData1 = new Map<number, { w1: number; w2: number; w3: number; idVersion: number; value: T }[]>();
+  size = 0;
+
+  constructor(readonly max: number) {}
+
+  get(rec: DataView): T | undefined {
+    const list = this.byData1.get(rec.getUint32(H.ProviderId, true));
+    if (list === undefined) return undefined;
+    const idVersion = rec.getUint32(H.EventDescriptor, true) & 0xffffff;
+    const w1 = rec.getUint32(H.ProviderId + 4, true);
+    const w2 = rec.getUint32(H.ProviderId + 8, true);
+    const w3 = rec.getUint32(H.ProviderId + 12, true);
+    for (const e of list) if (e.idVersion === idVersion && e.w1 === w1 && e.w2 === w2 && e.w3 === w3) return e.value;
+    return undefined;
+  }
+
+  /** False (nothing kept) when the cache is full. */
+  set(rec: DataView, value: T): boolean {
+    if (this.size >= this.max) return false;
+    const d1 = rec.getUint32(H.ProviderId, true);
+    let list = this.byData1.get(d1);
+    if (list === undefined) this.byData1.set(d1, (list = []));
+    list.push({
+      w1: rec.getUint32(H.ProviderId + 4, true),
+      w2: rec.getUint32(H.ProviderId + 8, true),
+      w3: rec.getUint32(H.ProviderId + 12, true),
+      idVersion: rec.getUint32(H.EventDescriptor, true) & 0xffffff,
+      value,
+    });
+    this.size++;
+    return true;
+  }
 }
 
 /** The schema cache key of a record header: provider, event id, version. */
@@ -160,11 +203,159 @@ export function parseEventInfo(info: DataView): EventSchema {
     properties.push(p);
     if ((flags & PropertyFlags.Struct) !== 0) unsupported ??= `property ${name} is a struct`;
   }
-  const schema: EventSchema = { properties, taskName: infoString(info, info.getUint32(I.TaskNameOffset, true)) };
+  const indirect = properties.some((p) => (p.flags & (PropertyFlags.ParamLength | PropertyFlags.ParamCount)) !== 0);
+  const schema: EventSchema = { provider: guidText(info, 0), properties, indirect, taskName: infoString(info, info.getUint32(I.TaskNameOffset, true)) };
   return unsupported === undefined ? schema : { ...schema, unsupported };
 }
 
 class Short extends Error {}
+
+// The reader's cursor: module state rather than closures, so decoding a record allocates
+// nothing but its values (this runs once per event inside ProcessTrace's callback).
+let dv: DataView = new DataView(new ArrayBuffer(0));
+let off = 0;
+let ptrSize: 4 | 8 = 8;
+
+function need(n: number): void {
+  if (off + n > dv.byteLength) throw new Short(`UserData ends at ${dv.byteLength} bytes, ${n} more needed`);
+}
+
+/** Short strings are built directly (cheaper than a TextDecoder call); long ones decoded. */
+function readUtf16(start: number, end: number): string {
+  if (end - start > 96) return decoder16.decode(new Uint8Array(dv.buffer, dv.byteOffset + start, end - start));
+  let s = '';
+  for (let i = start; i < end; i += 2) s += String.fromCharCode(dv.getUint16(i, true));
+  return s;
+}
+
+function readValue(p: PropertySchema, length: number): string | number | boolean | null {
+  switch (p.inType) {
+    case InType.UnicodeString: {
+      if ((p.flags & (PropertyFlags.ParamLength | PropertyFlags.ParamFixedLength)) !== 0 || length > 0) {
+        need(length * 2);
+        const str = readUtf16(off, off + length * 2);
+        off += length * 2;
+        return str;
+      }
+      const limit = dv.byteLength - 1;
+      let end = off;
+      while (end < limit && dv.getUint16(end, true) !== 0) end += 2;
+      if (end >= limit) throw new Short('unterminated UTF-16 string');
+      const str = readUtf16(off, end);
+      off = end + 2;
+      return str;
+    }
+    case InType.AnsiString: {
+      let end = off;
+      if (length > 0) end = off + length;
+      else {
+        while (end < dv.byteLength && dv.getUint8(end) !== 0) end++;
+        if (end >= dv.byteLength) throw new Short('unterminated ANSI string');
+      }
+      need(end - off);
+      const str = decoder8.decode(new Uint8Array(dv.buffer, dv.byteOffset + off, end - off));
+      off = length > 0 ? end : end + 1;
+      return str;
+    }
+    case InType.Int8:
+      need(1);
+      return dv.getInt8(off++);
+    case InType.UInt8:
+      need(1);
+      return dv.getUint8(off++);
+    case InType.Int16:
+      need(2);
+      off += 2;
+      return dv.getInt16(off - 2, true);
+    case InType.UInt16:
+      need(2);
+      off += 2;
+      // A port is in network byte order.
+      return dv.getUint16(off - 2, p.outType !== OutType.Port);
+    case InType.Int32:
+      need(4);
+      off += 4;
+      return dv.getInt32(off - 4, true);
+    case InType.UInt32:
+    case InType.HexInt32:
+      need(4);
+      off += 4;
+      if (p.outType === OutType.IPv4) return `${dv.getUint8(off - 4)}.${dv.getUint8(off - 3)}.${dv.getUint8(off - 2)}.${dv.getUint8(off - 1)}`;
+      return dv.getUint32(off - 4, true);
+    case InType.Boolean:
+      need(4);
+      off += 4;
+      return dv.getUint32(off - 4, true) !== 0;
+    case InType.Int64:
+    case InType.UInt64:
+    case InType.HexInt64: {
+      need(8);
+      off += 8;
+      const lo = dv.getUint32(off - 8, true);
+      const hi = dv.getUint32(off - 4, true);
+      // Below 2^53 (and not negative) the number is exact without a BigInt.
+      if (hi < 0x200000 && !(p.inType === InType.Int64 && hi >= 0x80000000)) return hi * 4294967296 + lo;
+      const v = p.inType === InType.Int64 ? dv.getBigInt64(off - 8, true) : dv.getBigUint64(off - 8, true);
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+    }
+    case InType.Float:
+      need(4);
+      off += 4;
+      return dv.getFloat32(off - 4, true);
+    case InType.Double:
+      need(8);
+      off += 8;
+      return dv.getFloat64(off - 8, true);
+    case InType.Pointer:
+    case InType.SizeT: {
+      need(ptrSize);
+      off += ptrSize;
+      if (ptrSize === 4) return `0x${dv.getUint32(off - 4, true).toString(16)}`;
+      const hi = dv.getUint32(off - 4, true);
+      const lo = dv.getUint32(off - 8, true).toString(16);
+      return hi === 0 ? `0x${lo}` : `0x${hi.toString(16)}${lo.padStart(8, '0')}`;
+    }
+    case InType.FileTime:
+      need(8);
+      off += 8;
+      return filetimeMs(dv.getUint32(off - 8, true), dv.getUint32(off - 4, true));
+    case InType.Guid:
+      need(16);
+      off += 16;
+      return guidText(dv, off - 16);
+    case InType.SystemTime: {
+      need(16);
+      const g = (i: number) => dv.getUint16(off + i * 2, true);
+      const ms = Date.UTC(g(0), g(1) - 1, g(3), g(4), g(5), g(6), g(7));
+      off += 16;
+      return ms;
+    }
+    case InType.Sid: {
+      need(8);
+      const subs = dv.getUint8(off + 1);
+      need(8 + subs * 4);
+      let auth = 0;
+      for (let i = 2; i < 8; i++) auth = auth * 256 + dv.getUint8(off + i);
+      let str = `S-${dv.getUint8(off)}-${auth}`;
+      for (let i = 0; i < subs; i++) str += `-${dv.getUint32(off + 8 + i * 4, true)}`;
+      off += 8 + subs * 4;
+      return str;
+    }
+    case InType.Binary: {
+      need(length);
+      const bytes = new Uint8Array(dv.buffer, dv.byteOffset + off, length);
+      off += length;
+      if (p.outType === OutType.IPv6 && length === 16) {
+        const parts: string[] = [];
+        for (let i = 0; i < 16; i += 2) parts.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+        return parts.join(':');
+      }
+      return Buffer.from(bytes).toString('hex');
+    }
+    default:
+      throw new Short(`property ${p.name} has TDH in-type ${p.inType}, which this decoder does not read`);
+  }
+}
 
 /**
  * Read the UserData along the schema. Returns the fields and, when reading stopped early (a
@@ -172,156 +363,36 @@ class Short extends Error {}
  */
 export function decodeUserData(schema: EventSchema, data: DataView, pointerSize: 4 | 8): { fields: Record<string, FieldValue>; undecoded?: string } {
   const fields: Record<string, FieldValue> = {};
-  const values: FieldValue[] = [];
-  let off = 0;
-  const need = (n: number): void => {
-    if (off + n > data.byteLength) throw new Short(`UserData ends at ${data.byteLength} bytes, ${n} more needed`);
-  };
-  const one = (p: PropertySchema, length: number): string | number | boolean | null => {
-    switch (p.inType) {
-      case InType.UnicodeString: {
-        if ((p.flags & (PropertyFlags.ParamLength | PropertyFlags.ParamFixedLength)) !== 0 || length > 0) {
-          need(length * 2);
-          const s = utf16(data, off, off + length * 2);
-          off += length * 2;
-          return s;
-        }
-        let end = off;
-        while (end + 1 < data.byteLength && data.getUint16(end, true) !== 0) end += 2;
-        if (end + 1 >= data.byteLength) throw new Short('unterminated UTF-16 string');
-        const s = utf16(data, off, end);
-        off = end + 2;
-        return s;
-      }
-      case InType.AnsiString: {
-        let end = off;
-        if (length > 0) end = off + length;
-        else {
-          while (end < data.byteLength && data.getUint8(end) !== 0) end++;
-          if (end >= data.byteLength) throw new Short('unterminated ANSI string');
-        }
-        need(end - off);
-        const s = decoder8.decode(new Uint8Array(data.buffer, data.byteOffset + off, end - off));
-        off = length > 0 ? end : end + 1;
-        return s;
-      }
-      case InType.Int8:
-        need(1);
-        return data.getInt8(off++);
-      case InType.UInt8:
-        need(1);
-        return data.getUint8(off++);
-      case InType.Int16:
-        need(2);
-        off += 2;
-        return data.getInt16(off - 2, true);
-      case InType.UInt16: {
-        need(2);
-        off += 2;
-        // A port is in network byte order.
-        return p.outType === OutType.Port ? data.getUint16(off - 2, false) : data.getUint16(off - 2, true);
-      }
-      case InType.Int32:
-        need(4);
-        off += 4;
-        return data.getInt32(off - 4, true);
-      case InType.UInt32:
-      case InType.HexInt32: {
-        need(4);
-        off += 4;
-        if (p.outType === OutType.IPv4) return `${data.getUint8(off - 4)}.${data.getUint8(off - 3)}.${data.getUint8(off - 2)}.${data.getUint8(off - 1)}`;
-        return data.getUint32(off - 4, true);
-      }
-      case InType.Boolean:
-        need(4);
-        off += 4;
-        return data.getUint32(off - 4, true) !== 0;
-      case InType.Int64:
-      case InType.UInt64:
-      case InType.HexInt64: {
-        need(8);
-        off += 8;
-        const v = p.inType === InType.Int64 ? data.getBigInt64(off - 8, true) : data.getBigUint64(off - 8, true);
-        return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
-      }
-      case InType.Float:
-        need(4);
-        off += 4;
-        return data.getFloat32(off - 4, true);
-      case InType.Double:
-        need(8);
-        off += 8;
-        return data.getFloat64(off - 8, true);
-      case InType.Pointer:
-      case InType.SizeT: {
-        need(pointerSize);
-        off += pointerSize;
-        const v = pointerSize === 8 ? data.getBigUint64(off - 8, true) : BigInt(data.getUint32(off - 4, true));
-        return `0x${v.toString(16)}`;
-      }
-      case InType.FileTime: {
-        need(8);
-        off += 8;
-        return filetimeMs(data.getUint32(off - 8, true), data.getUint32(off - 4, true));
-      }
-      case InType.Guid: {
-        need(16);
-        off += 16;
-        return guidText(data, off - 16);
-      }
-      case InType.SystemTime: {
-        need(16);
-        const g = (i: number) => data.getUint16(off + i * 2, true);
-        const ms = Date.UTC(g(0), g(1) - 1, g(3), g(4), g(5), g(6), g(7));
-        off += 16;
-        return ms;
-      }
-      case InType.Sid: {
-        need(8);
-        const subs = data.getUint8(off + 1);
-        need(8 + subs * 4);
-        let auth = 0;
-        for (let i = 2; i < 8; i++) auth = auth * 256 + data.getUint8(off + i);
-        let s = `S-${data.getUint8(off)}-${auth}`;
-        for (let i = 0; i < subs; i++) s += `-${data.getUint32(off + 8 + i * 4, true)}`;
-        off += 8 + subs * 4;
-        return s;
-      }
-      case InType.Binary: {
-        need(length);
-        const bytes = new Uint8Array(data.buffer, data.byteOffset + off, length);
-        off += length;
-        if (p.outType === OutType.IPv6 && length === 16) {
-          const parts: string[] = [];
-          for (let i = 0; i < 16; i += 2) parts.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-          return parts.join(':');
-        }
-        return Buffer.from(bytes).toString('hex');
-      }
-      default:
-        throw new Short(`property ${p.name} has TDH in-type ${p.inType}, which this decoder does not read`);
-    }
-  };
-  const numberAt = (i: number): number => {
-    const v = values[i];
-    return typeof v === 'number' ? v : 0;
-  };
+  const props = schema.properties;
+  // Values by property index, for lengths and counts given by an earlier property.
+  const values: FieldValue[] | undefined = schema.indirect ? [] : undefined;
+  dv = data;
+  off = 0;
+  ptrSize = pointerSize;
   try {
-    for (let i = 0; i < schema.properties.length; i++) {
-      const p = schema.properties[i]!;
+    for (let i = 0; i < props.length; i++) {
+      const p = props[i]!;
       if ((p.flags & PropertyFlags.Struct) !== 0) return { fields, undecoded: `property ${p.name} is a struct` };
-      const length = (p.flags & PropertyFlags.ParamLength) !== 0 ? numberAt(p.length) : p.length;
-      const counted = (p.flags & PropertyFlags.ParamCount) !== 0;
-      const count = counted ? numberAt(p.count) : p.count;
       let v: FieldValue;
-      if (counted || count > 1) {
-        const arr: (string | number | boolean | null)[] = [];
-        for (let k = 0; k < count; k++) arr.push(one(p, length));
-        v = arr;
+      if ((p.flags & (PropertyFlags.ParamLength | PropertyFlags.ParamCount)) === 0 && p.count <= 1) {
+        v = readValue(p, p.length);
       } else {
-        v = one(p, length);
+        const at = (k: number): number => {
+          const x = values?.[k];
+          return typeof x === 'number' ? x : 0;
+        };
+        const length = (p.flags & PropertyFlags.ParamLength) !== 0 ? at(p.length) : p.length;
+        const counted = (p.flags & PropertyFlags.ParamCount) !== 0;
+        const count = counted ? at(p.count) : p.count;
+        if (counted || count > 1) {
+          const arr: (string | number | boolean | null)[] = [];
+          for (let k = 0; k < count; k++) arr.push(readValue(p, length));
+          v = arr;
+        } else {
+          v = readValue(p, length);
+        }
       }
-      values.push(v);
+      if (values) values.push(v);
       fields[p.name] = v;
     }
   } catch (err) {
@@ -337,7 +408,7 @@ export function decodeEvent(rec: DataView, userData: DataView, schema: EventSche
   const flags = rec.getUint16(H.Flags, true);
   const { fields, undecoded } = decodeUserData(schema, userData, (flags & EVENT_HEADER_FLAG_32_BIT_HEADER) !== 0 ? 4 : 8);
   const ev: DecodedEvent = {
-    provider: guidText(rec, H.ProviderId),
+    provider: schema.provider,
     id: rec.getUint16(d, true),
     version: rec.getUint8(d + 2),
     opcode: rec.getUint8(d + 5),

@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { bindEtw, type EtwApi } from '../../../driver/ffi/windows/etw.js';
-import { decodeEvent, parseEventInfo, schemaKey, type DecodedEvent, type EventSchema } from './decode.js';
+import { SchemaCache, decodeEvent, parseEventInfo, schemaKey, type DecodedEvent, type EventSchema } from './decode.js';
 import type { EtwErrorCode } from './errors.js';
 
 export interface TraceWorkerData {
@@ -49,7 +49,7 @@ function post(msg: TraceMessage): void {
 
 function run(etw: EtwApi, data: TraceWorkerData): void {
   const stop = new Int32Array(data.stop);
-  const schemas = new Map<string, EventSchema | number>();
+  const schemas = new SchemaCache<EventSchema | number>(data.maxSchemas);
   const tallies: TraceTallies = { records: 0, noSchema: {}, cacheFull: 0, partial: 0, lastPartial: '', failed: 0, lastFailure: '' };
   let batch: DecodedEvent[] = [];
   const flush = (): void => {
@@ -61,17 +61,16 @@ function run(etw: EtwApi, data: TraceWorkerData): void {
     tallies.records++;
     try {
       const { record: rec, userData } = etw.recordViews(record);
-      const key = schemaKey(rec);
-      let schema = schemas.get(key);
+      let schema = schemas.get(rec);
       if (schema === undefined) {
-        if (schemas.size >= data.maxSchemas) {
+        if (schemas.size >= schemas.max) {
           tallies.cacheFull++;
           return;
         }
         const info = etw.eventInformation(record);
         // A failure is cached too: TDH would fail the same way for every later record.
         schema = info.ok ? parseEventInfo(info.value) : info.error;
-        schemas.set(key, schema);
+        schemas.set(rec, schema);
       }
       if (typeof schema === 'number') {
         tallies.noSchema[schema] = (tallies.noSchema[schema] ?? 0) + 1;
@@ -80,7 +79,7 @@ function run(etw: EtwApi, data: TraceWorkerData): void {
       const ev = decodeEvent(rec, userData, schema);
       if (ev.undecoded !== undefined) {
         tallies.partial++;
-        tallies.lastPartial = `${key}: ${ev.undecoded}`;
+        tallies.lastPartial = `${schemaKey(rec)}: ${ev.undecoded}`;
       }
       batch.push(ev);
       if (batch.length >= data.maxBatch) flush();

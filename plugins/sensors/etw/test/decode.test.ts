@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEvent, parseEventInfo, schemaKey, EtwMapper, KERNEL_NETWORK, DNS_CLIENT, POWERSHELL } from '../index.js';
+import { SchemaCache, decodeEvent, parseEventInfo, schemaKey, EtwMapper, KERNEL_NETWORK, DNS_CLIENT, POWERSHELL } from '../index.js';
 import { encodeRecord, eventRecordBytes, processStart, processStop, threadStart, KERNEL_PROCESS_GUID, type RecordDesc } from '../../../../test/support/etw-records.js';
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -97,4 +97,26 @@ test('short UserData keeps the fields read so far and says why; the schema key n
   assert.equal(ev.fields['CreateTime'], undefined);
   assert.match(ev.undecoded ?? '', /UserData ends at 10 bytes/);
   assert.equal(schemaKey(view(e.header)), `${KERNEL_PROCESS_GUID}/1/3`);
+});
+
+test('the schema cache matches the whole provider GUID, id and version, and refuses past its cap', () => {
+  const a = encodeRecord(processStart({ creatorPid: 1, creatorTid: 2, time: T0, pid: 3, createTime: T0, ppid: 1, session: 0, image: 'C:\\b.exe' }));
+  const b = encodeRecord({ ...processStart({ creatorPid: 1, creatorTid: 2, time: T0, pid: 3, createTime: T0, ppid: 1, session: 0, image: 'C:\\b.exe' }), version: 2 });
+  const c = encodeRecord({ ...processStart({ creatorPid: 1, creatorTid: 2, time: T0, pid: 3, createTime: T0, ppid: 1, session: 0, image: 'C:\\b.exe' }), provider: '22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E717' });
+  const cache = new SchemaCache<string>(2);
+  assert.equal(cache.set(view(a.header), 'a'), true);
+  assert.equal(cache.set(view(b.header), 'b'), true);
+  assert.equal(cache.get(view(a.header)), 'a');
+  assert.equal(cache.get(view(b.header)), 'b');
+  assert.equal(cache.get(view(c.header)), undefined, 'same Data1, other last byte');
+  assert.equal(cache.set(view(c.header), 'c'), false);
+  assert.equal(cache.size, 2);
+});
+
+test('64-bit values past 2^53 stay exact as text; pointers are hex', () => {
+  const ev = decode({ provider: KERNEL_PROCESS_GUID, id: 99, pid: 1, tid: 2, time: T0, fields: [
+    { name: 'big', type: 'u64', value: 0xfedcba9876543210n }, { name: 'small', type: 'u64', value: 123456789n },
+    { name: 'ptr', type: 'pointer', value: '0xffff800012345678' }, { name: 'low', type: 'pointer', value: '0x1000' },
+  ] });
+  assert.deepEqual(ev.fields, { big: '18364758544493064720', small: 123456789, ptr: '0xffff800012345678', low: '0x1000' });
 });
