@@ -204,7 +204,7 @@ export class EtwSensor implements SensorInstance {
             break;
           }
           case 'events':
-            this.onEvents(msg.events);
+            this.deliver(msg.events);
             this.onTallies(msg.tallies);
             break;
           case 'ended':
@@ -217,7 +217,7 @@ export class EtwSensor implements SensorInstance {
     });
   }
 
-  private onEvents(events: readonly DecodedEvent[]): void {
+  private deliver(events: readonly DecodedEvent[]): void {
     const { counters } = this.ctx;
     counters.received += events.length;
     for (const ev of events) {
