@@ -8,8 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -208,4 +209,14 @@ test('the provider enabled is the one configured, with its level and keywords', 
   assert.deepEqual([level[0], BigInt(kw[0]!)], [5, 0x10n]);
   await s.stop();
   await rec.dispose();
+});
+
+test('an agent that exits without stopping its plugins still stops the session (the process exit hook)', () => {
+  const out = join(dir, 'exit.json');
+  const child = fileURLToPath(new URL('./etw-exit-child.js', import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, child, out, recordsPath], { env: process.env, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  const seen = JSON.parse(readFileSync(out, 'utf8')) as { before: { stop: number; running: number }; after: { stop: number; close: number; running: number } };
+  assert.deepEqual(seen.before, { stop: 1, running: 1 }, 'running until the exit');
+  assert.deepEqual(seen.after, { stop: 2, close: 1, running: 0 }, 'stopped and closed by the exit hook');
 });
