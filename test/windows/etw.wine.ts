@@ -18,7 +18,7 @@ import { windowsKoffi } from '../../driver/ffi/windows/koffi.js';
 import { LAYOUTS, checkLayouts, etwStructTypes, guidText, koffiField } from '../../driver/ffi/windows/etw.js';
 import type { EventDraft } from '../../core/index.js';
 import { recordingContext } from '../../testing/index.js';
-import { createEtwSensor, plugin, KERNEL_PROCESS, EtwError } from '../../plugins/sensors/etw/index.js';
+import { createEtwSensor, plugin, KERNEL_PROCESS, KERNEL_NETWORK, DNS_CLIENT, POWERSHELL, EtwError } from '../../plugins/sensors/etw/index.js';
 import { encodeRecord, processStart, processStop, recordFile, threadStart } from '../support/etw-records.js';
 import { until } from './support.js';
 
@@ -219,4 +219,65 @@ test('an agent that exits without stopping its plugins still stops the session (
   const seen = JSON.parse(readFileSync(out, 'utf8')) as { before: { stop: number; running: number }; after: { stop: number; close: number; running: number } };
   assert.deepEqual(seen.before, { stop: 1, running: 1 }, 'running until the exit');
   assert.deepEqual(seen.after, { stop: 2, close: 1, running: 0 }, 'stopped and closed by the exit hook');
+});
+
+test('image load, TCP connect, DNS query and script block records come through the whole path', async () => {
+  const path = join(dir, 'mixed.vetw');
+  const ps = 'Write-Output vigil-etw-check';
+  writeFileSync(
+    path,
+    recordFile(
+      [
+        processStart({ creatorPid: 900, creatorTid: 904, time: T0, pid: 6000, createTime: T0 - 1, ppid: 900, session: 1, image: '\\Device\\HarddiskVolume3\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe' }),
+        {
+          provider: KERNEL_PROCESS, id: 5, version: 0, pid: 6000, tid: 6004, time: T0 + 1,
+          fields: [
+            { name: 'ImageBase', type: 'pointer' as const, value: '0x7ffb10000000' }, { name: 'ImageSize', type: 'pointer' as const, value: '0x1f000' },
+            { name: 'ProcessID', type: 'u32' as const, value: 6000 }, { name: 'ImageCheckSum', type: 'u32' as const, value: 0 },
+            { name: 'TimeDateStamp', type: 'u32' as const, value: 0 }, { name: 'DefaultBase', type: 'pointer' as const, value: '0x7ffb10000000' },
+            { name: 'ImageName', type: 'wstring' as const, value: '\\Device\\HarddiskVolume3\\Windows\\System32\\amsi.dll' },
+          ],
+        },
+        {
+          provider: KERNEL_NETWORK, id: 12, version: 0, pid: 4, tid: 8, time: T0 + 2,
+          fields: [
+            { name: 'PID', type: 'u32' as const, value: 6000 }, { name: 'size', type: 'u32' as const, value: 0 }, { name: 'daddr', type: 'ipv4' as const, value: '93.184.216.34' },
+            { name: 'saddr', type: 'ipv4' as const, value: '10.0.2.15' }, { name: 'dport', type: 'port' as const, value: 443 }, { name: 'sport', type: 'port' as const, value: 50000 },
+          ],
+        },
+        {
+          provider: DNS_CLIENT, id: 3008, version: 0, pid: 6000, tid: 6008, time: T0 + 3,
+          fields: [
+            { name: 'QueryName', type: 'wstring' as const, value: 'example.org' }, { name: 'QueryType', type: 'u32' as const, value: 1 },
+            { name: 'QueryOptions', type: 'u64' as const, value: 0n }, { name: 'QueryStatus', type: 'u32' as const, value: 0 }, { name: 'QueryResults', type: 'wstring' as const, value: '93.184.216.34;' },
+          ],
+        },
+        {
+          provider: POWERSHELL, id: 4104, version: 1, pid: 6000, tid: 6012, time: T0 + 4,
+          fields: [
+            { name: 'MessageNumber', type: 'i32' as const, value: 1 }, { name: 'MessageTotal', type: 'i32' as const, value: 1 }, { name: 'ScriptBlockText', type: 'wstring' as const, value: ps },
+            { name: 'ScriptBlockId', type: 'wstring' as const, value: '0f3b1c52-7a55-4b8e-9a51-1f1e2d3c4b5a' }, { name: 'Path', type: 'wstring' as const, value: '' },
+          ],
+        },
+      ].map(encodeRecord),
+    ),
+  );
+  assert.equal(Reset(path, 0), 0);
+  const { rec, s } = sensor();
+  await s.start();
+  const block = await rec.waitFor((d) => d.type === 'script.block', 20_000);
+  const guid = `6000@${T0 - 1}`;
+  assert.deepEqual(block.script, { text: ps, block_id: '0f3b1c52-7a55-4b8e-9a51-1f1e2d3c4b5a' });
+  assert.equal(block.proc?.guid, guid);
+  const img = rec.emitted.find((d) => d.type === 'image.load');
+  assert.equal(img?.image?.path, '\\Device\\HarddiskVolume3\\Windows\\System32\\amsi.dll');
+  assert.equal(img?.proc?.guid, guid);
+  const net = rec.emitted.find((d) => d.type === 'net.connect');
+  assert.deepEqual(net?.net, { protocol: 'tcp', initiated: true, ipv6: false, dst_ip: '93.184.216.34', dst_port: 443, src_ip: '10.0.2.15', src_port: 50000 });
+  assert.equal(net?.proc?.guid, guid);
+  const dns = rec.emitted.find((d) => d.type === 'dns.query');
+  assert.deepEqual(dns?.dns, { query: 'example.org', status: '0', answers: '93.184.216.34;' });
+  assert.deepEqual(rec.emitted.map((d) => d.type), ['process.start', 'image.load', 'net.connect', 'dns.query', 'script.block']);
+  await s.stop();
+  await rec.dispose();
 });
