@@ -334,7 +334,13 @@ export class EtwSensor implements SensorInstance {
       if (timedOut) {
         this.ctx.counters.error('stop', 'trace_thread_timeout');
         this.ctx.logger.warn({ timeout_ms: this.config.stop_timeout_ms }, 'etw: the trace thread did not end after the session was closed; terminating it');
-        await worker.terminate();
+        // A thread blocked inside ProcessTrace cannot be interrupted until the call returns:
+        // terminate without waiting, and let the process exit without it.
+        worker.unref();
+        worker.terminate().catch((err: unknown) => {
+          this.ctx.counters.error('stop', 'trace_thread_terminate');
+          this.ctx.logger.warn({ err }, 'etw: terminating the trace thread failed');
+        });
       }
     }
   }
