@@ -15,7 +15,9 @@
  * Control (called by the test through its own koffi binding of this DLL):
  *   VigilEtwDoubleReset(path, flags)  load records; flags: 1 a leftover session is running,
  *                                     2 the session name stays in use whatever is stopped,
- *                                     4 StartTraceW is refused with access denied
+ *                                     4 StartTraceW is refused with access denied,
+ *                                     8 ProcessTrace ignores CloseTrace (a stuck consumer)
+ *                                     until VigilEtwDoubleRelease()
  *   VigilEtwDoubleSetLost(events, realTimeBuffers)  what ControlTraceW QUERY reports
  *   VigilEtwDoubleCount(name)         calls seen: start stop query enable open process close
  *                                     delivered tdh
@@ -61,6 +63,7 @@ static LONG flags;
 static volatile LONG sessionRunning;
 static volatile LONG closed;
 static volatile LONG processing;
+static volatile LONG released;
 static ULONG lostEvents, lostBuffers;
 static WCHAR sessionName[MAX_NAME];
 static EVENT_TRACE_LOGFILEW consumer;
@@ -96,6 +99,7 @@ EXPORT ULONG WINAPI VigilEtwDoubleReset(LPCWSTR path, ULONG newFlags) {
   sessionRunning = (newFlags & 1) ? 1 : 0;
   closed = 0;
   processing = 0;
+  released = 0;
   lostEvents = lostBuffers = 0;
   sessionName[0] = 0;
   nStart = nStop = nQuery = nEnable = nOpen = nProcess = nClose = nDelivered = nTdh = 0;
@@ -127,6 +131,10 @@ EXPORT ULONG WINAPI VigilEtwDoubleReset(LPCWSTR path, ULONG newFlags) {
   }
   CloseHandle(f);
   return rc;
+}
+
+EXPORT void WINAPI VigilEtwDoubleRelease(void) {
+  released = 1;
 }
 
 EXPORT void WINAPI VigilEtwDoubleSetLost(ULONG events, ULONG buffers) {
@@ -242,6 +250,7 @@ EXPORT ULONG WINAPI ProcessTrace(PTRACEHANDLE handles, ULONG count, LPFILETIME s
   /* One buffer delivered: the consumer's BufferCallback may end processing (FALSE). */
   if (consumer.BufferCallback && !closed) go = consumer.BufferCallback(&consumer) != FALSE;
   while (go && !closed) WaitForSingleObject(closedEvent, 50);
+  while ((flags & 8) && !released) Sleep(20);
   processing = 0;
   return go ? ERROR_SUCCESS : ERROR_CANCELLED;
 }

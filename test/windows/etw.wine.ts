@@ -37,10 +37,12 @@ const Reset = lib.func('uint32_t __stdcall VigilEtwDoubleReset(const char16_t *p
 const SetLost = lib.func('void __stdcall VigilEtwDoubleSetLost(uint32_t events, uint32_t buffers)');
 const Count = lib.func('uint32_t __stdcall VigilEtwDoubleCount(const char *name)');
 const LastEnable = lib.func('void __stdcall VigilEtwDoubleLastEnable(_Out_ uint8_t *guid, _Out_ uint32_t *level, _Out_ uint64_t *keywords)');
+const Release = lib.func('void __stdcall VigilEtwDoubleRelease()');
 const count = (name: string): number => Count(name) as number;
 const LEFTOVER = 1;
 const STUCK = 2;
 const DENIED = 4;
+const STUCK_CONSUMER = 8;
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-etw-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -279,5 +281,19 @@ test('image load, TCP connect, DNS query and script block records come through t
   assert.deepEqual(dns?.dns, { query: 'example.org', status: '0', answers: '93.184.216.34;' });
   assert.deepEqual(rec.emitted.map((d) => d.type), ['process.start', 'image.load', 'net.connect', 'dns.query', 'script.block']);
   await s.stop();
+  await rec.dispose();
+});
+
+test('a trace thread stuck in ProcessTrace after the close does not hold stop past stop_timeout_ms', async () => {
+  assert.equal(Reset(recordsPath, STUCK_CONSUMER), 0);
+  const { rec, s } = sensor({ stop_timeout_ms: 300 });
+  await s.start();
+  await rec.waitFor((d) => d.type === 'process.stop', 20_000);
+  await s.stop();
+  assert.equal(count('running'), 0, 'the session is stopped all the same');
+  assert.equal(count('close'), 1);
+  assert.equal(rec.counters.snapshot().errors['stop:trace_thread_timeout'], 1);
+  assert.ok(rec.logs.some((l) => /did not end after the session was closed/.test(l.msg)));
+  Release();
   await rec.dispose();
 });
