@@ -224,14 +224,34 @@ export function eventRecordBytes(r: EncodedRecord): Uint8Array {
 
 export const KERNEL_PROCESS_GUID = '22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716';
 
-/** Microsoft-Windows-Kernel-Process event 1 (ProcessStart, version 3) with its manifest's field layout. */
-export function processStart(p: { creatorPid: number; creatorTid: number; time: number; pid: number; createTime: number; ppid: number; session: number; image: string; commandLine?: string }): RecordDesc {
+/**
+ * Microsoft-Windows-Kernel-Process event 1 (ProcessStart, version 3) with its manifest's field
+ * layout. `commandLine` adds a CommandLine field that the real event does not have (the
+ * mapping's handling of it is tested on its own).
+ */
+export function processStart(p: {
+  creatorPid: number;
+  creatorTid: number;
+  time: number;
+  pid: number;
+  createTime: number;
+  ppid: number;
+  session: number;
+  image: string;
+  label?: string;
+  commandLine?: string;
+}): RecordDesc {
   const fields: FieldDesc[] = [
     { name: 'ProcessID', type: 'u32', value: p.pid },
+    { name: 'ProcessSequenceNumber', type: 'u64', value: BigInt(p.pid) * 3n },
     { name: 'CreateTime', type: 'filetime', value: p.createTime },
     { name: 'ParentProcessID', type: 'u32', value: p.ppid },
+    { name: 'ParentProcessSequenceNumber', type: 'u64', value: BigInt(p.ppid) * 3n },
     { name: 'SessionID', type: 'u32', value: p.session },
     { name: 'Flags', type: 'u32', value: 0 },
+    { name: 'ProcessTokenElevationType', type: 'u32', value: 1 },
+    { name: 'ProcessTokenIsElevated', type: 'u32', value: 0 },
+    { name: 'MandatoryLabel', type: 'sid', value: p.label ?? 'S-1-16-8192' },
     { name: 'ImageName', type: 'wstring', value: p.image },
     { name: 'ImageChecksum', type: 'u32', value: 0x1f2e3 },
     { name: 'TimeDateStamp', type: 'u32', value: 0x5f000000 },

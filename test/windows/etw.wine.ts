@@ -89,7 +89,8 @@ test('recorded Kernel-Process records are decoded through TDH into process.start
   const stop = await rec.waitFor((d) => d.type === 'process.stop', 20_000);
   const starts = rec.emitted.filter((d) => d.type === 'process.start');
   assert.equal(starts.length, 2);
-  assert.deepEqual(starts[0]!.proc, { pid: 4100, ppid: 900, start_time: T0, guid: `4100@${T0}`, image: CMD, name: 'cmd.exe', session_id: 1 });
+  assert.deepEqual(starts[0]!.proc, { pid: 4100, ppid: 900, start_time: T0, guid: `4100@${T0}`, image: CMD, name: 'cmd.exe', session_id: 1, integrity: 'Medium' });
+  assert.equal(starts[0]!.raw?.['MandatoryLabel'], 'S-1-16-8192');
   assert.deepEqual(starts[0]!.parent, { pid: 900 });
   assert.equal(starts[0]!.time, T0 + 2);
   assert.equal(starts[0]!.raw?.['ImageChecksum'], 0x1f2e3);
@@ -101,6 +102,7 @@ test('recorded Kernel-Process records are decoded through TDH into process.start
     image: WHOAMI,
     name: 'whoami.exe',
     session_id: 1,
+    integrity: 'Medium',
     parent_guid: `4100@${T0}`,
   });
   assert.equal(starts[1]!.parent?.image, CMD);

@@ -29,6 +29,16 @@ export type MapOutcome = { readonly draft: EventDraft } | { readonly skipped: 'i
 
 const num = (v: FieldValue | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
 const str = (v: FieldValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+/** Mandatory label SIDs (S-1-16-<rid>) → the integrity level names Sysmon uses. */
+const INTEGRITY: Readonly<Record<string, string>> = {
+  'S-1-16-0': 'Untrusted',
+  'S-1-16-4096': 'Low',
+  'S-1-16-8192': 'Medium',
+  'S-1-16-8448': 'Medium',
+  'S-1-16-12288': 'High',
+  'S-1-16-16384': 'System',
+  'S-1-16-20480': 'Protected',
+};
 const baseName = (path: string): string => path.slice(Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/')) + 1);
 
 export class EtwMapper {
@@ -128,6 +138,9 @@ export class EtwMapper {
         if (cmdline !== undefined) proc.cmdline = cmdline;
         const session = num(f['SessionID']);
         if (session !== undefined) proc.session_id = session;
+        const label = str(f['MandatoryLabel']);
+        const integrity = label === undefined ? undefined : INTEGRITY[label];
+        if (integrity !== undefined) proc.integrity = integrity;
         if (parentKnown) proc.parent_guid = parent.guid!;
         this.remember(pid, { startTime, image, ppid, threads: 0 });
         return { draft: { type: 'process.start', time: ev.time, proc, parent: parentKnown ? parent : { pid: ppid }, raw } };

@@ -16,7 +16,7 @@ function decode(desc: RecordDesc) {
 const T0 = Date.UTC(2026, 11, 8, 6, 0, 0, 250);
 
 test('Kernel-Process ProcessStart decodes with its manifest layout and maps to process.start', () => {
-  const ev = decode(processStart({ creatorPid: 900, creatorTid: 904, time: T0 + 1, pid: 4242, createTime: T0, ppid: 900, session: 1, image: '\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe', commandLine: 'cmd.exe /c whoami' }));
+  const ev = decode(processStart({ creatorPid: 900, creatorTid: 904, time: T0 + 1, pid: 4242, createTime: T0, ppid: 900, session: 1, image: '\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe', label: 'S-1-16-12288', commandLine: 'cmd.exe /c whoami' }));
   assert.equal(ev.provider, KERNEL_PROCESS_GUID);
   assert.deepEqual([ev.id, ev.version, ev.pid, ev.tid, ev.task], [1, 3, 900, 904, 'ProcessStart']);
   assert.equal(ev.time, T0 + 1);
@@ -25,6 +25,8 @@ test('Kernel-Process ProcessStart decodes with its manifest layout and maps to p
   assert.equal(ev.fields['CreateTime'], T0);
   assert.equal(ev.fields['ImageName'], '\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe');
   assert.equal(ev.fields['PackageFullName'], '');
+  assert.equal(ev.fields['MandatoryLabel'], 'S-1-16-12288');
+  assert.equal(ev.fields['ProcessSequenceNumber'], 4242 * 3);
   const m = new EtwMapper(16);
   const out = m.map(ev);
   assert.ok('draft' in out);
@@ -38,6 +40,7 @@ test('Kernel-Process ProcessStart decodes with its manifest layout and maps to p
     name: 'cmd.exe',
     cmdline: 'cmd.exe /c whoami',
     session_id: 1,
+    integrity: 'High',
   });
   assert.deepEqual(out.draft.parent, { pid: 900 });
   assert.equal(out.draft.raw?.['EventID'], 1);
