@@ -123,3 +123,12 @@ test('64-bit values past 2^53 stay exact as text; pointers are hex', () => {
   ] });
   assert.deepEqual(ev.fields, { big: '18364758544493064720', small: 123456789, ptr: '0xffff800012345678', low: '0x1000' });
 });
+
+test('a TCPv6 connect (Kernel-Network 28) reads its 16-byte addresses as IPv6 text', () => {
+  const out = new EtwMapper(16).map(decode({ provider: KERNEL_NETWORK, id: 28, version: 0, pid: 4, tid: 8, time: T0, fields: [
+    { name: 'PID', type: 'u32', value: 321 }, { name: 'size', type: 'u32', value: 0 }, { name: 'daddr', type: 'ipv6', value: '2606:2800:220:1:248:1893:25c8:1946' },
+    { name: 'saddr', type: 'ipv6', value: 'fe80:0:0:0:0:0:0:1' }, { name: 'dport', type: 'port', value: 80 }, { name: 'sport', type: 'port', value: 61000 },
+  ] }));
+  assert.ok('draft' in out);
+  assert.deepEqual(out.draft.net, { protocol: 'tcp', initiated: true, ipv6: true, dst_ip: '2606:2800:220:1:248:1893:25c8:1946', dst_port: 80, src_ip: 'fe80:0:0:0:0:0:0:1', src_port: 61000 });
+});
