@@ -210,6 +210,30 @@ export function parseEventInfo(info: DataView): EventSchema {
 
 class Short extends Error {}
 
+/** 16 bytes → RFC 5952 text (lower case, the longest run of two or more zero groups as `::`). */
+export function ipv6Text(bytes: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((bytes[i]! << 8) | bytes[i + 1]!);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
 // The reader's cursor: module state rather than closures, so decoding a record allocates
 // nothing but its values (this runs once per event inside ProcessTrace's callback).
 let dv: DataView = new DataView(new ArrayBuffer(0));
@@ -345,11 +369,7 @@ function readValue(p: PropertySchema, length: number): string | number | boolean
       need(length);
       const bytes = new Uint8Array(dv.buffer, dv.byteOffset + off, length);
       off += length;
-      if (p.outType === OutType.IPv6 && length === 16) {
-        const parts: string[] = [];
-        for (let i = 0; i < 16; i += 2) parts.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-        return parts.join(':');
-      }
+      if (p.outType === OutType.IPv6 && length === 16) return ipv6Text(bytes);
       return Buffer.from(bytes).toString('hex');
     }
     default:

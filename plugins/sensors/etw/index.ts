@@ -12,7 +12,7 @@ export { ETW_DEFAULTS, DEFAULT_PROVIDERS, KERNEL_PROCESS, KERNEL_NETWORK, DNS_CL
 export { ETW_ERRORS, EtwError, type EtwErrorCode } from './errors.js';
 export { EtwSensor, type EtwSensorOptions } from './sensor.js';
 export { EtwMapper, PROVIDER_NAMES } from './map.js';
-export { SchemaCache, decodeEvent, decodeUserData, parseEventInfo, readHeader, schemaKey, InType, OutType, PropertyFlags, type DecodedEvent, type EventSchema } from './decode.js';
+export { SchemaCache, ipv6Text, decodeEvent, decodeUserData, parseEventInfo, readHeader, schemaKey, InType, OutType, PropertyFlags, type DecodedEvent, type EventSchema } from './decode.js';
 export { manifest } from './manifest.js';
 
 /** Build a sensor with non-config options (a test's DLL doubles); `create` does no I/O. */

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SchemaCache, decodeEvent, parseEventInfo, schemaKey, EtwMapper, KERNEL_NETWORK, DNS_CLIENT, POWERSHELL } from '../index.js';
+import { SchemaCache, ipv6Text, decodeEvent, parseEventInfo, schemaKey, EtwMapper, KERNEL_NETWORK, DNS_CLIENT, POWERSHELL } from '../index.js';
 import { encodeRecord, eventRecordBytes, processStart, processStop, threadStart, KERNEL_PROCESS_GUID, type RecordDesc } from '../../../../test/support/etw-records.js';
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -130,5 +130,15 @@ test('a TCPv6 connect (Kernel-Network 28) reads its 16-byte addresses as IPv6 te
     { name: 'saddr', type: 'ipv6', value: 'fe80:0:0:0:0:0:0:1' }, { name: 'dport', type: 'port', value: 80 }, { name: 'sport', type: 'port', value: 61000 },
   ] }));
   assert.ok('draft' in out);
-  assert.deepEqual(out.draft.net, { protocol: 'tcp', initiated: true, ipv6: true, dst_ip: '2606:2800:220:1:248:1893:25c8:1946', dst_port: 80, src_ip: 'fe80:0:0:0:0:0:0:1', src_port: 61000 });
+  assert.deepEqual(out.draft.net, { protocol: 'tcp', initiated: true, ipv6: true, dst_ip: '2606:2800:220:1:248:1893:25c8:1946', dst_port: 80, src_ip: 'fe80::1', src_port: 61000 });
+});
+
+test('IPv6 text is compressed as RFC 5952 says', () => {
+  const b = (...g: number[]) => Uint8Array.from(g.flatMap((x) => [x >> 8, x & 0xff]));
+  assert.equal(ipv6Text(b(0, 0, 0, 0, 0, 0, 0, 1)), '::1');
+  assert.equal(ipv6Text(b(0, 0, 0, 0, 0, 0, 0, 0)), '::');
+  assert.equal(ipv6Text(b(0x2001, 0xdb8, 0, 1, 0, 0, 0, 1)), '2001:db8:0:1::1');
+  assert.equal(ipv6Text(b(0x2001, 0xdb8, 0, 0, 1, 0, 0, 1)), '2001:db8::1:0:0:1');
+  assert.equal(ipv6Text(b(1, 2, 3, 4, 5, 6, 7, 8)), '1:2:3:4:5:6:7:8');
+  assert.equal(ipv6Text(b(0xfe80, 0, 0, 0, 0, 0, 0, 0)), 'fe80::');
 });
