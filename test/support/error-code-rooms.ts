@@ -15,6 +15,7 @@ import { MEMSCAN_ERRORS } from '../../plugins/responders/scanner/linux/errors.js
 import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 import { PROCCONN_ERRORS } from '../../plugins/sensors/proc-connector/errors.js';
+import { ETW_ERRORS } from '../../plugins/sensors/etw/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -81,6 +82,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'the Linux netlink proc connector sensor: why the connector could not be opened, subscribed or heard',
     file: 'plugins/sensors/proc-connector/errors.ts',
     codes: PROCCONN_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/etw',
+    title: 'Plugin etw',
+    about: 'the Windows ETW sensor: why its trace session could not be started, enabled, opened or consumed',
+    file: 'plugins/sensors/etw/errors.ts',
+    codes: ETW_ERRORS,
   },
 ];
 

@@ -53,7 +53,7 @@ test('a tarball that does not match its pinned integrity is refused and nothing 
   }
 });
 
-for (const entry of ['ffi-process', 'process-actions']) {
+for (const entry of ['ffi-process', 'process-actions', 'etw']) {
   test(`under Wine: ${entry}.wine.js passes`, { skip, timeout: 600_000 }, async () => {
     const r = await run(['run', fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))]);
     assert.equal(r.status, 0, `node.exe exited ${r.status}:\n${r.output}`);
