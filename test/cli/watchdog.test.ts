@@ -220,7 +220,13 @@ test('a start() that never resolves times out, is retried and detached; the agen
 });
 
 /** The watchdog restarts the agent process, names bad.onEvents, disables bad after two culprit restarts. */
-async function watchdogDisables(mode: string, reason: string): Promise<void> {
+/**
+ * `reasons`: the restart reasons that are right for the fault. A heap running away to its
+ * limit ends in an exit, but on a loaded machine the collector's last full pauses can hold the
+ * loop past the stall limit first: the watchdog then restarts the agent for a stall, rightly.
+ */
+async function watchdogDisables(mode: string, reasons: readonly string[]): Promise<void> {
+  const reason = `(?:${reasons.join('|')})`;
   const s = withBad(mode, { watchdog_disable_after: 2, watchdog_max_restarts: 5, watchdog_max_heap_mb: 96 });
   const a = start(s);
   try {
@@ -229,10 +235,10 @@ async function watchdogDisables(mode: string, reason: string): Promise<void> {
       return x?.skipped.some((p) => p.id === 'bad') ? x : undefined;
     }, a.logs, 90_000);
     assert.match(st.skipped.find((p) => p.id === 'bad')!.reason, /disabled by the watchdog: held the agent's event loop in onEvents/);
-    assert.equal(st.watchdog?.reason, reason);
+    assert.ok(reasons.includes(st.watchdog?.reason ?? ''), `restarted for ${st.watchdog?.reason}, expected one of ${reasons.join(', ')}`);
     assert.equal(st.watchdog?.plugin, 'bad');
     assert.equal(st.watchdog?.method, 'onEvents');
-    assert.equal(st.watchdog?.by_reason?.[reason], 2);
+    assert.equal(reasons.reduce((n, r) => n + (st.watchdog?.by_reason?.[r] ?? 0), 0), 2);
     assert.equal(st.plugins.find((p) => p.id === 'ticker')?.state, 'running');
     const human = spawnSync(process.execPath, [bin, 'status', '--config', s.config], { cwd: s.dir, encoding: 'utf8', env: { ...process.env, VIGIL_CONFIG: '' } });
     assert.match(human.stdout, new RegExp(`watchdog: 2 restart\\(s\\) of the agent process; last: ${reason} \\(held by bad\\.onEvents\\)`));
@@ -250,11 +256,11 @@ async function watchdogDisables(mode: string, reason: string): Promise<void> {
 }
 
 test('a synchronous infinite loop in onEvents: the watchdog restarts the stalled agent, names bad.onEvents, then disables bad', async () => {
-  await watchdogDisables('loop', 'stall');
+  await watchdogDisables('loop', ['stall']);
 });
 
 test('unbounded allocation in onEvents: the agent process dies at its heap limit, is restarted, and bad is disabled', async () => {
-  await watchdogDisables('alloc', 'exit');
+  await watchdogDisables('alloc', ['exit', 'stall']);
 });
 
 test('a responder whose flush() never resolves does not hang the stop: exit 0 once the flush timeout passes', async () => {
