@@ -46,9 +46,9 @@ interface Run {
   sensor: SysmonSensor;
 }
 
-function sensorWith(config: object, dataDir: string): Run {
+function sensorWith(config: object, dataDir: string, initialRenderBytes?: number): Run {
   const rec = recordingContext(plugin, { config, dataDir, logLevel: 'warn' });
-  return { rec, sensor: createSysmonSensor(rec.ctx, { dlls: { wevtapi: DOUBLE } }) };
+  return { rec, sensor: createSysmonSensor(rec.ctx, { dlls: { wevtapi: DOUBLE }, ...(initialRenderBytes === undefined ? {} : { initialRenderBytes }) }) };
 }
 
 async function stop(r: Run): Promise<void> {
@@ -112,8 +112,41 @@ test('read_existing delivers exactly the events of the file, normalized identica
     // Nothing more comes: the reader has gone back to waiting on the signal event.
     await new Promise((res) => setTimeout(res, 300));
     assertSameAsReplay(r.rec.emitted, EXPECTED);
-    assert.equal(r.rec.counters.snapshot().received, N);
+    const c = r.rec.counters.snapshot();
+    assert.equal(c.received, N);
+    assert.equal(c.custom['rendered_as_xml'] ?? 0, 0, 'every event rendered as values');
+    assert.deepEqual(c.errors, {});
     assert.equal(r.rec.failures.length, 0);
+  } finally {
+    await stop(r);
+  }
+});
+
+test('the two-call buffer sizing: a 64-byte first buffer grows on ERROR_INSUFFICIENT_BUFFER and every event still renders', async () => {
+  controls();
+  const r = sensorWith({ read_existing: true }, fresh(), 64);
+  try {
+    await r.sensor.start();
+    await until(() => r.rec.emitted.length >= N, `${N} events`);
+    assertSameAsReplay(r.rec.emitted, EXPECTED);
+    assert.deepEqual(r.rec.counters.snapshot().errors, {});
+  } finally {
+    await stop(r);
+  }
+});
+
+test('the XML fallback: past max_schemas, events render as XML and still normalize like replay', async () => {
+  controls();
+  const r = sensorWith({ read_existing: true, max_schemas: 1 }, fresh());
+  try {
+    await r.sensor.start();
+    await until(() => r.rec.emitted.length >= N, `${N} events`);
+    const c = r.rec.counters.snapshot();
+    const first = (EXPECTED[0] as Record<string, unknown>)['type'];
+    const viaXml = c.custom['rendered_as_xml'] ?? 0;
+    assert.ok(viaXml > 0 && viaXml < N, `${viaXml} of ${N} as XML (the first schema's as values)`);
+    assert.ok(EXPECTED.filter((e) => e['type'] !== first).length <= viaXml);
+    assertSameAsReplay(r.rec.emitted, EXPECTED);
   } finally {
     await stop(r);
   }

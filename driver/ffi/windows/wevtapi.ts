@@ -118,7 +118,7 @@ const WAIT_OBJECT_0 = 0;
 const WAIT_TIMEOUT = 0x102;
 const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
 const FORMAT_MESSAGE_IGNORE_INSERTS = 0x200;
-/** First render buffer; grown (doubled past the size asked for) by the two-call sizing. */
+/** First render buffer; grown (to the size asked for, at least doubled) by the two-call sizing. */
 const INITIAL_RENDER_BYTES = 64 * 1024;
 /** A rendering larger than this is refused rather than allocated. */
 export const MAX_RENDER_BYTES = 16 * 1024 * 1024;
@@ -285,6 +285,11 @@ export interface WevtapiDlls {
   readonly kernel32?: string;
 }
 
+export interface WevtapiOptions {
+  /** The render buffer's first size (tests shrink it to exercise the two-call sizing). */
+  readonly initialRenderBytes?: number;
+}
+
 export interface WevtapiApi {
   /** CreateEventW: a manual-reset event, initially signaled, for EvtSubscribe's pull model. */
   createSignal(): WinResult<Handle>;
@@ -366,7 +371,7 @@ function isNull(h: unknown): boolean {
 }
 
 /** Bind wevtapi + kernel32 (on the calling thread); rejects with the reason when koffi or a DLL cannot be loaded. */
-export async function bindWevtapi(dlls: WevtapiDlls = {}): Promise<WevtapiApi> {
+export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOptions = {}): Promise<WevtapiApi> {
   const koffi = await windowsKoffi();
   defineTypes(koffi);
   const wevt = koffi.load(dlls.wevtapi ?? 'wevtapi.dll');
@@ -403,12 +408,12 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}): Promise<WevtapiApi> {
   const growRender = (need: number): void => {
     if (need <= renderSize) return;
     if (renderPtr !== null) koffi.free(renderPtr);
-    renderSize = Math.max(INITIAL_RENDER_BYTES, need * 2);
+    renderSize = renderSize === 0 ? need : Math.max(need, renderSize * 2);
     renderPtr = koffi.alloc('uint8_t', renderSize);
     renderBase = Number(koffi.address(renderPtr));
     renderBytes = new Uint8Array(koffi.view(renderPtr, renderSize));
   };
-  growRender(INITIAL_RENDER_BYTES);
+  growRender(Math.max(16, options.initialRenderBytes ?? INITIAL_RENDER_BYTES));
   let eventsSize = 0;
   let eventsPtr: unknown = null;
   let eventsView = new BigUint64Array(0);

@@ -32,6 +32,7 @@ import { dataFromValues, dataNamesOfXml, dataXPath, systemFromValues } from './r
 
 export interface ReadWorkerData {
   readonly dlls: WevtapiDlls;
+  readonly initialRenderBytes: number | undefined;
   readonly channel: string;
   readonly query: string;
   /** An .evtx file to read once instead of subscribing. */
@@ -88,7 +89,7 @@ async function main(d: ReadWorkerData): Promise<void> {
   const stopped = (): boolean => Atomics.load(control, STOP) === 1;
   let api: WevtapiApi;
   try {
-    api = await bindWevtapi(d.dlls);
+    api = await bindWevtapi(d.dlls, d.initialRenderBytes === undefined ? {} : { initialRenderBytes: d.initialRenderBytes });
   } catch (err) {
     post({ t: 'error', failure: 'bind', error: 0, call: 'bindWevtapi', message: err instanceof Error ? err.message : String(err) });
     return;

@@ -45,6 +45,8 @@ function advice(failure: ReadFailure, channel: string): string {
 export interface SysmonSensorOptions {
   /** Test doubles of the DLLs (production: the system's). */
   readonly dlls?: WevtapiDlls;
+  /** The render buffer's first size (tests: exercise the two-call sizing). */
+  readonly initialRenderBytes?: number;
 }
 
 export class SysmonSensor implements SensorInstance {
@@ -92,6 +94,7 @@ export class SysmonSensor implements SensorInstance {
     this.started = true;
     const data: ReadWorkerData = {
       dlls: this.options.dlls ?? {},
+      initialRenderBytes: this.options.initialRenderBytes,
       channel: this.config.channel,
       query: this.config.query,
       from: this.config.from === '' ? undefined : this.ctx.resolvePath(this.config.from),
