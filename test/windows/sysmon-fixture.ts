@@ -19,7 +19,7 @@ export const SYSMON_SAMPLE = ['evtx-attack-samples', 'Lateral Movement', 'LM_sys
 
 const T = { Null: 0, String: 1, Byte: 4, UInt16: 6, UInt32: 8, UInt64: 10, Boolean: 13, Guid: 15, FileTime: 17, Sid: 19, HexInt32: 20, HexInt64: 21 } as const;
 
-interface Val {
+export interface Val {
   type: number;
   payload: Buffer;
 }
@@ -71,7 +71,7 @@ function fileTime(iso: string): Val {
 }
 
 /** A data value, typed when its text comes back unchanged from the type's rendering. */
-function dataVal(v: unknown): Val {
+export function dataVal(v: unknown): Val {
   const s = typeof v === 'string' ? v : String(v);
   const g = guid(s);
   if (g) return g;
@@ -84,7 +84,8 @@ function dataVal(v: unknown): Val {
 
 const NULL: Val = { type: T.Null, payload: Buffer.alloc(0) };
 
-function systemVals(r: EvtxRecord): Val[] {
+/** The 18 EvtRenderContextSystem values of a record, typed as Windows renders them. */
+export function systemVals(r: EvtxRecord): Val[] {
   const s = r.system;
   const xml = r.xml ?? '';
   const opt = <X>(v: X | undefined, f: (x: X) => Val | undefined): Val => (v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? NULL : (f(v) ?? NULL));
@@ -119,6 +120,29 @@ function u32(n: number): Buffer {
 
 function val(v: Val): Buffer {
   return Buffer.concat([u32(v.type), u32(0), u32(v.payload.length), v.payload]);
+}
+
+/**
+ * An EvtRender values buffer as the event log lays it out (and the test double writes it):
+ * the EVT_VARIANTs, then each pointed-to payload 8-byte aligned; pointers are absolute,
+ * counted from `base`, the buffer's native address.
+ */
+export function variantBuffer(vals: readonly Val[], base: number): Uint8Array {
+  const pointed = (v: Val): boolean => v.type === T.String || v.type === T.Guid || v.type === T.Sid || v.type === 14 || v.type === 18;
+  const size = (v: Val): number => (pointed(v) ? (v.payload.length + (v.type === T.String ? 2 : 0) + 7) & ~7 : 0);
+  const buf = Buffer.alloc(vals.length * 16 + vals.reduce((n, v) => n + size(v), 0));
+  let tail = vals.length * 16;
+  vals.forEach((v, i) => {
+    const at = i * 16;
+    if (pointed(v)) {
+      buf.writeBigUInt64LE(BigInt(base + tail), at);
+      v.payload.copy(buf, tail);
+      tail += size(v);
+    } else v.payload.copy(buf, at, 0, Math.min(8, v.payload.length));
+    buf.writeUInt32LE(0, at + 8);
+    buf.writeUInt32LE(v.type, at + 12);
+  });
+  return buf;
 }
 
 export interface SysmonFixture {
