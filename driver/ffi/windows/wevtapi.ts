@@ -14,6 +14,7 @@
  * system DLLs. koffi is loaded when `bindWevtapi` is called, not on import.
  */
 import {
+  fileTimeMs,
   fileTimeString,
   formatReal,
   guidString,
@@ -141,25 +142,100 @@ function hex8(v: number): string {
  * work: usable on any platform against a recorded buffer.
  */
 export function decodeVariants(buf: Uint8Array, base: number, count: number): EvtValue[] {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const r = new VariantReader(buf, base);
   const out: EvtValue[] = new Array<EvtValue>(count);
-  const end = buf.byteLength;
-  const at = (off: number): number => {
-    const p = dv.getUint32(off + 4, true) * 4294967296 + dv.getUint32(off, true) - base;
-    if (p < 0 || p >= end) throw new VariantPointerError(`EVT_VARIANT at ${off}: pointer outside the render buffer`);
-    return p;
-  };
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count; i++) out[i] = r.value(i);
+  return out;
+}
+
+/**
+ * Random access to the EVT_VARIANTs of one render buffer: a value as text (`value`), or an
+ * integer value as a number without going through text (`number`).
+ */
+export class VariantReader {
+  readonly dv: DataView;
+  // UTF-16 strings are scanned for their NUL a code unit at a time (payloads are 2-aligned).
+  private readonly u16: Uint16Array | undefined;
+  private readonly end: number;
+  private readonly at: (off: number) => number;
+
+  constructor(
+    readonly buf: Uint8Array,
+    readonly base: number,
+  ) {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.dv = dv;
+    this.u16 = (buf.byteOffset & 1) === 0 ? new Uint16Array(buf.buffer, buf.byteOffset, buf.byteLength >> 1) : undefined;
+    const end = buf.byteLength;
+    this.end = end;
+    this.at = (off: number): number => {
+      const p = dv.getUint32(off + 4, true) * 4294967296 + dv.getUint32(off, true) - base;
+      if (p < 0 || p >= end) throw new VariantPointerError(`EVT_VARIANT at ${off}: pointer outside the render buffer`);
+      return p;
+    };
+  }
+
+  type(i: number): number {
+    return this.dv.getUint32(i * VARIANT_SIZE + 12, true);
+  }
+
+  /** Value i as the event XML renders it; null when absent. */
+  value(i: number): EvtValue {
+    const { buf, dv, u16, end, at } = this;
     const off = i * VARIANT_SIZE;
     const type = dv.getUint32(off + 12, true);
-    const n = dv.getUint32(off + 8, true);
-    if ((type & EvtVarType.ArrayFlag) !== 0) {
-      out[i] = type === EvtVarType.ArrayFlag ? null : decodeArray(buf, dv, at(off), n, type & 0x7f, at);
-      continue;
+    if (type === EvtVarType.String && u16 !== undefined) {
+      const p = at(off);
+      if ((p & 1) === 0) {
+        let e = p >> 1;
+        const last = end >> 1;
+        while (e < last && u16[e] !== 0) e++;
+        return e === p >> 1 ? '' : bufferOf(buf).toString('utf16le', p, e << 1);
+      }
     }
-    out[i] = scalar(buf, dv, off, n, type, end, at);
+    const n = dv.getUint32(off + 8, true);
+    if ((type & EvtVarType.ArrayFlag) !== 0) return type === EvtVarType.ArrayFlag ? null : decodeArray(buf, dv, at(off), n, type & 0x7f, at);
+    return scalar(buf, dv, off, n, type, end, at);
   }
-  return out;
+
+  /**
+   * Value i as a number: integers read directly (the same number their text parses to), a
+   * FILETIME as whole ms since the epoch (what its rendered text parses to), anything else
+   * through its text; undefined when absent.
+   */
+  number(i: number): number | undefined {
+    const dv = this.dv;
+    const off = i * VARIANT_SIZE;
+    switch (dv.getUint32(off + 12, true)) {
+      case EvtVarType.Null:
+        return undefined;
+      case EvtVarType.Byte:
+        return dv.getUint8(off);
+      case EvtVarType.SByte:
+        return dv.getInt8(off);
+      case EvtVarType.UInt16:
+        return dv.getUint16(off, true);
+      case EvtVarType.Int16:
+        return dv.getInt16(off, true);
+      case EvtVarType.UInt32:
+        return dv.getUint32(off, true);
+      case EvtVarType.Int32:
+        return dv.getInt32(off, true);
+      case EvtVarType.FileTime:
+        return fileTimeMs(dv, off);
+      default: {
+        const v = this.value(i);
+        if (v === null) return undefined;
+        const t = typeof v === 'string' ? v : v.join(', ');
+        return t === '' ? NaN : Number(t);
+      }
+    }
+  }
+}
+
+/** A Buffer over the same memory (its UTF-16 decoder is the fastest at hand). */
+function bufferOf(buf: Uint8Array): Buffer {
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 function scalar(buf: Uint8Array, dv: DataView, off: number, n: number, type: number, end: number, at: (off: number) => number): string | null {
@@ -307,6 +383,11 @@ export interface WevtapiApi {
   createRenderContext(paths: readonly string[], flags: number): WinResult<Handle>;
   /** EvtRender values (two-call buffer sizing), decoded from the EVT_VARIANT array. */
   renderValues(context: Handle, event: Handle): WinResult<EvtValue[]>;
+  /**
+   * EvtRender values, handed to `decode` while the render buffer holds them (for a caller that
+   * reads the EVT_VARIANTs itself, e.g. with a VariantReader); its result is returned.
+   */
+  renderWith<T>(context: Handle, event: Handle, decode: (buf: Uint8Array, base: number, count: number) => T): WinResult<T>;
   /** EvtRender XML of an event (the fallback rendering). */
   renderXml(event: Handle): WinResult<string>;
   /** EvtCreateBookmark, empty or from the XML a bookmark rendered to. */
@@ -404,14 +485,14 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
   let renderSize = 0;
   let renderPtr: unknown = null;
   let renderBase = 0;
-  let renderBytes = new Uint8Array(0);
+  let renderBytes = Buffer.alloc(0);
   const growRender = (need: number): void => {
     if (need <= renderSize) return;
     if (renderPtr !== null) koffi.free(renderPtr);
     renderSize = renderSize === 0 ? need : Math.max(need, renderSize * 2);
     renderPtr = koffi.alloc('uint8_t', renderSize);
     renderBase = Number(koffi.address(renderPtr));
-    renderBytes = new Uint8Array(koffi.view(renderPtr, renderSize));
+    renderBytes = Buffer.from(koffi.view(renderPtr, renderSize));
   };
   growRender(Math.max(16, options.initialRenderBytes ?? INITIAL_RENDER_BYTES));
   let eventsSize = 0;
@@ -432,7 +513,7 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
     }
     return { ok: false, error: ERROR_INSUFFICIENT_BUFFER, call };
   };
-  const utf16 = (bytes: number): string => Buffer.from(renderBytes.buffer, renderBytes.byteOffset, renderBytes.byteLength).toString('utf16le', 0, bytes).replace(/\0+$/, '');
+  const utf16 = (bytes: number): string => renderBytes.toString('utf16le', 0, bytes).replace(/\0+$/, '');
 
   return {
     createSignal() {
@@ -477,6 +558,11 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
       const r = render(context, event, EvtRenderEventValues, 'EvtRender(values)');
       if (!r.ok) return r;
       return { ok: true, value: decodeVariants(renderBytes.subarray(0, Math.max(r.value.used, r.value.props * VARIANT_SIZE)), renderBase, r.value.props) };
+    },
+    renderWith(context, event, decode) {
+      const r = render(context, event, EvtRenderEventValues, 'EvtRender(values)');
+      if (!r.ok) return r;
+      return { ok: true, value: decode(renderBytes.subarray(0, Math.max(r.value.used, r.value.props * VARIANT_SIZE)), renderBase, r.value.props) };
     },
     renderXml(event) {
       const r = render(null, event, EvtRenderEventXml, 'EvtRender(xml)');

@@ -28,7 +28,7 @@ import {
   type WinResult,
 } from '../../../driver/ffi/windows/wevtapi.js';
 import { parseOneEventXml, type WindowsRecord } from '../../../lib/windows/index.js';
-import { dataFromValues, dataNamesOfXml, dataXPath, systemFromValues } from './records.js';
+import { dataFromValues, dataNamesOfXml, dataXPath, systemFromBuffer } from './records.js';
 
 export interface ReadWorkerData {
   readonly dlls: WevtapiDlls;
@@ -148,12 +148,18 @@ async function main(d: ReadWorkerData): Promise<void> {
     let justReset = false;
 
     const renderOne = (h: Handle, counts: { xml: number }): WindowsRecord | undefined => {
-      const sv = api.renderValues(sysCtx.value, h);
+      let sv;
+      try {
+        sv = api.renderWith(sysCtx.value, h, systemFromBuffer);
+      } catch (err) {
+        post({ t: 'problem', kind: 'render_decode', message: err instanceof Error ? err.message : String(err) });
+        return undefined;
+      }
       if (!sv.ok) {
         post({ t: 'problem', kind: 'render_system', message: describe(api, sv) });
         return undefined;
       }
-      const system = systemFromValues(sv.value);
+      const system = sv.value;
       const key = `${system.Provider_Name}|${system.EventID}|${system.Version ?? ''}`;
       let schema = schemas.get(key);
       let xml: string | undefined;

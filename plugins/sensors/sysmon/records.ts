@@ -5,7 +5,7 @@
  * binding renders them as the EVTX parser renders substitution values); the System part is
  * converted from that text exactly as the EVTX parser converts its XML text.
  */
-import type { EvtValue } from '../../../driver/ffi/windows/wevtapi.js';
+import { EvtVarType, VariantReader, type EvtValue } from '../../../driver/ffi/windows/wevtapi.js';
 // The EVTX parser's own conversion of TimeCreated, so both paths round alike.
 import { isoToMs } from '../../../lib/evtx/record.js';
 import type { WindowsRecord, WindowsSystem } from '../../../lib/windows/index.js';
@@ -22,13 +22,52 @@ function text(v: EvtValue | undefined): string | undefined {
   return typeof v === 'string' ? v : v.join(ARRAY_SEP);
 }
 
+type FullSystem = WindowsSystem & { Provider_Name: string; Channel: string; Computer: string };
+
 /**
  * The System part from the 18 values of an EvtRenderContextSystem rendering (EVT_SYSTEM_PROPERTY_ID
- * order). The fields every EVTX record has are always present, as in lib/evtx's emptySystem.
+ * order), read straight from the render buffer: numbers as numbers, TimeCreated as whole ms
+ * (what the EVTX parser gets from the same value's text). The fields every EVTX record has
+ * are always present, as in lib/evtx's emptySystem.
  */
-export function systemFromValues(v: readonly EvtValue[]): WindowsSystem & { Provider_Name: string; Channel: string; Computer: string } {
+export function systemFromBuffer(buf: Uint8Array, base: number): FullSystem {
+  const r = new VariantReader(buf, base);
+  const str = (i: number): string | undefined => text(r.value(i));
+  const s: FullSystem = {
+    Provider_Name: str(0) ?? '',
+    EventID: r.number(2) ?? NaN,
+    TimeCreated: r.type(8) === EvtVarType.FileTime ? (r.number(8) as number) : isoOf(str(8)),
+    EventRecordID: r.number(9) ?? NaN,
+    Channel: str(14) ?? '',
+    Computer: str(15) ?? '',
+  };
+  const set = <K extends keyof WindowsSystem>(k: K, v: WindowsSystem[K] | undefined): void => {
+    if (v !== undefined) (s as WindowsSystem)[k] = v;
+  };
+  set('Provider_Guid', str(1));
+  const q = str(3);
+  if (q !== undefined && q !== '') s.EventID_Qualifiers = r.number(3) as number;
+  set('Level', r.number(4));
+  set('Task', r.number(5));
+  set('Opcode', r.number(6));
+  set('Keywords', str(7));
+  set('Correlation_ActivityID', str(10));
+  set('Correlation_RelatedActivityID', str(11));
+  set('Execution_ProcessID', r.number(12));
+  set('Execution_ThreadID', r.number(13));
+  set('Security_UserID', str(16));
+  set('Version', r.number(17));
+  return s;
+}
+
+function isoOf(t: string | undefined): number {
+  return t === undefined ? NaN : isoToMs(t);
+}
+
+/** The same System part from values already decoded to text (the XML rendering's strings). */
+export function systemFromValues(v: readonly EvtValue[]): FullSystem {
   const recordId = text(v[9]);
-  const s: WindowsSystem & { Provider_Name: string; Channel: string; Computer: string } = {
+  const s: FullSystem = {
     Provider_Name: text(v[0]) ?? '',
     EventID: NaN,
     TimeCreated: NaN,

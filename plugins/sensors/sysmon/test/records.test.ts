@@ -13,7 +13,7 @@ import { readEvtxRecords } from '../../../../lib/evtx/index.js';
 import { normalizeWindowsEvent } from '../../../../lib/windows/index.js';
 import { dataVal, systemVals, variantBuffer, SYSMON_SAMPLE, type Val } from '../../../../test/windows/sysmon-fixture.js';
 import { datasetsDir } from '../../../../testing/index.js';
-import { dataNamesOfXml, dataXPath, recordFromValues } from '../index.js';
+import { dataFromValues, dataNamesOfXml, dataXPath, recordFromValues, systemFromBuffer, systemFromValues } from '../index.js';
 
 const BASE = 0x7ff6_1234_0000;
 
@@ -106,9 +106,14 @@ test('values rendered from a real Sysmon file normalize exactly as the EVTX path
   for await (const r of readEvtxRecords(sample, { renderXml: true })) {
     const names = dataNamesOfXml(r.xml ?? '');
     assert.ok(names, `record ${r.recordId}: named EventData`);
-    const sys = decodeVariants(variantBuffer(systemVals(r), BASE), BASE, 18);
+    const sysBuf = variantBuffer(systemVals(r), BASE);
+    const sys = decodeVariants(sysBuf, BASE, 18);
     const vals = decodeVariants(variantBuffer(names.map((k) => dataVal(r.data[k])), BASE), BASE, names.length);
-    assert.deepEqual(normalizeWindowsEvent(recordFromValues(sys, names, vals)), normalizeWindowsEvent(r), `record ${r.recordId}`);
+    const want = normalizeWindowsEvent(r);
+    assert.deepEqual(normalizeWindowsEvent(recordFromValues(sys, names, vals)), want, `record ${r.recordId} (values as text)`);
+    // The live path reads the System values straight from the buffer: the same record.
+    assert.deepEqual(systemFromBuffer(sysBuf, BASE), systemFromValues(sys), `record ${r.recordId}: System from the buffer`);
+    assert.deepEqual(normalizeWindowsEvent({ system: systemFromBuffer(sysBuf, BASE), data: dataFromValues(names, vals) }), want, `record ${r.recordId}`);
     n++;
   }
   assert.ok(n >= 20, `${n} records`);
