@@ -142,7 +142,11 @@ function hex8(v: number): string {
  * work: usable on any platform against a recorded buffer.
  */
 export function decodeVariants(buf: Uint8Array, base: number, count: number): EvtValue[] {
-  const r = new VariantReader(buf, base);
+  return readVariants(new VariantReader(buf, base), count);
+}
+
+/** The first `count` values where the reader stands. */
+export function readVariants(r: VariantReader, count: number): EvtValue[] {
   const out: EvtValue[] = new Array<EvtValue>(count);
   for (let i = 0; i < count; i++) out[i] = r.value(i);
   return out;
@@ -150,10 +154,14 @@ export function decodeVariants(buf: Uint8Array, base: number, count: number): Ev
 
 /**
  * Random access to the EVT_VARIANTs of one render buffer: a value as text (`value`), or an
- * integer value as a number without going through text (`number`).
+ * integer value as a number without going through text (`number`). Made once per buffer and
+ * reused for every rendering into it (the views cost more than a small event's decoding);
+ * `seek` moves to an array that does not start at the buffer's first byte.
  */
 export class VariantReader {
   readonly dv: DataView;
+  /** Byte offset of the EVT_VARIANT array in the buffer. */
+  private start = 0;
   // UTF-16 strings are scanned for their NUL a code unit at a time (payloads are 2-aligned).
   private readonly u16: Uint16Array | undefined;
   private readonly end: number;
@@ -175,14 +183,19 @@ export class VariantReader {
     };
   }
 
+  seek(offset: number): this {
+    this.start = offset;
+    return this;
+  }
+
   type(i: number): number {
-    return this.dv.getUint32(i * VARIANT_SIZE + 12, true);
+    return this.dv.getUint32(this.start + i * VARIANT_SIZE + 12, true);
   }
 
   /** Value i as the event XML renders it; null when absent. */
   value(i: number): EvtValue {
     const { buf, dv, u16, end, at } = this;
-    const off = i * VARIANT_SIZE;
+    const off = this.start + i * VARIANT_SIZE;
     const type = dv.getUint32(off + 12, true);
     if (type === EvtVarType.String && u16 !== undefined) {
       const p = at(off);
@@ -205,7 +218,7 @@ export class VariantReader {
    */
   number(i: number): number | undefined {
     const dv = this.dv;
-    const off = i * VARIANT_SIZE;
+    const off = this.start + i * VARIANT_SIZE;
     switch (dv.getUint32(off + 12, true)) {
       case EvtVarType.Null:
         return undefined;
@@ -387,7 +400,7 @@ export interface WevtapiApi {
    * EvtRender values, handed to `decode` while the render buffer holds them (for a caller that
    * reads the EVT_VARIANTs itself, e.g. with a VariantReader); its result is returned.
    */
-  renderWith<T>(context: Handle, event: Handle, decode: (buf: Uint8Array, base: number, count: number) => T): WinResult<T>;
+  renderWith<T>(context: Handle, event: Handle, decode: (reader: VariantReader, count: number) => T): WinResult<T>;
   /** EvtRender XML of an event (the fallback rendering). */
   renderXml(event: Handle): WinResult<string>;
   /** EvtCreateBookmark, empty or from the XML a bookmark rendered to. */
@@ -486,6 +499,7 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
   let renderPtr: unknown = null;
   let renderBase = 0;
   let renderBytes = Buffer.alloc(0);
+  let reader = new VariantReader(renderBytes, 0);
   const growRender = (need: number): void => {
     if (need <= renderSize) return;
     if (renderPtr !== null) koffi.free(renderPtr);
@@ -493,6 +507,7 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
     renderPtr = koffi.alloc('uint8_t', renderSize);
     renderBase = Number(koffi.address(renderPtr));
     renderBytes = Buffer.from(koffi.view(renderPtr, renderSize));
+    reader = new VariantReader(renderBytes, renderBase);
   };
   growRender(Math.max(16, options.initialRenderBytes ?? INITIAL_RENDER_BYTES));
   let eventsSize = 0;
@@ -557,12 +572,12 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
     renderValues(context, event) {
       const r = render(context, event, EvtRenderEventValues, 'EvtRender(values)');
       if (!r.ok) return r;
-      return { ok: true, value: decodeVariants(renderBytes.subarray(0, Math.max(r.value.used, r.value.props * VARIANT_SIZE)), renderBase, r.value.props) };
+      return { ok: true, value: readVariants(reader.seek(0), r.value.props) };
     },
     renderWith(context, event, decode) {
       const r = render(context, event, EvtRenderEventValues, 'EvtRender(values)');
       if (!r.ok) return r;
-      return { ok: true, value: decode(renderBytes.subarray(0, Math.max(r.value.used, r.value.props * VARIANT_SIZE)), renderBase, r.value.props) };
+      return { ok: true, value: decode(reader.seek(0), r.value.props) };
     },
     renderXml(event) {
       const r = render(null, event, EvtRenderEventXml, 'EvtRender(xml)');

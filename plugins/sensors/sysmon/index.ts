@@ -13,7 +13,7 @@ import { SysmonSensor, type SysmonSensorOptions } from './sensor.js';
 export { SYSMON_DEFAULTS, sysmonConfigSchema, type SysmonConfig } from './config.js';
 export { SYSMON_ERRORS, SysmonError, type SysmonErrorCode } from './errors.js';
 export { SysmonSensor, BOOKMARK_FILE, type SysmonSensorOptions } from './sensor.js';
-export { recordFromValues, systemFromBuffer, systemFromValues, dataFromValues, dataNamesOfXml, dataXPath } from './records.js';
+export { recordFromValues, systemFromBuffer, systemFromReader, systemFromValues, dataFromReader, dataFromValues, dataNamesOfXml, dataXPath } from './records.js';
 export { manifest } from './manifest.js';
 
 /** Build a sensor with non-config options (test doubles of the DLLs); `create` does no I/O. */

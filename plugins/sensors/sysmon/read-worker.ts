@@ -28,7 +28,7 @@ import {
   type WinResult,
 } from '../../../driver/ffi/windows/wevtapi.js';
 import { parseOneEventXml, type WindowsRecord } from '../../../lib/windows/index.js';
-import { dataFromValues, dataNamesOfXml, dataXPath, systemFromBuffer } from './records.js';
+import { dataFromReader, dataNamesOfXml, dataXPath, systemFromReader } from './records.js';
 
 export interface ReadWorkerData {
   readonly dlls: WevtapiDlls;
@@ -150,7 +150,7 @@ async function main(d: ReadWorkerData): Promise<void> {
     const renderOne = (h: Handle, counts: { xml: number }): WindowsRecord | undefined => {
       let sv;
       try {
-        sv = api.renderWith(sysCtx.value, h, systemFromBuffer);
+        sv = api.renderWith(sysCtx.value, h, systemFromReader);
       } catch (err) {
         post({ t: 'problem', kind: 'render_decode', message: err instanceof Error ? err.message : String(err) });
         return undefined;
@@ -185,8 +185,9 @@ async function main(d: ReadWorkerData): Promise<void> {
       }
       if (schema.context !== undefined) {
         try {
-          const v = api.renderValues(schema.context, h);
-          if (v.ok) return { system, data: dataFromValues(schema.names, v.value) };
+          const names = schema.names;
+          const v = api.renderWith(schema.context, h, (r) => dataFromReader(r, names));
+          if (v.ok) return { system, data: v.value };
           post({ t: 'problem', kind: 'render_values', message: describe(api, v) });
         } catch (err) {
           // A value the decoder cannot read (a pointer outside the buffer): this event goes as XML.

@@ -31,7 +31,11 @@ type FullSystem = WindowsSystem & { Provider_Name: string; Channel: string; Comp
  * are always present, as in lib/evtx's emptySystem.
  */
 export function systemFromBuffer(buf: Uint8Array, base: number): FullSystem {
-  const r = new VariantReader(buf, base);
+  return systemFromReader(new VariantReader(buf, base));
+}
+
+/** systemFromBuffer over a reader positioned at the 18 values. */
+export function systemFromReader(r: VariantReader): FullSystem {
   const str = (i: number): string | undefined => text(r.value(i));
   const s: FullSystem = {
     Provider_Name: str(0) ?? '',
@@ -111,6 +115,16 @@ export function dataFromValues(names: readonly string[], values: readonly EvtVal
   const data: Record<string, unknown> = {};
   for (let i = 0; i < names.length; i++) {
     const t = text(values[i]);
+    if (t !== undefined) data[names[i] as string] = t;
+  }
+  return data;
+}
+
+/** dataFromValues reading straight from the render buffer (no intermediate array). */
+export function dataFromReader(r: VariantReader, names: readonly string[]): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (let i = 0; i < names.length; i++) {
+    const t = text(r.value(i));
     if (t !== undefined) data[names[i] as string] = t;
   }
   return data;
