@@ -115,6 +115,10 @@ export const WEVT_LAYOUTS = {
 } as const;
 
 const VARIANT_SIZE = 16;
+/** Strings up to this many UTF-16 units are interned by the reader; longer ones (command lines) rarely repeat. */
+const INTERN_MAX_CHARS = 128;
+/** Distinct strings a reader keeps; past it, new ones are decoded each time. */
+const INTERN_MAX_STRINGS = 8192;
 const WAIT_OBJECT_0 = 0;
 const WAIT_TIMEOUT = 0x102;
 const FORMAT_MESSAGE_FROM_SYSTEM = 0x1000;
@@ -162,6 +166,11 @@ export class VariantReader {
   readonly dv: DataView;
   /** Byte offset of the EVT_VARIANT array in the buffer. */
   private start = 0;
+  /** Short strings decoded before, by hash of their code units (checked in full on a hit). */
+  private readonly strings = new Map<number, string>();
+  /** Strings not kept because the intern table was full (the reader decodes them every time). */
+  internRefused = 0;
+  private readonly bytes: Buffer;
   // UTF-16 strings are scanned for their NUL a code unit at a time (payloads are 2-aligned).
   private readonly u16: Uint16Array | undefined;
   private readonly end: number;
@@ -173,6 +182,7 @@ export class VariantReader {
   ) {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.dv = dv;
+    this.bytes = bufferOf(buf);
     this.u16 = (buf.byteOffset & 1) === 0 ? new Uint16Array(buf.buffer, buf.byteOffset, buf.byteLength >> 1) : undefined;
     const end = buf.byteLength;
     this.end = end;
@@ -200,10 +210,35 @@ export class VariantReader {
     if (type === EvtVarType.String && u16 !== undefined) {
       const p = at(off);
       if ((p & 1) === 0) {
-        let e = p >> 1;
+        const s0 = p >> 1;
         const last = end >> 1;
-        while (e < last && u16[e] !== 0) e++;
-        return e === p >> 1 ? '' : bufferOf(buf).toString('utf16le', p, e << 1);
+        let e = s0;
+        let h = 0;
+        for (; e < last; e++) {
+          const c = u16[e] as number;
+          if (c === 0) break;
+          h = (Math.imul(h, 31) + c) | 0;
+        }
+        const len = e - s0;
+        if (len === 0) return '';
+        if (len > INTERN_MAX_CHARS) return this.bytes.toString('utf16le', p, e << 1);
+        // Values repeat (images, users, hosts, rule names): one decoding per distinct string.
+        const key = h ^ (len << 23);
+        const hit = this.strings.get(key);
+        if (hit !== undefined && hit.length === len) {
+          let same = true;
+          for (let k = 0; k < len; k++) {
+            if (hit.charCodeAt(k) !== u16[s0 + k]) {
+              same = false;
+              break;
+            }
+          }
+          if (same) return hit;
+        }
+        const str = this.bytes.toString('utf16le', p, e << 1);
+        if (this.strings.size < INTERN_MAX_STRINGS) this.strings.set(key, str);
+        else this.internRefused++;
+        return str;
       }
     }
     const n = dv.getUint32(off + 8, true);
@@ -409,6 +444,8 @@ export interface WevtapiApi {
   renderBookmark(bookmark: Handle): WinResult<string>;
   /** EvtClose (events, result sets, subscriptions, contexts, bookmarks). */
   close(h: Handle): void;
+  /** Strings the render buffer's reader did not intern because its table was full (cumulative). */
+  internRefused(): number;
   /** EvtGetExtendedStatus: the event log's own text about the last failure ('' when none). */
   extendedStatus(): string;
   /** FormatMessageW (system message table) for a Win32 error; '' when Windows has no text. */
@@ -500,6 +537,7 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
   let renderBase = 0;
   let renderBytes = Buffer.alloc(0);
   let reader = new VariantReader(renderBytes, 0);
+  let refusedBefore = 0;
   const growRender = (need: number): void => {
     if (need <= renderSize) return;
     if (renderPtr !== null) koffi.free(renderPtr);
@@ -507,6 +545,7 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
     renderPtr = koffi.alloc('uint8_t', renderSize);
     renderBase = Number(koffi.address(renderPtr));
     renderBytes = Buffer.from(koffi.view(renderPtr, renderSize));
+    refusedBefore += reader.internRefused;
     reader = new VariantReader(renderBytes, renderBase);
   };
   growRender(Math.max(16, options.initialRenderBytes ?? INITIAL_RENDER_BYTES));
@@ -595,6 +634,7 @@ export async function bindWevtapi(dlls: WevtapiDlls = {}, options: WevtapiOption
       return r.ok ? { ok: true, value: utf16(r.value.used) } : r;
     },
     close: (h) => void EvtClose(h),
+    internRefused: () => refusedBefore + reader.internRefused,
     extendedStatus() {
       const buf = Buffer.alloc(2048);
       const used = [0];

@@ -52,7 +52,7 @@ export type ReadFailure = 'access_denied' | 'channel_not_found' | 'bind' | 'subs
 
 export type ReadMessage =
   | { t: 'ready'; start: string }
-  | { t: 'batch'; records: WindowsRecord[]; bookmark: string | undefined; xmlRendered: number }
+  | { t: 'batch'; records: WindowsRecord[]; bookmark: string | undefined; xmlRendered: number; internRefused: number }
   | { t: 'halved'; size: number; error: number }
   | { t: 'problem'; kind: string; message: string }
   | { t: 'error'; failure: ReadFailure; error: number; call: string; message: string }
@@ -262,7 +262,7 @@ async function main(d: ReadWorkerData): Promise<void> {
           bookmarkXml = b.value;
         }
         delivered += events.length;
-        post({ t: 'batch', records, bookmark: bookmarkXml, xmlRendered: counts.xml });
+        post({ t: 'batch', records, bookmark: bookmarkXml, xmlRendered: counts.xml, internRefused: api.internRefused() });
       } finally {
         for (const h of events) api.close(h);
       }

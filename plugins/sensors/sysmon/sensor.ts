@@ -135,6 +135,11 @@ export class SysmonSensor implements SensorInstance {
             resolve();
             break;
           case 'batch':
+            if (msg.internRefused > 0) {
+              // The reader's string table is full: new strings are decoded each time (slower, nothing lost).
+              this.ctx.counters.set('strings_not_interned', msg.internRefused);
+              this.problem('intern_full', 'sysmon: the reader\'s string table is full; new strings are decoded for every event');
+            }
             this.onBatch(msg.records, msg.bookmark, msg.xmlRendered);
             break;
           case 'halved':

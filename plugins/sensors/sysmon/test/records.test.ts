@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EvtVarType, VariantPointerError, decodeVariants } from '../../../../driver/ffi/windows/wevtapi.js';
+import { EvtVarType, VariantPointerError, VariantReader, decodeVariants } from '../../../../driver/ffi/windows/wevtapi.js';
 import { readEvtxRecords } from '../../../../lib/evtx/index.js';
 import { normalizeWindowsEvent } from '../../../../lib/windows/index.js';
 import { dataVal, systemVals, variantBuffer, SYSMON_SAMPLE, type Val } from '../../../../test/windows/sysmon-fixture.js';
@@ -117,4 +117,17 @@ test('values rendered from a real Sysmon file normalize exactly as the EVTX path
     n++;
   }
   assert.ok(n >= 20, `${n} records`);
+});
+
+test('a reader reused over a rewritten buffer (as the render buffer is) never returns a stale interned string', () => {
+  const buf = variantBuffer([{ type: EvtVarType.String, payload: Buffer.from('C:\\a\\b.exe', 'utf16le') }], BASE);
+  const r = new VariantReader(buf, BASE);
+  assert.equal(r.value(0), 'C:\\a\\b.exe');
+  assert.equal(r.value(0), 'C:\\a\\b.exe');
+  // Same length, one code unit different.
+  Buffer.from('C:\\a\\c.exe', 'utf16le').copy(buf, 16);
+  assert.equal(r.value(0), 'C:\\a\\c.exe');
+  Buffer.from('C:\\a\\b.exe', 'utf16le').copy(buf, 16);
+  assert.equal(r.value(0), 'C:\\a\\b.exe');
+  assert.equal(r.internRefused, 0);
 });
