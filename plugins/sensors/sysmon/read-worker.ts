@@ -95,10 +95,13 @@ async function main(d: ReadWorkerData): Promise<void> {
     return;
   }
   const handles: Handle[] = [];
+  let current: Handle | undefined;
+  let signalHandle: Handle | undefined;
   const closeLater = (h: Handle): Handle => (handles.push(h), h);
   try {
     const signal = api.createSignal();
     if (!signal.ok) return void post({ t: 'error', failure: 'subscribe', error: signal.error, call: signal.call, message: describe(api, signal) });
+    signalHandle = signal.value;
     let bookmark: Handle;
     let positioned = false;
     const fromSaved = d.bookmarkXml === undefined ? undefined : api.createBookmark(d.bookmarkXml);
@@ -137,6 +140,7 @@ async function main(d: ReadWorkerData): Promise<void> {
 
     let batch = d.batchSize;
     let rs = open();
+    if (rs.ok) current = rs.value;
     if (!rs.ok) return void post({ t: 'error', failure: failureOf(rs.error, true), error: rs.error, call: rs.call, message: describe(api, rs) });
     post({ t: 'ready', start: d.from !== undefined ? 'file' : positioned ? 'after_bookmark' : d.readExisting ? 'oldest' : 'future' });
 
@@ -234,7 +238,9 @@ async function main(d: ReadWorkerData): Promise<void> {
           // The batch is too large for the event log's RPC: halve it and resubscribe from the bookmark.
           batch = Math.max(1, Math.floor(batch / 2));
           api.close(rs.value);
+          current = undefined;
           rs = open();
+          if (rs.ok) current = rs.value;
           if (!rs.ok) return void post({ t: 'error', failure: failureOf(rs.error, true), error: rs.error, call: rs.call, message: describe(api, rs) });
           post({ t: 'halved', size: batch, error: r.error });
           recheck = true;
@@ -271,10 +277,11 @@ async function main(d: ReadWorkerData): Promise<void> {
       while (!stopped() && Atomics.load(control, ACK) < sent) Atomics.wait(control, ACK, sent - 1, d.waitMs);
       recheck = true;
     }
-    api.close(rs.value);
-    api.closeHandle(signal.value);
   } finally {
+    // Every exit path, early errors included: the result set, the context and bookmark handles, the event.
+    if (current !== undefined) api.close(current);
     for (const h of handles.reverse()) api.close(h);
+    if (signalHandle !== undefined) api.closeHandle(signalHandle);
   }
 }
 
