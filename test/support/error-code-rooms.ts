@@ -11,6 +11,7 @@ import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
 import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
+import { SYSMON_ERRORS } from '../../plugins/sensors/sysmon/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -55,6 +56,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'the Linux eBPF sensor: why its BPF programs could not be loaded, attached or read',
     file: 'plugins/sensors/ebpf/errors.ts',
     codes: EBPF_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/sysmon',
+    title: 'Plugin sysmon',
+    about: 'the Windows Sysmon sensor: why it cannot subscribe to or read the event log',
+    file: 'plugins/sensors/sysmon/errors.ts',
+    codes: SYSMON_ERRORS,
   },
 ];
 
