@@ -134,6 +134,9 @@ async function main(d: ReadWorkerData): Promise<void> {
         }
         return q;
       }
+      // Before the first delivered batch there is no position to resume from: a refusal then
+      // resubscribes as at start (for a future-only subscription, events that arrived before
+      // the refusal are not read; the log says why the batch was halved).
       const flags = positioned ? EvtSubscribeStartAfterBookmark : startFlags;
       return api.subscribe(d.channel, d.query, signal.value, flags, flags === EvtSubscribeStartAfterBookmark ? bookmark : undefined);
     };
