@@ -168,6 +168,8 @@ export class VariantReader {
   private start = 0;
   /** Short strings decoded before, by hash of their code units (checked in full on a hit). */
   private readonly strings = new Map<number, string>();
+  /** GUIDs rendered before, by their four 32-bit words (compared in full on a hit). */
+  private readonly guids = new Map<number, { a: number; b: number; c: number; d: number; s: string }>();
   /** Strings not kept because the intern table was full (the reader decodes them every time). */
   internRefused = 0;
   private readonly bytes: Buffer;
@@ -237,6 +239,23 @@ export class VariantReader {
         }
         const str = this.bytes.toString('utf16le', p, e << 1);
         if (this.strings.size < INTERN_MAX_STRINGS) this.strings.set(key, str);
+        else this.internRefused++;
+        return str;
+      }
+    }
+    if (type === EvtVarType.Guid) {
+      const p = at(off);
+      if (p + 16 <= end) {
+        // GUIDs repeat too (the provider, process GUIDs): interned by their four words.
+        const a = dv.getUint32(p, true);
+        const b = dv.getUint32(p + 4, true);
+        const c = dv.getUint32(p + 8, true);
+        const d = dv.getUint32(p + 12, true);
+        const key = (a ^ Math.imul(b, 0x9e3779b1) ^ Math.imul(c, 0x85ebca6b) ^ Math.imul(d, 0xc2b2ae35)) | 0;
+        const hit = this.guids.get(key);
+        if (hit !== undefined && hit.a === a && hit.b === b && hit.c === c && hit.d === d) return hit.s;
+        const str = guidString(buf, p);
+        if (hit !== undefined || this.guids.size < INTERN_MAX_STRINGS) this.guids.set(key, { a, b, c, d, s: str });
         else this.internRefused++;
         return str;
       }
