@@ -131,3 +131,14 @@ test('a reader reused over a rewritten buffer (as the render buffer is) never re
   assert.equal(r.value(0), 'C:\\a\\b.exe');
   assert.equal(r.internRefused, 0);
 });
+
+test('past its bound the intern table keeps no more strings, counts the refusals and still decodes every value', () => {
+  const buf = variantBuffer([{ type: EvtVarType.String, payload: Buffer.from('value-00000', 'utf16le') }], BASE);
+  const r = new VariantReader(buf, BASE);
+  for (let i = 0; i < 9000; i++) {
+    const s = `value-${String(i).padStart(5, '0')}`;
+    Buffer.from(s, 'utf16le').copy(buf, 16);
+    assert.equal(r.value(0), s);
+  }
+  assert.ok(r.internRefused > 0, `${r.internRefused} refused`);
+});
