@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 /** The plugin blocks that switch off every built-in a test did not ask for; spread them first. */
 export function builtinsOff(): Record<string, { enabled: false }> {
   const off = { enabled: false } as const;
-  return { procfs: off, ebpf: off, console: off, correlation: off, 'rule-engine': off, jsonl: off, 'alert-store': off, 'process-actions': off, scanner: off, 'proc-connector': off, etw: off };
+  return { procfs: off, ebpf: off, console: off, correlation: off, 'rule-engine': off, jsonl: off, 'alert-store': off, 'process-actions': off, scanner: off, 'proc-connector': off, etw: off, sysmon: off };
 }
 
 /** Poll `fn` until it returns a value; throws naming `what` past `ms`. */

@@ -16,6 +16,7 @@ import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 import { PROCCONN_ERRORS } from '../../plugins/sensors/proc-connector/errors.js';
 import { ETW_ERRORS } from '../../plugins/sensors/etw/errors.js';
+import { SYSMON_ERRORS } from '../../plugins/sensors/sysmon/errors.js';
 
 export interface ErrorCodeRoom {
   /** The room's folder (`core`, `cli`, `lib/evtx`, `plugins/responders/alert-store`). */
@@ -89,6 +90,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'the Windows ETW sensor: why its trace session could not be started, enabled, opened or consumed',
     file: 'plugins/sensors/etw/errors.ts',
     codes: ETW_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/sysmon',
+    title: 'Plugin sysmon',
+    about: 'the Windows Sysmon sensor: why it cannot subscribe to or read the event log',
+    file: 'plugins/sensors/sysmon/errors.ts',
+    codes: SYSMON_ERRORS,
   },
 ];
 

@@ -7,10 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { datasetsDir } from '../../testing/index.js';
+import { SYSMON_SAMPLE, writeSysmonFixture } from './sysmon-fixture.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const harness = `${root}scripts/wine/harness.mjs`;
@@ -53,9 +55,29 @@ test('a tarball that does not match its pinned integrity is refused and nothing 
   }
 });
 
-for (const entry of ['ffi-process', 'process-actions', 'etw']) {
-  test(`under Wine: ${entry}.wine.js passes`, { skip, timeout: 600_000 }, async () => {
-    const r = await run(['run', fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))]);
+/** A Linux path as Wine's Z: drive names it. */
+const winPath = (p: string): string => `Z:${p.replaceAll('/', '\\')}`;
+
+/**
+ * What an entry needs from the Linux side, as environment: sysmon gets the wevtapi double's
+ * events file and replay's drafts of the same real .evtx (see sysmon-fixture.ts).
+ */
+const entryEnv: Record<string, () => Promise<NodeJS.ProcessEnv | string>> = {
+  sysmon: async () => {
+    const evtx = join(datasetsDir(), ...SYSMON_SAMPLE);
+    // The datasets are not part of the repository: without them the entry is skipped, said.
+    if (!existsSync(evtx)) return `${evtx} is absent (the shared datasets; set VIGIL_DATASETS)`;
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-sysmon-fixture-'));
+    const f = await writeSysmonFixture(evtx, dir);
+    return { VIGIL_SYSMON_EVENTS: winPath(f.events), VIGIL_SYSMON_EXPECTED: winPath(f.expected), VIGIL_SYSMON_EVTX: winPath(evtx) };
+  },
+};
+
+for (const entry of ['ffi-process', 'process-actions', 'etw', 'sysmon']) {
+  test(`under Wine: ${entry}.wine.js passes`, { skip, timeout: 600_000 }, async (t) => {
+    const extra = (await entryEnv[entry]?.()) ?? {};
+    if (typeof extra === 'string') return t.skip(extra);
+    const r = await run(['run', fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))], { ...process.env, ...extra });
     assert.equal(r.status, 0, `node.exe exited ${r.status}:\n${r.output}`);
     assert.match(r.output, /# fail 0/, r.output);
     assert.doesNotMatch(r.output, /# pass 0\b/, r.output);
