@@ -93,7 +93,7 @@ function setup(agent: Record<string, unknown>, plugins: Record<string, unknown>,
         start_timeout_seconds: 2,
         restart_backoff_ms: 50,
         max_restarts: 1,
-        watchdog_stall_seconds: 2,
+        watchdog_stall_seconds: 5, // well above a loaded machine's start-up and collector pauses; an endless loop stalls forever
         watchdog_backoff_ms: 100,
         watchdog_max_heap_mb: 256,
         ...agent,
