@@ -19,3 +19,4 @@ export { UserNames } from './user-names.js';
 export { DEFAULT_CLOCK_TICKS, readClockTicks } from './clock-ticks.js';
 export { processGuid } from './identity.js';
 export { walkProcesses, type ProcSnapshotEntry } from './walk.js';
+export { readProcessClock, loadUserNames, type ProcessClock } from './process-clock.js';
