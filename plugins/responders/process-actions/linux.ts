@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { ActionRequest, ActionResult } from '../../../core/index.js';
 import type { PidfdApi } from '../../../driver/ffi/linux/pidfd.js';
-import { NO_IDENTITY, expectedStart, toResult, type Outcomes, type ProcessActionBackend } from './actions.js';
+import { NO_IDENTITY, expectedStart, killBottomUp, performOn, toResult, treeTooLarge, type HeldOps, type Outcomes, type ProcessActionBackend } from './actions.js';
 import { PF_KTHREAD, listStats, readStat, ticksToEpochMs, type Stat } from './procfs.js';
 
 const SIGKILL = 9;
@@ -48,6 +48,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * only once the exit (pidfd readable) or the stop / continue (/proc state) is seen.
  */
 export class ProcessActions implements ProcessActionBackend {
+  /** The four operations, bound, for the shared dispatch and kill_tree steps in actions.ts. */
+  private readonly ops: HeldOps<Held> = {
+    kill: (h) => this.kill(h),
+    suspend: (h) => this.suspend(h),
+    resume: (h) => this.resume(h),
+    killTree: (h) => this.killTree(h),
+  };
+
   constructor(private readonly env: ActionEnv) {}
 
   /** One request → one result (the policy completes who asked, rule and mode). */
@@ -102,18 +110,7 @@ export class ProcessActions implements ProcessActionBackend {
       const guarded = this.protectedReason(pid, stat);
       if (guarded) return { outcome: 'protected', reason: `protected process: ${guarded}` };
       const held: Held = { pid, stat, fd };
-      switch (req.action) {
-        case 'kill':
-          return await this.kill(held);
-        case 'suspend':
-          return await this.suspend(held);
-        case 'resume':
-          return await this.resume(held);
-        case 'kill_tree':
-          return await this.killTree(held);
-        default:
-          return { outcome: 'failed', reason: `unknown action ${req.action}` };
-      }
+      return await performOn(req.action, held, this.ops);
     } finally {
       this.env.pidfd.close(fd);
     }
@@ -192,10 +189,8 @@ export class ProcessActions implements ProcessActionBackend {
         const parent = held[i]!;
         const children = (await listStats(this.env.procRoot)).filter((s) => s.ppid === parent.pid && s.state !== 'Z');
         for (const c of children) {
-          if (held.length >= this.env.maxTreeProcesses) {
-            const resumed = await this.resumeAll(held);
-            return { outcome: 'failed', reason: `process tree of pid ${root.pid} is larger than max_tree_processes (${this.env.maxTreeProcesses}); nothing killed, ${resumed} resumed` };
-          }
+          const tooLarge = await treeTooLarge(root.pid, held, this.env.maxTreeProcesses, this.ops.resume);
+          if (tooLarge) return tooLarge;
           const guarded = this.protectedReason(c.pid, c);
           if (guarded) {
             skipped.push({ pid: c.pid, reason: guarded });
@@ -221,24 +216,9 @@ export class ProcessActions implements ProcessActionBackend {
           held.push(h);
         }
       }
-      const killed: Array<{ pid: number; start_time: number }> = [];
-      const failed: Array<{ pid: number; reason: string }> = [];
-      for (const h of [...held].reverse()) {
-        const k = await this.kill(h);
-        if (k.outcome === 'done') killed.push({ pid: h.pid, start_time: this.startMs(h.stat) });
-        else failed.push({ pid: h.pid, reason: k.reason });
-      }
-      const details = { killed, failed, skipped };
-      if (failed.length > 0) return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: ${failed.length} of ${held.length} not confirmed killed`, details };
-      return { outcome: 'done', reason: `killed the tree of pid ${root.pid} (${killed.length} processes, bottom-up); exits confirmed`, details };
+      return await killBottomUp(root.pid, held, skipped, this.ops.kill, (h) => this.startMs(h.stat));
     } finally {
       for (const h of opened) this.env.pidfd.close(h.fd);
     }
-  }
-
-  private async resumeAll(held: readonly Held[]): Promise<number> {
-    let n = 0;
-    for (const h of held) if ((await this.resume(h)).outcome === 'done') n++;
-    return n;
   }
 }

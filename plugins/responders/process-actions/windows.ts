@@ -10,7 +10,7 @@ import {
   type WinProcessApi,
   type WinResult,
 } from '../../../driver/ffi/windows/process.js';
-import { NO_IDENTITY, expectedStart, toResult, type Outcomes, type ProcessActionBackend } from './actions.js';
+import { NO_IDENTITY, expectedStart, killBottomUp, performOn, resumeAll, toResult, treeTooLarge, type HeldOps, type Outcomes, type ProcessActionBackend } from './actions.js';
 
 /** The exit code a killed process is given (what `taskkill /f` uses). */
 export const KILL_EXIT_CODE = 1;
@@ -100,6 +100,14 @@ export function windowsLineage(api: WinProcessApi): Set<number> {
  * every thread's suspend count seen ≥ 1 (suspended) / 0 (resumed).
  */
 export class WindowsProcessActions implements ProcessActionBackend {
+  /** The four operations, bound, for the shared dispatch and kill_tree steps in actions.ts. */
+  private readonly ops: HeldOps<Held> = {
+    kill: (h) => this.kill(h),
+    suspend: (h) => this.suspend(h),
+    resume: (h) => this.resume(h),
+    killTree: (h) => this.killTree(h),
+  };
+
   constructor(private readonly env: WindowsActionEnv) {}
 
   async perform(req: ActionRequest, responder: string): Promise<ActionResult> {
@@ -133,18 +141,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
       const checked = await this.verify(pid, handle, expected, req.target?.image);
       if ('outcome' in checked) return req.dry_run ? { ...checked, reason: `monitor: ${checked.reason}` } : checked;
       if (req.dry_run) return { outcome: 'would_have', reason: `would have: ${req.action} pid ${pid} (${baseName(checked.image)})` };
-      switch (req.action) {
-        case 'kill':
-          return await this.kill(checked);
-        case 'suspend':
-          return await this.suspend(checked);
-        case 'resume':
-          return await this.resume(checked);
-        case 'kill_tree':
-          return await this.killTree(checked);
-        default:
-          return { outcome: 'failed', reason: `unknown action ${req.action}` };
-      }
+      return await performOn(req.action, checked, this.ops);
     } finally {
       this.env.api.close(handle);
     }
@@ -267,14 +264,12 @@ export class WindowsProcessActions implements ProcessActionBackend {
         const parent = held[i]!;
         const list = api.processes();
         if (!list.ok) {
-          const resumed = await this.resumeAll(held);
+          const resumed = await resumeAll(held, this.ops.resume);
           return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: process snapshot ${winError(list)}; nothing killed, ${resumed} resumed` };
         }
         for (const c of list.value.filter((p) => p.ppid === parent.pid && p.pid !== parent.pid)) {
-          if (held.length >= this.env.maxTreeProcesses) {
-            const resumed = await this.resumeAll(held);
-            return { outcome: 'failed', reason: `process tree of pid ${root.pid} is larger than max_tree_processes (${this.env.maxTreeProcesses}); nothing killed, ${resumed} resumed` };
-          }
+          const tooLarge = await treeTooLarge(root.pid, held, this.env.maxTreeProcesses, this.ops.resume);
+          if (tooLarge) return tooLarge;
           const early = this.protectedReason(c.pid, c.exe);
           if (early) {
             skipped.push({ pid: c.pid, reason: early });
@@ -311,24 +306,9 @@ export class WindowsProcessActions implements ProcessActionBackend {
           held.push(h);
         }
       }
-      const killed: Array<{ pid: number; start_time: number }> = [];
-      const failed: Array<{ pid: number; reason: string }> = [];
-      for (const h of [...held].reverse()) {
-        const k = await this.kill(h);
-        if (k.outcome === 'done') killed.push({ pid: h.pid, start_time: this.startMs(h) });
-        else failed.push({ pid: h.pid, reason: k.reason });
-      }
-      const details = { killed, failed, skipped };
-      if (failed.length > 0) return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: ${failed.length} of ${held.length} not confirmed killed`, details };
-      return { outcome: 'done', reason: `killed the tree of pid ${root.pid} (${killed.length} processes, bottom-up); exits confirmed`, details };
+      return await killBottomUp(root.pid, held, skipped, this.ops.kill, (h) => this.startMs(h));
     } finally {
       for (const h of opened) api.close(h.handle);
     }
-  }
-
-  private async resumeAll(held: readonly Held[]): Promise<number> {
-    let n = 0;
-    for (const h of held) if ((await this.resume(h)).outcome === 'done') n++;
-    return n;
   }
 }
