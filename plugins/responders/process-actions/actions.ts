@@ -59,63 +59,68 @@ export function toResult(req: ActionRequest, responder: string, o: Outcomes): Ac
   };
 }
 
-/** What a backend does to one process it holds (opened and identity-checked). */
-export interface HeldOps<H> {
-  kill(h: H): Promise<Outcomes>;
-  suspend(h: H): Promise<Outcomes>;
-  resume(h: H): Promise<Outcomes>;
-  killTree(h: H): Promise<Outcomes>;
-}
-
-/** The request's action on the held process. */
-export async function performOn<H>(action: string, h: H, ops: HeldOps<H>): Promise<Outcomes> {
-  switch (action) {
-    case 'kill':
-      return await ops.kill(h);
-    case 'suspend':
-      return await ops.suspend(h);
-    case 'resume':
-      return await ops.resume(h);
-    case 'kill_tree':
-      return await ops.killTree(h);
-    default:
-      return { outcome: 'failed', reason: `unknown action ${action}` };
-  }
-}
-
-/** Resume every held process (kill_tree giving up); how many were confirmed resumed. */
-export async function resumeAll<H>(held: readonly H[], resume: (h: H) => Promise<Outcomes>): Promise<number> {
-  let n = 0;
-  for (const h of held) if ((await resume(h)).outcome === 'done') n++;
-  return n;
-}
-
-/** kill_tree's bound: at max_tree_processes held, resume them all and refuse (nothing killed). */
-export async function treeTooLarge<H>(rootPid: number, held: readonly H[], max: number, resume: (h: H) => Promise<Outcomes>): Promise<Outcomes | undefined> {
-  if (held.length < max) return undefined;
-  const resumed = await resumeAll(held, resume);
-  return { outcome: 'failed', reason: `process tree of pid ${rootPid} is larger than max_tree_processes (${max}); nothing killed, ${resumed} resumed` };
-}
-
 /**
- * kill_tree's last step: kill the suspended tree bottom-up (children before parents, so no
- * survivor can respawn what was killed), each kill confirmed; `skipped` is what the walk left.
+ * What both backends do alike around their OS primitives: one request → one result, the
+ * dispatch on the action, and kill_tree's bound and bottom-up kill. A backend implements the
+ * identity checks (`outcome`) and kill / suspend / resume / the tree walk on a held process
+ * (`H`: opened and identity-checked).
  */
-export async function killBottomUp<H extends { pid: number }>(
-  rootPid: number,
-  held: readonly H[],
-  skipped: ReadonlyArray<{ pid: number; reason: string }>,
-  kill: (h: H) => Promise<Outcomes>,
-  startMs: (h: H) => number,
-): Promise<Outcomes> {
-  const killed: Array<{ pid: number; start_time: number }> = [];
-  const failed: Array<{ pid: number; reason: string }> = [];
-  for (const h of [...held].reverse()) {
-    const k = await kill(h);
-    if (k.outcome === 'done') killed.push({ pid: h.pid, start_time: startMs(h) });
-    else failed.push({ pid: h.pid, reason: k.reason });
+export abstract class HeldProcessBackend<H extends { pid: number }> implements ProcessActionBackend {
+  /** One request → one result (the policy completes who asked, rule and mode). */
+  async perform(req: ActionRequest, responder: string): Promise<ActionResult> {
+    return toResult(req, responder, await this.outcome(req));
   }
-  const details = { killed, failed, skipped };
-  if (failed.length > 0) return { outcome: 'failed', reason: `kill_tree of pid ${rootPid}: ${failed.length} of ${held.length} not confirmed killed`, details };
-  return { outcome: 'done', reason: `killed the tree of pid ${rootPid} (${killed.length} processes, bottom-up); exits confirmed`, details };
+
+  protected abstract outcome(req: ActionRequest): Promise<Outcomes>;
+  protected abstract kill(h: H): Promise<Outcomes>;
+  protected abstract suspend(h: H): Promise<Outcomes>;
+  protected abstract resume(h: H): Promise<Outcomes>;
+  protected abstract killTree(root: H): Promise<Outcomes>;
+
+  /** The request's action on the held process. */
+  protected async act(action: string, h: H): Promise<Outcomes> {
+    switch (action) {
+      case 'kill':
+        return await this.kill(h);
+      case 'suspend':
+        return await this.suspend(h);
+      case 'resume':
+        return await this.resume(h);
+      case 'kill_tree':
+        return await this.killTree(h);
+      default:
+        return { outcome: 'failed', reason: `unknown action ${action}` };
+    }
+  }
+
+  /** Resume every held process (kill_tree giving up); how many were confirmed resumed. */
+  protected async resumeAll(held: readonly H[]): Promise<number> {
+    let n = 0;
+    for (const h of held) if ((await this.resume(h)).outcome === 'done') n++;
+    return n;
+  }
+
+  /** kill_tree's bound: at `max` processes held, resume them all and refuse (nothing killed). */
+  protected async treeTooLarge(root: H, held: readonly H[], max: number): Promise<Outcomes | undefined> {
+    if (held.length < max) return undefined;
+    const resumed = await this.resumeAll(held);
+    return { outcome: 'failed', reason: `process tree of pid ${root.pid} is larger than max_tree_processes (${max}); nothing killed, ${resumed} resumed` };
+  }
+
+  /**
+   * kill_tree's last step: kill the suspended tree bottom-up (children before parents, so no
+   * survivor can respawn what was killed), each kill confirmed; `skipped` is what the walk left.
+   */
+  protected async killBottomUp(root: H, held: readonly H[], skipped: ReadonlyArray<{ pid: number; reason: string }>, startMs: (h: H) => number): Promise<Outcomes> {
+    const killed: Array<{ pid: number; start_time: number }> = [];
+    const failed: Array<{ pid: number; reason: string }> = [];
+    for (const h of [...held].reverse()) {
+      const k = await this.kill(h);
+      if (k.outcome === 'done') killed.push({ pid: h.pid, start_time: startMs(h) });
+      else failed.push({ pid: h.pid, reason: k.reason });
+    }
+    const details = { killed, failed, skipped };
+    if (failed.length > 0) return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: ${failed.length} of ${held.length} not confirmed killed`, details };
+    return { outcome: 'done', reason: `killed the tree of pid ${root.pid} (${killed.length} processes, bottom-up); exits confirmed`, details };
+  }
 }

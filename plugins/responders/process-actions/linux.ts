@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
-import type { ActionRequest, ActionResult } from '../../../core/index.js';
+import type { ActionRequest } from '../../../core/index.js';
 import type { PidfdApi } from '../../../driver/ffi/linux/pidfd.js';
-import { NO_IDENTITY, expectedStart, killBottomUp, performOn, toResult, treeTooLarge, type HeldOps, type Outcomes, type ProcessActionBackend } from './actions.js';
+import { HeldProcessBackend, NO_IDENTITY, expectedStart, type Outcomes } from './actions.js';
 import { PF_KTHREAD, listStats, readStat, ticksToEpochMs, type Stat } from './procfs.js';
 
 const SIGKILL = 9;
@@ -47,20 +47,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * pins one process, so a pid reused in between is never signalled. Success is reported
  * only once the exit (pidfd readable) or the stop / continue (/proc state) is seen.
  */
-export class ProcessActions implements ProcessActionBackend {
-  /** The four operations, bound, for the shared dispatch and kill_tree steps in actions.ts. */
-  private readonly ops: HeldOps<Held> = {
-    kill: (h) => this.kill(h),
-    suspend: (h) => this.suspend(h),
-    resume: (h) => this.resume(h),
-    killTree: (h) => this.killTree(h),
-  };
-
-  constructor(private readonly env: ActionEnv) {}
-
-  /** One request → one result (the policy completes who asked, rule and mode). */
-  async perform(req: ActionRequest, responder: string): Promise<ActionResult> {
-    return toResult(req, responder, await this.outcome(req));
+export class ProcessActions extends HeldProcessBackend<Held> {
+  constructor(private readonly env: ActionEnv) {
+    super();
   }
 
   private startMs(s: Stat): number {
@@ -79,7 +68,7 @@ export class ProcessActions implements ProcessActionBackend {
     return undefined;
   }
 
-  private async outcome(req: ActionRequest): Promise<Outcomes> {
+  protected async outcome(req: ActionRequest): Promise<Outcomes> {
     const pid = req.target?.pid;
     const expected = expectedStart(req.target);
     if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || expected === undefined) {
@@ -110,7 +99,7 @@ export class ProcessActions implements ProcessActionBackend {
       const guarded = this.protectedReason(pid, stat);
       if (guarded) return { outcome: 'protected', reason: `protected process: ${guarded}` };
       const held: Held = { pid, stat, fd };
-      return await performOn(req.action, held, this.ops);
+      return await this.act(req.action, held);
     } finally {
       this.env.pidfd.close(fd);
     }
@@ -133,7 +122,7 @@ export class ProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `pidfd_send_signal(${name}) to pid ${h.pid} failed: ${errnoName(r.errno)}`, details: { errno: errnoName(r.errno) } };
   }
 
-  private async kill(h: Held): Promise<Outcomes> {
+  protected async kill(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGKILL, 'SIGKILL');
     if (refused) return refused;
     if (await this.env.pidfd.waitExit(h.fd, this.env.confirmTimeoutMs, this.env.signal)) {
@@ -155,7 +144,7 @@ export class ProcessActions implements ProcessActionBackend {
     }
   }
 
-  private async suspend(h: Held): Promise<Outcomes> {
+  protected async suspend(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGSTOP, 'SIGSTOP');
     if (refused) return refused;
     const seen = await this.waitState(h, (st) => st === 'T' || st === 't');
@@ -164,7 +153,7 @@ export class ProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `SIGSTOP sent to pid ${h.pid} but it was not seen stopped within ${this.env.confirmTimeoutMs} ms` };
   }
 
-  private async resume(h: Held): Promise<Outcomes> {
+  protected async resume(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGCONT, 'SIGCONT');
     if (refused) return refused;
     const seen = await this.waitState(h, (st) => st !== 'T' && st !== 't');
@@ -178,7 +167,7 @@ export class ProcessActions implements ProcessActionBackend {
    * stopped, so none can be added behind the walk), each through its own verified pidfd;
    * then kill bottom-up, so no survivor can respawn what was killed.
    */
-  private async killTree(root: Held): Promise<Outcomes> {
+  protected async killTree(root: Held): Promise<Outcomes> {
     const held: Held[] = [root];
     const opened: Held[] = [];
     const skipped: Array<{ pid: number; reason: string }> = [];
@@ -189,7 +178,7 @@ export class ProcessActions implements ProcessActionBackend {
         const parent = held[i]!;
         const children = (await listStats(this.env.procRoot)).filter((s) => s.ppid === parent.pid && s.state !== 'Z');
         for (const c of children) {
-          const tooLarge = await treeTooLarge(root.pid, held, this.env.maxTreeProcesses, this.ops.resume);
+          const tooLarge = await this.treeTooLarge(root, held, this.env.maxTreeProcesses);
           if (tooLarge) return tooLarge;
           const guarded = this.protectedReason(c.pid, c);
           if (guarded) {
@@ -216,7 +205,7 @@ export class ProcessActions implements ProcessActionBackend {
           held.push(h);
         }
       }
-      return await killBottomUp(root.pid, held, skipped, this.ops.kill, (h) => this.startMs(h.stat));
+      return await this.killBottomUp(root, held, skipped, (h) => this.startMs(h.stat));
     } finally {
       for (const h of opened) this.env.pidfd.close(h.fd);
     }

@@ -1,4 +1,4 @@
-import type { ActionRequest, ActionResult } from '../../../core/index.js';
+import type { ActionRequest } from '../../../core/index.js';
 import {
   ERROR_ACCESS_DENIED,
   ERROR_INVALID_PARAMETER,
@@ -10,7 +10,7 @@ import {
   type WinProcessApi,
   type WinResult,
 } from '../../../driver/ffi/windows/process.js';
-import { NO_IDENTITY, expectedStart, killBottomUp, performOn, resumeAll, toResult, treeTooLarge, type HeldOps, type Outcomes, type ProcessActionBackend } from './actions.js';
+import { HeldProcessBackend, NO_IDENTITY, expectedStart, type Outcomes } from './actions.js';
 
 /** The exit code a killed process is given (what `taskkill /f` uses). */
 export const KILL_EXIT_CODE = 1;
@@ -99,19 +99,9 @@ export function windowsLineage(api: WinProcessApi): Set<number> {
  * in between is never touched. Success only once confirmed: the handle signalled (exit), or
  * every thread's suspend count seen ≥ 1 (suspended) / 0 (resumed).
  */
-export class WindowsProcessActions implements ProcessActionBackend {
-  /** The four operations, bound, for the shared dispatch and kill_tree steps in actions.ts. */
-  private readonly ops: HeldOps<Held> = {
-    kill: (h) => this.kill(h),
-    suspend: (h) => this.suspend(h),
-    resume: (h) => this.resume(h),
-    killTree: (h) => this.killTree(h),
-  };
-
-  constructor(private readonly env: WindowsActionEnv) {}
-
-  async perform(req: ActionRequest, responder: string): Promise<ActionResult> {
-    return toResult(req, responder, await this.outcome(req));
+export class WindowsProcessActions extends HeldProcessBackend<Held> {
+  constructor(private readonly env: WindowsActionEnv) {
+    super();
   }
 
   private protectedReason(pid: number, image: string | undefined): string | undefined {
@@ -121,7 +111,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return undefined;
   }
 
-  private async outcome(req: ActionRequest): Promise<Outcomes> {
+  protected async outcome(req: ActionRequest): Promise<Outcomes> {
     const pid = req.target?.pid;
     const expected = expectedStart(req.target);
     if (pid === undefined || !Number.isSafeInteger(pid) || pid < 0 || pid > 0xffffffff || expected === undefined) return NO_IDENTITY;
@@ -141,7 +131,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
       const checked = await this.verify(pid, handle, expected, req.target?.image);
       if ('outcome' in checked) return req.dry_run ? { ...checked, reason: `monitor: ${checked.reason}` } : checked;
       if (req.dry_run) return { outcome: 'would_have', reason: `would have: ${req.action} pid ${pid} (${baseName(checked.image)})` };
-      return await performOn(req.action, checked, this.ops);
+      return await this.act(req.action, checked);
     } finally {
       this.env.api.close(handle);
     }
@@ -178,7 +168,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return filetimeToEpochMs(h.created);
   }
 
-  private async kill(h: Held): Promise<Outcomes> {
+  protected async kill(h: Held): Promise<Outcomes> {
     const { api } = this.env;
     const t = api.terminate(h.handle, KILL_EXIT_CODE);
     if (!t.ok) {
@@ -224,7 +214,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     }
   }
 
-  private async suspend(h: Held): Promise<Outcomes> {
+  protected async suspend(h: Held): Promise<Outcomes> {
     const s = this.env.api.suspend(h.handle);
     if (!s.ok) return { outcome: 'failed', reason: `NtSuspendProcess(pid ${h.pid}) failed: NTSTATUS 0x${s.error.toString(16)}`, details: { ntstatus: s.error } };
     const w = await this.waitThreads(h, (c) => c >= 1);
@@ -234,7 +224,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `NtSuspendProcess(pid ${h.pid}) returned but not every thread was seen suspended within ${this.env.confirmTimeoutMs} ms (counts ${w.counts.join(',')})` };
   }
 
-  private async resume(h: Held): Promise<Outcomes> {
+  protected async resume(h: Held): Promise<Outcomes> {
     const s = this.env.api.resume(h.handle);
     if (!s.ok) return { outcome: 'failed', reason: `NtResumeProcess(pid ${h.pid}) failed: NTSTATUS 0x${s.error.toString(16)}`, details: { ntstatus: s.error } };
     const w = await this.waitThreads(h, (c) => c === 0);
@@ -252,7 +242,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
    * parent pid matches but that was created BEFORE the parent is the child of an earlier
    * holder of that pid, not of this tree, and is left alone.
    */
-  private async killTree(root: Held): Promise<Outcomes> {
+  protected async killTree(root: Held): Promise<Outcomes> {
     const { api } = this.env;
     const held: Held[] = [root];
     const opened: Held[] = [];
@@ -264,11 +254,11 @@ export class WindowsProcessActions implements ProcessActionBackend {
         const parent = held[i]!;
         const list = api.processes();
         if (!list.ok) {
-          const resumed = await resumeAll(held, this.ops.resume);
+          const resumed = await this.resumeAll(held);
           return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: process snapshot ${winError(list)}; nothing killed, ${resumed} resumed` };
         }
         for (const c of list.value.filter((p) => p.ppid === parent.pid && p.pid !== parent.pid)) {
-          const tooLarge = await treeTooLarge(root.pid, held, this.env.maxTreeProcesses, this.ops.resume);
+          const tooLarge = await this.treeTooLarge(root, held, this.env.maxTreeProcesses);
           if (tooLarge) return tooLarge;
           const early = this.protectedReason(c.pid, c.exe);
           if (early) {
@@ -306,7 +296,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
           held.push(h);
         }
       }
-      return await killBottomUp(root.pid, held, skipped, this.ops.kill, (h) => this.startMs(h));
+      return await this.killBottomUp(root, held, skipped, (h) => this.startMs(h));
     } finally {
       for (const h of opened) api.close(h.handle);
     }
