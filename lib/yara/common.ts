@@ -42,15 +42,18 @@ export function boundStrings(strings: YaraStringMatch[], max: number): { strings
 
 /**
  * What both engines' compiled rule sets keep alike: the compile warnings, the per-pattern
- * report bound, the scan and cut counts, and the shape of one matching rule.
+ * report bound, the compiled units, the scan and cut counts, and the shape of one matching rule.
  */
-export abstract class ReportingRules {
+export abstract class ReportingRules<U> {
   readonly warnings: readonly string[];
+  /** One compiled unit per namespace. */
+  protected readonly units: readonly U[];
   private readonly maxReported: number;
   protected scans = 0;
   private truncated = 0;
 
-  protected constructor(warnings: string[], maxReported: number) {
+  protected constructor(units: U[], warnings: string[], maxReported: number) {
+    this.units = units;
     this.warnings = warnings;
     this.maxReported = maxReported;
   }
@@ -63,8 +66,8 @@ export abstract class ReportingRules {
   }
 
   /** The counters both engines report. */
-  protected reportStats(namespaces: number): Record<string, number> {
-    return { scans: this.scans, truncated_matches: this.truncated, namespaces };
+  protected reportStats(): Record<string, number> {
+    return { scans: this.scans, truncated_matches: this.truncated, namespaces: this.units.length };
   }
 }
 

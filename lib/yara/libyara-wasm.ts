@@ -226,14 +226,8 @@ function releaseResult(r: WasmResult): void {
 
 const EMPTY = new Uint8Array(0);
 
-export class LibyaraWasmRules extends ReportingRules implements YaraRules {
+export class LibyaraWasmRules extends ReportingRules<Unit> implements YaraRules {
   readonly engine = 'libyara-wasm' as const;
-  private readonly units: readonly Unit[];
-
-  private constructor(units: Unit[], warnings: string[], maxReported: number) {
-    super(warnings, maxReported);
-    this.units = units;
-  }
 
   static async compile(sources: readonly YaraSource[], options: CompileOptions = {}): Promise<LibyaraWasmRules> {
     await host.ready();
@@ -264,7 +258,7 @@ export class LibyaraWasmRules extends ReportingRules implements YaraRules {
   }
 
   stats(): Readonly<Record<string, number>> {
-    return { ...this.reportStats(this.units.length), ...host.stats() };
+    return { ...this.reportStats(), ...host.stats() };
   }
 
   scan(data: Uint8Array): readonly YaraRuleMatch[] {

@@ -74,17 +74,11 @@ interface Unit {
   readonly rules: ReadonlyMap<string, ParsedRule>;
 }
 
-export class YaraXRules extends ReportingRules implements YaraRules {
+export class YaraXRules extends ReportingRules<Unit> implements YaraRules {
   readonly engine = 'yara-x' as const;
-  private readonly units: readonly Unit[];
-
-  private constructor(units: Unit[], warnings: string[], maxReported: number) {
-    super(warnings, maxReported);
-    this.units = units;
-  }
 
   stats(): Readonly<Record<string, number>> {
-    return this.reportStats(this.units.length);
+    return this.reportStats();
   }
 
   static compile(sources: readonly YaraSource[], options: CompileOptions = {}): YaraXRules {
