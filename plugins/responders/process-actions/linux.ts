@@ -47,7 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * pins one process, so a pid reused in between is never signalled. Success is reported
  * only once the exit (pidfd readable) or the stop / continue (/proc state) is seen.
  */
-export class ProcessActions extends HeldProcessBackend<Held> {
+export class ProcessActions extends HeldProcessBackend<Held, Stat> {
   constructor(private readonly env: ActionEnv) {
     super();
   }
@@ -162,52 +162,33 @@ export class ProcessActions extends HeldProcessBackend<Held> {
     return { outcome: 'failed', reason: `SIGCONT sent to pid ${h.pid} but it was still stopped after ${this.env.confirmTimeoutMs} ms` };
   }
 
-  /**
-   * Suspend the root, then each generation of children (found by ppid once their parent is
-   * stopped, so none can be added behind the walk), each through its own verified pidfd;
-   * then kill bottom-up, so no survivor can respawn what was killed.
-   */
-  protected async killTree(root: Held): Promise<Outcomes> {
-    const held: Held[] = [root];
-    const opened: Held[] = [];
-    const skipped: Array<{ pid: number; reason: string }> = [];
-    try {
-      const first = await this.suspend(root);
-      if (first.outcome !== 'done') return first;
-      for (let i = 0; i < held.length; i++) {
-        const parent = held[i]!;
-        const children = (await listStats(this.env.procRoot)).filter((s) => s.ppid === parent.pid && s.state !== 'Z');
-        for (const c of children) {
-          const tooLarge = await this.treeTooLarge(root, held, this.env.maxTreeProcesses);
-          if (tooLarge) return tooLarge;
-          const guarded = this.protectedReason(c.pid, c);
-          if (guarded) {
-            skipped.push({ pid: c.pid, reason: guarded });
-            continue;
-          }
-          const fd = this.env.pidfd.open(c.pid);
-          if (!fd.ok) {
-            skipped.push({ pid: c.pid, reason: fd.errno === ESRCH ? 'exited' : `pidfd_open: ${errnoName(fd.errno)}` });
-            continue;
-          }
-          const h: Held = { pid: c.pid, stat: c, fd: fd.value };
-          opened.push(h);
-          const now = await readStat(c.pid, this.env.procRoot);
-          if (!now || now.startTicks !== c.startTicks || now.ppid !== parent.pid) {
-            skipped.push({ pid: c.pid, reason: 'exited or replaced while the tree was walked' });
-            continue;
-          }
-          const s = await this.suspend(h);
-          if (s.outcome !== 'done') {
-            skipped.push({ pid: c.pid, reason: s.reason });
-            continue;
-          }
-          held.push(h);
-        }
-      }
-      return await this.killBottomUp(root, held, skipped, (h) => this.startMs(h.stat));
-    } finally {
-      for (const h of opened) this.env.pidfd.close(h.fd);
-    }
+  protected startOf(h: Held): number {
+    return this.startMs(h.stat);
+  }
+
+  protected treeLimit(): number {
+    return this.env.maxTreeProcesses;
+  }
+
+  /** Found by ppid in /proc once their parent is stopped. */
+  protected async childrenOf(parent: Held): Promise<Stat[]> {
+    return (await listStats(this.env.procRoot)).filter((s) => s.ppid === parent.pid && s.state !== 'Z');
+  }
+
+  /** Each child through its own pidfd, checked (same start, same parent) after it is open. */
+  protected async holdChild(c: Stat, parent: Held, opened: Held[]): Promise<Held | string> {
+    const guarded = this.protectedReason(c.pid, c);
+    if (guarded) return guarded;
+    const fd = this.env.pidfd.open(c.pid);
+    if (!fd.ok) return fd.errno === ESRCH ? 'exited' : `pidfd_open: ${errnoName(fd.errno)}`;
+    const h: Held = { pid: c.pid, stat: c, fd: fd.value };
+    opened.push(h);
+    const now = await readStat(c.pid, this.env.procRoot);
+    if (!now || now.startTicks !== c.startTicks || now.ppid !== parent.pid) return 'exited or replaced while the tree was walked';
+    return h;
+  }
+
+  protected release(h: Held): void {
+    this.env.pidfd.close(h.fd);
   }
 }

@@ -7,6 +7,7 @@ import {
   SYNCHRONIZE,
   filetimeToEpochMs,
   type Handle,
+  type ProcessEntry,
   type WinProcessApi,
   type WinResult,
 } from '../../../driver/ffi/windows/process.js';
@@ -99,7 +100,7 @@ export function windowsLineage(api: WinProcessApi): Set<number> {
  * in between is never touched. Success only once confirmed: the handle signalled (exit), or
  * every thread's suspend count seen ≥ 1 (suspended) / 0 (resumed).
  */
-export class WindowsProcessActions extends HeldProcessBackend<Held> {
+export class WindowsProcessActions extends HeldProcessBackend<Held, ProcessEntry> {
   constructor(private readonly env: WindowsActionEnv) {
     super();
   }
@@ -235,70 +236,47 @@ export class WindowsProcessActions extends HeldProcessBackend<Held> {
     return { outcome: 'failed', reason: `NtResumeProcess(pid ${h.pid}) returned but threads are still suspended after ${this.env.confirmTimeoutMs} ms (counts ${w.counts.join(',')}: suspended more than once)` };
   }
 
+  protected startOf(h: Held): number {
+    return this.startMs(h);
+  }
+
+  protected treeLimit(): number {
+    return this.env.maxTreeProcesses;
+  }
+
+  /** By parent pid from a toolhelp snapshot taken once the parent is suspended. */
+  protected async childrenOf(parent: Held): Promise<readonly ProcessEntry[] | { failed: string }> {
+    const list = this.env.api.processes();
+    if (!list.ok) return { failed: `process snapshot ${winError(list)}` };
+    return list.value.filter((p) => p.ppid === parent.pid && p.pid !== parent.pid);
+  }
+
   /**
-   * Suspend the root, then each generation of children (by parent pid from a toolhelp
-   * snapshot taken once the parent is suspended, so none can be added behind the walk),
-   * each through its own handle checked like the root; then kill bottom-up. A process whose
-   * parent pid matches but that was created BEFORE the parent is the child of an earlier
-   * holder of that pid, not of this tree, and is left alone.
+   * Each child through its own handle, checked like the root. A process whose parent pid
+   * matches but that was created BEFORE the parent is the child of an earlier holder of that
+   * pid, not of this tree, and is left alone.
    */
-  protected async killTree(root: Held): Promise<Outcomes> {
+  protected async holdChild(c: ProcessEntry, parent: Held, opened: Held[]): Promise<Held | string> {
     const { api } = this.env;
-    const held: Held[] = [root];
-    const opened: Held[] = [];
-    const skipped: Array<{ pid: number; reason: string }> = [];
-    try {
-      const first = await this.suspend(root);
-      if (first.outcome !== 'done') return first;
-      for (let i = 0; i < held.length; i++) {
-        const parent = held[i]!;
-        const list = api.processes();
-        if (!list.ok) {
-          const resumed = await this.resumeAll(held);
-          return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: process snapshot ${winError(list)}; nothing killed, ${resumed} resumed` };
-        }
-        for (const c of list.value.filter((p) => p.ppid === parent.pid && p.pid !== parent.pid)) {
-          const tooLarge = await this.treeTooLarge(root, held, this.env.maxTreeProcesses);
-          if (tooLarge) return tooLarge;
-          const early = this.protectedReason(c.pid, c.exe);
-          if (early) {
-            skipped.push({ pid: c.pid, reason: early });
-            continue;
-          }
-          const o = api.open(c.pid, PROCESS_ACTION_ACCESS);
-          if (!o.ok) {
-            skipped.push({ pid: c.pid, reason: o.error === ERROR_INVALID_PARAMETER ? 'exited' : `OpenProcess: ${winError(o)}` });
-            continue;
-          }
-          const t = api.creationTime(o.value);
-          const img = api.imagePath(o.value);
-          if (!t.ok || !img.ok || api.processId(o.value) !== c.pid) {
-            api.close(o.value);
-            skipped.push({ pid: c.pid, reason: 'exited or unreadable while the tree was walked' });
-            continue;
-          }
-          const h: Held = { pid: c.pid, handle: o.value, created: t.value, image: img.value };
-          opened.push(h);
-          if (t.value < parent.created) {
-            skipped.push({ pid: c.pid, reason: `created before pid ${parent.pid}: the child of an earlier process with that pid` });
-            continue;
-          }
-          const guarded = this.protectedReason(c.pid, img.value);
-          if (guarded) {
-            skipped.push({ pid: c.pid, reason: guarded });
-            continue;
-          }
-          const s = await this.suspend(h);
-          if (s.outcome !== 'done') {
-            skipped.push({ pid: c.pid, reason: s.reason });
-            continue;
-          }
-          held.push(h);
-        }
-      }
-      return await this.killBottomUp(root, held, skipped, (h) => this.startMs(h));
-    } finally {
-      for (const h of opened) api.close(h.handle);
+    const early = this.protectedReason(c.pid, c.exe);
+    if (early) return early;
+    const o = api.open(c.pid, PROCESS_ACTION_ACCESS);
+    if (!o.ok) return o.error === ERROR_INVALID_PARAMETER ? 'exited' : `OpenProcess: ${winError(o)}`;
+    const t = api.creationTime(o.value);
+    const img = api.imagePath(o.value);
+    if (!t.ok || !img.ok || api.processId(o.value) !== c.pid) {
+      api.close(o.value);
+      return 'exited or unreadable while the tree was walked';
     }
+    const h: Held = { pid: c.pid, handle: o.value, created: t.value, image: img.value };
+    opened.push(h);
+    if (t.value < parent.created) return `created before pid ${parent.pid}: the child of an earlier process with that pid`;
+    const guarded = this.protectedReason(c.pid, img.value);
+    if (guarded) return guarded;
+    return h;
+  }
+
+  protected release(h: Held): void {
+    this.env.api.close(h.handle);
   }
 }
