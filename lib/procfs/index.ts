@@ -8,6 +8,7 @@ export {
   parseStat,
   parseBootTime,
   parseStatusUids,
+  exitStatusRaw,
   parseCmdline,
   parsePasswd,
   ticksToEpochMs,

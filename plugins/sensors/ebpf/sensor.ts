@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bpfPreconditions, KERNEL_BTF, SHIPPED_BPF_OBJECT, type BpfUnavailable } from '../../../driver/ffi/linux/bpf-probe.js';
 import type { EventDraft, FileInfo, ImageInfo, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
-import { DEFAULT_CLOCK_TICKS, loadUserNames, processGuid, readProcessClock, ticksToEpochMs, UserNames, walkProcesses } from '../../../lib/procfs/index.js';
+import { DEFAULT_CLOCK_TICKS, exitStatusRaw, loadUserNames, processGuid, readProcessClock, ticksToEpochMs, UserNames, walkProcesses } from '../../../lib/procfs/index.js';
 import type { EbpfConfig } from './config.js';
 import { MIN_RING_BUFFER_BYTES } from './config.js';
 import { AF_INET6, FLAG_ARGS_TRUNC, MAX_FILE_PREFIX_BYTES, type KernelRecord, type KernelStats, type RecordKind, type StatName } from './decode.js';
@@ -323,11 +323,7 @@ export class EbpfSensor implements SensorInstance {
         const proc: ProcessInfo = { pid: r.pid, ppid: r.ppid, guid, start_time: startTime, name: r.comm };
         if (known?.guid === guid && known.image !== undefined) proc.image = known.image;
         if (known?.guid === guid) this.table.delete(r.pid);
-        const status = r.exitStatus;
-        const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
-        if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
-        if ((status & 0x80) !== 0) raw['core_dumped'] = true;
-        this.emit({ type: 'process.stop', time, proc, raw });
+        this.emit({ type: 'process.stop', time, proc, raw: exitStatusRaw(r.exitStatus) });
         continue;
       }
       this.emitActivity(r, guid, startTime, time);

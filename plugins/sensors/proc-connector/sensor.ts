@@ -21,7 +21,7 @@ import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../
 import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../driver/ffi/linux/bpf-probe.js';
 import type { ProcEvent } from '../../../driver/ffi/linux/cn-proc.js';
 import { probeProcConnector, type ProcConnectorUnavailable } from '../../../driver/ffi/linux/proc-connector-probe.js';
-import { DEFAULT_CLOCK_TICKS, loadUserNames, processGuid, readProcessClock, ticksToEpochMs, UserNames, walkProcesses } from '../../../lib/procfs/index.js';
+import { DEFAULT_CLOCK_TICKS, exitStatusRaw, loadUserNames, processGuid, readProcessClock, ticksToEpochMs, UserNames, walkProcesses } from '../../../lib/procfs/index.js';
 import type { ProcConnConfig } from './config.js';
 import { ProcConnError, type ProcConnErrorCode } from './errors.js';
 import type { ExecDetails, ReceivedEvent, RecvMessage, RecvWorkerData } from './recv-worker.js';
@@ -442,11 +442,7 @@ export class ProcConnectorSensor implements SensorInstance {
         const known = this.table.get(ev.tgid);
         const proc = known === undefined ? { pid: ev.tgid, ppid: ev.parentTgid } : this.describe(known);
         this.table.delete(ev.tgid);
-        const status = ev.exitCode;
-        const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
-        if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
-        if ((status & 0x80) !== 0) raw['core_dumped'] = true;
-        this.emit({ type: 'process.stop', time, proc, raw });
+        this.emit({ type: 'process.stop', time, proc, raw: exitStatusRaw(ev.exitCode) });
         return;
       }
       case 'uid':
