@@ -8,6 +8,7 @@ export {
   parseStat,
   parseBootTime,
   parseStatusUids,
+  exitStatusRaw,
   parseCmdline,
   parsePasswd,
   ticksToEpochMs,
@@ -19,3 +20,4 @@ export { UserNames } from './user-names.js';
 export { DEFAULT_CLOCK_TICKS, readClockTicks } from './clock-ticks.js';
 export { processGuid } from './identity.js';
 export { walkProcesses, type ProcSnapshotEntry } from './walk.js';
+export { readProcessClock, loadUserNames, type ProcessClock } from './process-clock.js';

@@ -60,6 +60,18 @@ export function parseBootTime(text: string): number | undefined {
   return Number.isSafeInteger(v) ? v : undefined;
 }
 
+/**
+ * A wait(2) status (what the kernel records at exit: /proc/<pid>/stat's exit_code, the proc
+ * connector's and the eBPF exit records') as a process.stop's raw fields: the exit code, the
+ * status itself, and the terminating signal and core dump when there were.
+ */
+export function exitStatusRaw(status: number): Record<string, unknown> {
+  const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
+  if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
+  if ((status & 0x80) !== 0) raw['core_dumped'] = true;
+  return raw;
+}
+
 /** Real and effective uid from the `Uid:` line of /proc/<pid>/status. */
 export function parseStatusUids(text: string): { ruid: number; euid: number } | undefined {
   const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);

@@ -1,5 +1,5 @@
 /** Pieces both engine wrappers share. */
-import type { YaraSource, YaraStringMatch } from './types.js';
+import type { YaraRuleMatch, YaraSource, YaraStringMatch } from './types.js';
 
 /**
  * Matches an engine records per pattern: libyara 4.2.3's own limit (YR_MAX_STRING_MATCHES),
@@ -38,6 +38,37 @@ export function boundStrings(strings: YaraStringMatch[], max: number): { strings
     kept.push(s);
   }
   return { strings: kept, cut };
+}
+
+/**
+ * What both engines' compiled rule sets keep alike: the compile warnings, the per-pattern
+ * report bound, the compiled units, the scan and cut counts, and the shape of one matching rule.
+ */
+export abstract class ReportingRules<U> {
+  readonly warnings: readonly string[];
+  /** One compiled unit per namespace. */
+  protected readonly units: readonly U[];
+  private readonly maxReported: number;
+  protected scans = 0;
+  private truncated = 0;
+
+  protected constructor(units: U[], warnings: string[], maxReported: number) {
+    this.units = units;
+    this.warnings = warnings;
+    this.maxReported = maxReported;
+  }
+
+  /** One matching rule as reported: its strings bounded per pattern, the cut counted. */
+  protected ruleMatch(rule: string, namespace: string, tags: readonly string[], meta: YaraRuleMatch['meta'], all: YaraStringMatch[]): YaraRuleMatch {
+    const { strings, cut } = boundStrings(all, this.maxReported);
+    this.truncated += cut;
+    return { rule, namespace, tags, meta, strings, ...(cut > 0 ? { truncated: cut } : {}) };
+  }
+
+  /** The counters both engines report. */
+  protected reportStats(): Record<string, number> {
+    return { scans: this.scans, truncated_matches: this.truncated, namespaces: this.units.length };
+  }
 }
 
 /** Sources grouped by namespace, in the order namespaces first appear. */

@@ -22,7 +22,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { boundStrings, groupByNamespace, joinNamespace, place, type CompileOptions, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
+import { groupByNamespace, joinNamespace, place, ReportingRules, type CompileOptions, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
 import { YaraError } from './errors.js';
 import { parseRules, type ParsedRule } from './source.js';
 import type { YaraRuleMatch, YaraRules, YaraSource, YaraStringMatch } from './types.js';
@@ -226,19 +226,8 @@ function releaseResult(r: WasmResult): void {
 
 const EMPTY = new Uint8Array(0);
 
-export class LibyaraWasmRules implements YaraRules {
+export class LibyaraWasmRules extends ReportingRules<Unit> implements YaraRules {
   readonly engine = 'libyara-wasm' as const;
-  readonly warnings: readonly string[];
-  private readonly units: readonly Unit[];
-  private readonly maxReported: number;
-  private scans = 0;
-  private truncated = 0;
-
-  private constructor(units: Unit[], warnings: string[], maxReported: number) {
-    this.units = units;
-    this.warnings = warnings;
-    this.maxReported = maxReported;
-  }
 
   static async compile(sources: readonly YaraSource[], options: CompileOptions = {}): Promise<LibyaraWasmRules> {
     await host.ready();
@@ -269,7 +258,7 @@ export class LibyaraWasmRules implements YaraRules {
   }
 
   stats(): Readonly<Record<string, number>> {
-    return { scans: this.scans, truncated_matches: this.truncated, namespaces: this.units.length, ...host.stats() };
+    return { ...this.reportStats(), ...host.stats() };
   }
 
   scan(data: Uint8Array): readonly YaraRuleMatch[] {
@@ -293,10 +282,8 @@ export class LibyaraWasmRules implements YaraRules {
             const s = sv.get(j);
             all.push({ identifier: s.stringIdentifier, offset: Number(s.location), length: Number(s.matchLength) });
           }
-          const { strings, cut } = boundStrings(all, this.maxReported);
-          this.truncated += cut;
           const p = u.rules.get(m.ruleName);
-          found.push({ rule: m.ruleName, namespace: u.namespace, tags: p?.tags ?? [], meta: p?.meta ?? {}, strings, ...(cut > 0 ? { truncated: cut } : {}) });
+          found.push(this.ruleMatch(m.ruleName, u.namespace, p?.tags ?? [], p?.meta ?? {}, all));
         }
         found.sort((a, b) => (u.rules.get(a.rule)?.index ?? 0) - (u.rules.get(b.rule)?.index ?? 0));
         out.push(...found);

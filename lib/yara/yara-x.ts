@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { YaraError } from './errors.js';
 import { parseRules, type ParsedRule } from './source.js';
 import type { YaraRuleMatch, YaraRules, YaraSource, YaraStringMatch } from './types.js';
-import { boundStrings, groupByNamespace, joinNamespace, place, type CompileOptions, DEFAULT_MAX_MATCHES_PER_PATTERN, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
+import { groupByNamespace, joinNamespace, place, ReportingRules, type CompileOptions, DEFAULT_MAX_MATCHES_PER_PATTERN, DEFAULT_MAX_REPORTED_PER_PATTERN } from './common.js';
 
 interface XMatchData {
   offset: number;
@@ -74,22 +74,11 @@ interface Unit {
   readonly rules: ReadonlyMap<string, ParsedRule>;
 }
 
-export class YaraXRules implements YaraRules {
+export class YaraXRules extends ReportingRules<Unit> implements YaraRules {
   readonly engine = 'yara-x' as const;
-  readonly warnings: readonly string[];
-  private readonly units: readonly Unit[];
-  private readonly maxReported: number;
-  private scans = 0;
-  private truncated = 0;
-
-  private constructor(units: Unit[], warnings: string[], maxReported: number) {
-    this.units = units;
-    this.warnings = warnings;
-    this.maxReported = maxReported;
-  }
 
   stats(): Readonly<Record<string, number>> {
-    return { scans: this.scans, truncated_matches: this.truncated, namespaces: this.units.length };
+    return this.reportStats();
   }
 
   static compile(sources: readonly YaraSource[], options: CompileOptions = {}): YaraXRules {
@@ -138,9 +127,7 @@ export class YaraXRules implements YaraRules {
       const ordered = found.map((m) => ({ m, p: u.rules.get(m.ruleIdentifier) })).sort((a, b) => (a.p?.index ?? 0) - (b.p?.index ?? 0));
       for (const { m, p } of ordered) {
         const all: YaraStringMatch[] = m.matches.map((s) => ({ identifier: s.identifier, offset: s.offset, length: s.length }));
-        const { strings, cut } = boundStrings(all, this.maxReported);
-        this.truncated += cut;
-        out.push({ rule: m.ruleIdentifier, namespace: u.namespace, tags: [...m.tags], meta: p?.meta ?? {}, strings, ...(cut > 0 ? { truncated: cut } : {}) });
+        out.push(this.ruleMatch(m.ruleIdentifier, u.namespace, [...m.tags], p?.meta ?? {}, all));
       }
     }
     return out;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DetectionDraft } from '../../core/index.js';
@@ -10,17 +10,9 @@ import { formatStatus } from '../../cli/format.js';
 import { HealthMonitor } from '../../core/kernel/health.js';
 import { recordingContext } from '../../testing/index.js';
 import { plugin, BTF_PATH, createEbpfSensor } from '../../plugins/sensors/ebpf/index.js';
+import { ebpfSkipReason } from '../support/linux-live.js';
 
-/** Why the storm cannot run here, or undefined. */
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'the eBPF sensor needs Linux';
-  if (process.getuid?.() !== 0) return 'the eBPF sensor needs root (CAP_BPF); run the tests as root to exercise it';
-  if (!existsSync(BTF_PATH)) return `the kernel has no BTF (${BTF_PATH})`;
-  const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
-  if (!libDirs.some((d) => existsSync(join(d, 'libbpf.so.1')))) return 'libbpf.so.1 is not installed (apt-get install libbpf1)';
-  return undefined;
-}
-const skip = skipReason();
+const skip = ebpfSkipReason(BTF_PATH);
 
 /** 20,000 processes: about 15 s per storm on 2 busy CPUs. */
 const STORM = 20_000;

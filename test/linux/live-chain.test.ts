@@ -8,17 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { projectRoot } from '../../core/paths.js';
 import { probeBpf, SHIPPED_BPF_OBJECT } from '../../driver/ffi/linux/bpf-probe.js';
 import { tempDir } from '../support/config.js';
-import { exited } from '../support/cli.js';
+import { detections, markerRule, NOBODY, unprivilegedSkip as unprivilegedSkipFor, waitFor, withAgent, writeAgentConfig, type StatusPlugin } from '../support/live-agent.js';
 
 const root = projectRoot();
-const bin = join(root, 'bin', 'vigil.js');
-const NOBODY = 65534;
 
 function skipReason(): string | undefined {
   if (process.platform !== 'linux') return 'Linux live sources need Linux';
@@ -26,98 +23,23 @@ function skipReason(): string | undefined {
   return undefined;
 }
 const skip = skipReason();
-
-function unprivilegedSkip(): string | false {
-  if (skip !== undefined) return skip;
-  if (spawnSync('setpriv', ['--version']).status !== 0) return 'setpriv (util-linux) is not installed';
-  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', process.execPath, '-e', `require('node:fs').accessSync(${JSON.stringify(join(root, 'dist', 'cli', 'main.js'))})`]);
-  return r.status === 0 ? false : `uid ${NOBODY} cannot read this checkout (${root}), so it cannot run the agent`;
-}
-
-const MARKER_RULE = (marker: string) => ({
-  id: 'test.marker_process',
-  title: 'Process carrying the test marker (test rule)',
-  description: 'test',
-  version: '1.0.0',
-  severity: 'high',
-  tags: ['attack.execution'],
-  event: ['process.start'],
-  match: { all: [{ field: 'proc.cmdline', contains_any: [marker] }] },
-});
+const unprivilegedSkip = () => unprivilegedSkipFor(skip);
 
 type Plugins = Record<string, unknown>;
 
 /** The default chain, as config/default.yaml has it; `over` replaces plugin blocks. */
 function writeConfig(dir: string, marker: string, over: Plugins = {}, rulePaths: string[] = ['rules']): string {
-  mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'rules', 'marker.json'), JSON.stringify(MARKER_RULE(marker)));
-  const file = join(dir, 'vigil.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      agent: { data_dir: 'var', stop_timeout_seconds: 3, max_restarts: 0 },
-      health: { check_interval_seconds: 0.2 },
-      plugins: {
-        ebpf: { enabled: true, config: { emit_existing: false } },
-        'proc-connector': { enabled: true, config: { fallback_for: 'ebpf', emit_existing: false } },
-        procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: ['ebpf', 'proc-connector'], emit_existing: false } },
-        console: { enabled: false },
-        correlation: { enabled: false },
-        'rule-engine': { enabled: true, config: { rule_paths: rulePaths } },
-        jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
-        'alert-store': { enabled: false },
-        ...over,
-      },
-    }),
-  );
-  return file;
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface StatusPlugin {
-  id: string;
-  state: string;
-  counters: { received: number; custom: Record<string, number>; discarded: Record<string, { count: number }> };
-}
-
-async function withAgent(dir: string, config: string, uid: number | undefined, during: (status: () => StatusPlugin[] | undefined) => Promise<void>): Promise<string> {
-  const prefix = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--'];
-  const cmd = [...prefix, process.execPath, bin, 'run', '--config', config];
-  const child = spawn(cmd[0] as string, cmd.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_CONFIG: '' } });
-  let logs = '';
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  const status = (): StatusPlugin[] | undefined => {
-    const statusCmd = [...prefix.filter((a) => a !== '--inh-caps=-all'), process.execPath, bin, 'status', '--json', '--config', config];
-    const s = spawnSync(statusCmd[0] as string, statusCmd.slice(1), { cwd: dir, encoding: 'utf8', env: { ...process.env, VIGIL_CONFIG: '' } });
-    return s.status === 0 ? (JSON.parse(s.stdout) as { plugins: StatusPlugin[] }).plugins : undefined;
-  };
-  try {
-    await waitFor('the agent to start', () => (logs.includes('vigil agent running') ? true : undefined));
-    await during(status);
-  } finally {
-    child.kill('SIGTERM');
-  }
-  const guard = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const code = await exited(child);
-  clearTimeout(guard);
-  assert.equal(code, 0, logs.slice(-3000));
-  return logs;
-}
-
-function detections(dir: string): { rule: { id: string }; evidence?: { proc?: { cmdline?: string }; source?: string }[] }[] {
-  const file = join(dir, 'out', 'detections.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { rule: { id: string } });
+  return writeAgentConfig(dir, markerRule('test.marker_process', 'Process carrying the test marker (test rule)', marker), {
+    ebpf: { enabled: true, config: { emit_existing: false } },
+    'proc-connector': { enabled: true, config: { fallback_for: 'ebpf', emit_existing: false } },
+    procfs: { enabled: true, config: { poll_interval_ms: 50, fallback_for: ['ebpf', 'proc-connector'], emit_existing: false } },
+    console: { enabled: false },
+    correlation: { enabled: false },
+    'rule-engine': { enabled: true, config: { rule_paths: rulePaths } },
+    jsonl: { enabled: true, config: { path: 'out/detections.jsonl' } },
+    'alert-store': { enabled: false },
+    ...over,
+  });
 }
 
 const running = (p: StatusPlugin[] | undefined, id: string): StatusPlugin | undefined => p?.find((x) => x.id === id && x.state === 'running');

@@ -15,10 +15,10 @@
  * creates a trigger file under a watched prefix: the rule fires on that file event, so the
  * scan cannot race the mapping (an exec event would arrive before it).
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Kernel } from '../../core/kernel/kernel.js';
@@ -32,6 +32,7 @@ import { plugin as processActions } from '../../plugins/responders/process-actio
 import { plugin as scanner } from '../../plugins/responders/scanner/index.js';
 import { tempConfig, tempDir } from '../support/config.js';
 import { ref } from '../support/fake-plugins.js';
+import { killedAfterTests, state, untouched } from '../support/target-processes.js';
 
 const PROGRAM = 'vigil-e2e-prog';
 const SOURCE = String.raw`#define _GNU_SOURCE
@@ -66,22 +67,7 @@ function skipReason(): string | undefined {
 }
 const skip = skipReason() ?? false;
 
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function state(pid: number): string | undefined {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return t.slice(t.lastIndexOf(')') + 2).split(' ')[0];
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-/** Alive and not stopped. */
-const untouched = (pid: number) => ['R', 'S', 'D'].includes(state(pid) ?? '');
+const children = killedAfterTests();
 const exitSignal = (c: ChildProcess) => new Promise<string | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.signalCode) : c.once('exit', (_code, sig) => r(sig))));
 
 async function waitFor<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {

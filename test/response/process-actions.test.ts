@@ -3,7 +3,7 @@
  * process.start of a real child process; the response policy and the process-actions
  * responder act (or do not) and the alert store journals every decision.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { plugin as processActions } from '../../plugins/responders/process-actio
 import { bindPidfd } from '../../driver/ffi/linux/pidfd.js';
 import { tempConfig, tempDir } from '../support/config.js';
 import { ref, scriptedSensor } from '../support/fake-plugins.js';
+import { killedAfterTests, untouched } from '../support/target-processes.js';
 
 const unavailable = await (process.platform !== 'linux'
   ? Promise.resolve('process actions are Linux only')
@@ -26,21 +27,7 @@ const unavailable = await (process.platform !== 'linux'
     ));
 
 const MARKER = 'vigil-e2e-kill-me';
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function state(pid: number): string | undefined {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return t.slice(t.lastIndexOf(')') + 2).split(' ')[0];
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-const untouched = (pid: number) => ['R', 'S', 'D'].includes(state(pid) ?? '');
+const children = killedAfterTests();
 
 /** The child's process.start as the procfs sensor reports it: pid + start time (boot time + field 22 ticks). */
 function startDraft(pid: number): EventDraft {

@@ -9,10 +9,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { ActionRequest, ActionResult, EventDraft, ScanInfo } from '../../core/index.js';
+import type { ActionRequest } from '../../core/index.js';
 import { WorkerPool } from '../../core/workers/worker-pool.js';
-import { instantiate, recordingContext, sampleDetection } from '../../testing/index.js';
-import { plugin } from '../../plugins/responders/scanner/index.js';
+import { sampleDetection } from '../../testing/index.js';
+import { startScanner } from '../../plugins/responders/scanner/test/harness.js';
 
 const MARKER = `VIGIL-SCANNER-POOL-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-scanner-pool-'));
@@ -24,18 +24,8 @@ function request(path: string): ActionRequest {
   return { id: randomUUID(), action: 'filescan', params: { path }, detection, dry_run: false };
 }
 
-async function responder(config: Record<string, unknown>, pool: WorkerPool) {
-  const rec = recordingContext(plugin, { config: { yara: { rule_paths: [rulesFile] }, ...config }, services: { 'worker-pool': () => pool } });
-  const inst = instantiate(plugin, rec);
-  await inst.start();
-  const ask = async (req: ActionRequest): Promise<{ result: ActionResult; scan: ScanInfo; event: EventDraft }> => {
-    await inst.onActions!([req]);
-    const result = rec.results.find((r) => r.request_id === req.id);
-    const event = rec.emitted.find((e) => e.scan?.request_id === req.id);
-    assert.ok(result && event?.scan);
-    return { result, scan: event.scan, event };
-  };
-  return { rec, inst, ask };
+function responder(config: Record<string, unknown>, pool: WorkerPool) {
+  return startScanner({ config: { yara: { rule_paths: [rulesFile] }, ...config }, services: { 'worker-pool': () => pool } });
 }
 
 test('a full worker queue is counted and answered as failed results with the reason', async () => {

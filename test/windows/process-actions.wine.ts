@@ -5,13 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import type { ActionRequest, ActionResult, ProcessInfo } from '../../core/index.js';
-import { instantiate, recordingContext, sampleDetection } from '../../testing/index.js';
+import type { ActionRequest, ProcessInfo } from '../../core/index.js';
 import { PROCESS_QUERY_LIMITED_INFORMATION, bindWinProcess, filetimeToEpochMs, type WinProcessApi, type WinResult } from '../../driver/ffi/windows/process.js';
 import { KILL_EXIT_CODE, plugin } from '../../plugins/responders/process-actions/index.js';
 import { SLEEPER, sleeper, until } from './support.js';
+import { actionRequest, startResponder } from '../../plugins/responders/process-actions/test/harness.js';
 
 const api: WinProcessApi = await bindWinProcess();
 
@@ -51,23 +50,8 @@ function running(pid: number): boolean {
 const suspendCounts = (pid: number) => ok(api.threads(pid)).map((t) => ok(api.threadSuspendCount(t.tid)));
 const exitCode = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
-function request(action: string, target: ProcessInfo | undefined, dryRun = false): ActionRequest {
-  const detection = sampleDetection({ pid: target?.pid ?? 0, image: target?.image ?? SLEEPER, time: Date.now() });
-  return { id: randomUUID(), action, params: {}, detection, ...(target ? { target } : {}), dry_run: dryRun };
-}
-
-async function responder() {
-  const rec = recordingContext(plugin, { config: {} });
-  const inst = instantiate(plugin, rec);
-  await inst.start();
-  const run = async (req: ActionRequest): Promise<ActionResult> => {
-    const n = rec.results.length;
-    await inst.onActions!([req]);
-    assert.equal(rec.results.length, n + 1, 'one result per request');
-    return rec.results[n]!;
-  };
-  return { rec, run, close: async () => (await inst.stop(), await rec.dispose()) };
-}
+const request = (action: string, target: ProcessInfo | undefined, dryRun = false): ActionRequest => actionRequest(action, target, dryRun, SLEEPER);
+const responder = () => startResponder(plugin);
 
 test('the responder runs its Windows implementation here', () => {
   assert.equal(process.platform, 'win32');

@@ -7,6 +7,7 @@ import type { ActionRequest, ActionResult, Detection } from '../../events/detect
 import type { ProcessInfo } from '../../events/event.js';
 import { parseConfig } from '../../config/load.js';
 import { ResponsePolicy } from '../response-policy.js';
+import { responseConfig } from './response-config.js';
 
 const CONTAIN: Playbook = {
   step_timeout_seconds: 5,
@@ -53,19 +54,7 @@ function harness(opts: { mode?: 'monitor' | 'enforce'; verdict?: string | 'never
   const bus = new Bus({ capacity: 100, batchSize: 10 });
   const performed: ActionRequest[] = [];
   const journal: ActionResult[] = [];
-  const config: VigilConfig['response'] = {
-    mode: opts.mode ?? 'enforce',
-    max_actions_per_minute: 60,
-    max_actions_per_minute_by_action: {},
-    cooldown_seconds: 300,
-    max_event_age_seconds: 0,
-    low_privilege_only: false,
-    protected_images: [],
-    protected_users: [],
-    sets: [],
-    playbooks: opts.playbooks ?? { contain: CONTAIN },
-    ...opts.response,
-  };
+  const config = responseConfig({ mode: opts.mode ?? 'enforce', playbooks: opts.playbooks ?? { contain: CONTAIN }, ...opts.response });
   const counters = new PluginCounters();
   const policy: ResponsePolicy = new ResponsePolicy(config, bus, counters, (r) => journal.push(r), Date.now, {
     lineage: new Set([process.pid]),

@@ -6,6 +6,7 @@ import type { VigilConfig } from '../../config/types.js';
 import type { ActionRequest, ActionResult, Detection } from '../../events/detection.js';
 import type { ProcessInfo } from '../../events/event.js';
 import { ResponsePolicy, type ResponsePolicyOptions } from '../response-policy.js';
+import { responseConfig } from './response-config.js';
 
 let n = 0;
 function detection(actor: ProcessInfo | undefined, actions: string[]): Detection {
@@ -40,19 +41,7 @@ function policy(response: Partial<VigilConfig['response']> = {}, options: Respon
   const counters = new PluginCounters();
   const journal: ActionResult[] = [];
   const clock = { now: 1_700_000_000_000 };
-  const config: VigilConfig['response'] = {
-    mode: 'enforce',
-    max_actions_per_minute: 60,
-    max_actions_per_minute_by_action: {},
-    cooldown_seconds: 300,
-    max_event_age_seconds: 0,
-    low_privilege_only: false,
-    protected_images: [],
-    protected_users: [],
-    sets: [],
-    playbooks: {},
-    ...response,
-  };
+  const config = responseConfig(response);
   const p = new ResponsePolicy(config, bus, counters, (r) => journal.push(r), () => clock.now, {
     lineage: new Set([process.pid]),
     liveProcess: () => undefined,

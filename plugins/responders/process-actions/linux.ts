@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
-import type { ActionRequest, ActionResult } from '../../../core/index.js';
+import type { ActionRequest } from '../../../core/index.js';
 import type { PidfdApi } from '../../../driver/ffi/linux/pidfd.js';
-import { NO_IDENTITY, expectedStart, toResult, type Outcomes, type ProcessActionBackend } from './actions.js';
+import { HeldProcessBackend, NO_IDENTITY, expectedStart, type Outcomes } from './actions.js';
 import { PF_KTHREAD, listStats, readStat, ticksToEpochMs, type Stat } from './procfs.js';
 
 const SIGKILL = 9;
@@ -47,12 +47,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * pins one process, so a pid reused in between is never signalled. Success is reported
  * only once the exit (pidfd readable) or the stop / continue (/proc state) is seen.
  */
-export class ProcessActions implements ProcessActionBackend {
-  constructor(private readonly env: ActionEnv) {}
-
-  /** One request → one result (the policy completes who asked, rule and mode). */
-  async perform(req: ActionRequest, responder: string): Promise<ActionResult> {
-    return toResult(req, responder, await this.outcome(req));
+export class ProcessActions extends HeldProcessBackend<Held, Stat> {
+  constructor(private readonly env: ActionEnv) {
+    super();
   }
 
   private startMs(s: Stat): number {
@@ -71,7 +68,7 @@ export class ProcessActions implements ProcessActionBackend {
     return undefined;
   }
 
-  private async outcome(req: ActionRequest): Promise<Outcomes> {
+  protected async outcome(req: ActionRequest): Promise<Outcomes> {
     const pid = req.target?.pid;
     const expected = expectedStart(req.target);
     if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || expected === undefined) {
@@ -102,18 +99,7 @@ export class ProcessActions implements ProcessActionBackend {
       const guarded = this.protectedReason(pid, stat);
       if (guarded) return { outcome: 'protected', reason: `protected process: ${guarded}` };
       const held: Held = { pid, stat, fd };
-      switch (req.action) {
-        case 'kill':
-          return await this.kill(held);
-        case 'suspend':
-          return await this.suspend(held);
-        case 'resume':
-          return await this.resume(held);
-        case 'kill_tree':
-          return await this.killTree(held);
-        default:
-          return { outcome: 'failed', reason: `unknown action ${req.action}` };
-      }
+      return await this.act(req.action, held);
     } finally {
       this.env.pidfd.close(fd);
     }
@@ -136,7 +122,7 @@ export class ProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `pidfd_send_signal(${name}) to pid ${h.pid} failed: ${errnoName(r.errno)}`, details: { errno: errnoName(r.errno) } };
   }
 
-  private async kill(h: Held): Promise<Outcomes> {
+  protected async kill(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGKILL, 'SIGKILL');
     if (refused) return refused;
     if (await this.env.pidfd.waitExit(h.fd, this.env.confirmTimeoutMs, this.env.signal)) {
@@ -158,7 +144,7 @@ export class ProcessActions implements ProcessActionBackend {
     }
   }
 
-  private async suspend(h: Held): Promise<Outcomes> {
+  protected async suspend(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGSTOP, 'SIGSTOP');
     if (refused) return refused;
     const seen = await this.waitState(h, (st) => st === 'T' || st === 't');
@@ -167,7 +153,7 @@ export class ProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `SIGSTOP sent to pid ${h.pid} but it was not seen stopped within ${this.env.confirmTimeoutMs} ms` };
   }
 
-  private async resume(h: Held): Promise<Outcomes> {
+  protected async resume(h: Held): Promise<Outcomes> {
     const refused = this.signal(h, SIGCONT, 'SIGCONT');
     if (refused) return refused;
     const seen = await this.waitState(h, (st) => st !== 'T' && st !== 't');
@@ -176,69 +162,33 @@ export class ProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `SIGCONT sent to pid ${h.pid} but it was still stopped after ${this.env.confirmTimeoutMs} ms` };
   }
 
-  /**
-   * Suspend the root, then each generation of children (found by ppid once their parent is
-   * stopped, so none can be added behind the walk), each through its own verified pidfd;
-   * then kill bottom-up, so no survivor can respawn what was killed.
-   */
-  private async killTree(root: Held): Promise<Outcomes> {
-    const held: Held[] = [root];
-    const opened: Held[] = [];
-    const skipped: Array<{ pid: number; reason: string }> = [];
-    try {
-      const first = await this.suspend(root);
-      if (first.outcome !== 'done') return first;
-      for (let i = 0; i < held.length; i++) {
-        const parent = held[i]!;
-        const children = (await listStats(this.env.procRoot)).filter((s) => s.ppid === parent.pid && s.state !== 'Z');
-        for (const c of children) {
-          if (held.length >= this.env.maxTreeProcesses) {
-            const resumed = await this.resumeAll(held);
-            return { outcome: 'failed', reason: `process tree of pid ${root.pid} is larger than max_tree_processes (${this.env.maxTreeProcesses}); nothing killed, ${resumed} resumed` };
-          }
-          const guarded = this.protectedReason(c.pid, c);
-          if (guarded) {
-            skipped.push({ pid: c.pid, reason: guarded });
-            continue;
-          }
-          const fd = this.env.pidfd.open(c.pid);
-          if (!fd.ok) {
-            skipped.push({ pid: c.pid, reason: fd.errno === ESRCH ? 'exited' : `pidfd_open: ${errnoName(fd.errno)}` });
-            continue;
-          }
-          const h: Held = { pid: c.pid, stat: c, fd: fd.value };
-          opened.push(h);
-          const now = await readStat(c.pid, this.env.procRoot);
-          if (!now || now.startTicks !== c.startTicks || now.ppid !== parent.pid) {
-            skipped.push({ pid: c.pid, reason: 'exited or replaced while the tree was walked' });
-            continue;
-          }
-          const s = await this.suspend(h);
-          if (s.outcome !== 'done') {
-            skipped.push({ pid: c.pid, reason: s.reason });
-            continue;
-          }
-          held.push(h);
-        }
-      }
-      const killed: Array<{ pid: number; start_time: number }> = [];
-      const failed: Array<{ pid: number; reason: string }> = [];
-      for (const h of [...held].reverse()) {
-        const k = await this.kill(h);
-        if (k.outcome === 'done') killed.push({ pid: h.pid, start_time: this.startMs(h.stat) });
-        else failed.push({ pid: h.pid, reason: k.reason });
-      }
-      const details = { killed, failed, skipped };
-      if (failed.length > 0) return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: ${failed.length} of ${held.length} not confirmed killed`, details };
-      return { outcome: 'done', reason: `killed the tree of pid ${root.pid} (${killed.length} processes, bottom-up); exits confirmed`, details };
-    } finally {
-      for (const h of opened) this.env.pidfd.close(h.fd);
-    }
+  protected startOf(h: Held): number {
+    return this.startMs(h.stat);
   }
 
-  private async resumeAll(held: readonly Held[]): Promise<number> {
-    let n = 0;
-    for (const h of held) if ((await this.resume(h)).outcome === 'done') n++;
-    return n;
+  protected treeLimit(): number {
+    return this.env.maxTreeProcesses;
+  }
+
+  /** Found by ppid in /proc once their parent is stopped. */
+  protected async childrenOf(parent: Held): Promise<Stat[]> {
+    return (await listStats(this.env.procRoot)).filter((s) => s.ppid === parent.pid && s.state !== 'Z');
+  }
+
+  /** Each child through its own pidfd, checked (same start, same parent) after it is open. */
+  protected async holdChild(c: Stat, parent: Held, opened: Held[]): Promise<Held | string> {
+    const guarded = this.protectedReason(c.pid, c);
+    if (guarded) return guarded;
+    const fd = this.env.pidfd.open(c.pid);
+    if (!fd.ok) return fd.errno === ESRCH ? 'exited' : `pidfd_open: ${errnoName(fd.errno)}`;
+    const h: Held = { pid: c.pid, stat: c, fd: fd.value };
+    opened.push(h);
+    const now = await readStat(c.pid, this.env.procRoot);
+    if (!now || now.startTicks !== c.startTicks || now.ppid !== parent.pid) return 'exited or replaced while the tree was walked';
+    return h;
+  }
+
+  protected release(h: Held): void {
+    this.env.pidfd.close(h.fd);
   }
 }

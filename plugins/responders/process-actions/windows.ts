@@ -1,4 +1,4 @@
-import type { ActionRequest, ActionResult } from '../../../core/index.js';
+import type { ActionRequest } from '../../../core/index.js';
 import {
   ERROR_ACCESS_DENIED,
   ERROR_INVALID_PARAMETER,
@@ -7,10 +7,11 @@ import {
   SYNCHRONIZE,
   filetimeToEpochMs,
   type Handle,
+  type ProcessEntry,
   type WinProcessApi,
   type WinResult,
 } from '../../../driver/ffi/windows/process.js';
-import { NO_IDENTITY, expectedStart, toResult, type Outcomes, type ProcessActionBackend } from './actions.js';
+import { HeldProcessBackend, NO_IDENTITY, expectedStart, type Outcomes } from './actions.js';
 
 /** The exit code a killed process is given (what `taskkill /f` uses). */
 export const KILL_EXIT_CODE = 1;
@@ -99,11 +100,9 @@ export function windowsLineage(api: WinProcessApi): Set<number> {
  * in between is never touched. Success only once confirmed: the handle signalled (exit), or
  * every thread's suspend count seen ≥ 1 (suspended) / 0 (resumed).
  */
-export class WindowsProcessActions implements ProcessActionBackend {
-  constructor(private readonly env: WindowsActionEnv) {}
-
-  async perform(req: ActionRequest, responder: string): Promise<ActionResult> {
-    return toResult(req, responder, await this.outcome(req));
+export class WindowsProcessActions extends HeldProcessBackend<Held, ProcessEntry> {
+  constructor(private readonly env: WindowsActionEnv) {
+    super();
   }
 
   private protectedReason(pid: number, image: string | undefined): string | undefined {
@@ -113,7 +112,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return undefined;
   }
 
-  private async outcome(req: ActionRequest): Promise<Outcomes> {
+  protected async outcome(req: ActionRequest): Promise<Outcomes> {
     const pid = req.target?.pid;
     const expected = expectedStart(req.target);
     if (pid === undefined || !Number.isSafeInteger(pid) || pid < 0 || pid > 0xffffffff || expected === undefined) return NO_IDENTITY;
@@ -133,18 +132,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
       const checked = await this.verify(pid, handle, expected, req.target?.image);
       if ('outcome' in checked) return req.dry_run ? { ...checked, reason: `monitor: ${checked.reason}` } : checked;
       if (req.dry_run) return { outcome: 'would_have', reason: `would have: ${req.action} pid ${pid} (${baseName(checked.image)})` };
-      switch (req.action) {
-        case 'kill':
-          return await this.kill(checked);
-        case 'suspend':
-          return await this.suspend(checked);
-        case 'resume':
-          return await this.resume(checked);
-        case 'kill_tree':
-          return await this.killTree(checked);
-        default:
-          return { outcome: 'failed', reason: `unknown action ${req.action}` };
-      }
+      return await this.act(req.action, checked);
     } finally {
       this.env.api.close(handle);
     }
@@ -181,7 +169,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return filetimeToEpochMs(h.created);
   }
 
-  private async kill(h: Held): Promise<Outcomes> {
+  protected async kill(h: Held): Promise<Outcomes> {
     const { api } = this.env;
     const t = api.terminate(h.handle, KILL_EXIT_CODE);
     if (!t.ok) {
@@ -227,7 +215,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     }
   }
 
-  private async suspend(h: Held): Promise<Outcomes> {
+  protected async suspend(h: Held): Promise<Outcomes> {
     const s = this.env.api.suspend(h.handle);
     if (!s.ok) return { outcome: 'failed', reason: `NtSuspendProcess(pid ${h.pid}) failed: NTSTATUS 0x${s.error.toString(16)}`, details: { ntstatus: s.error } };
     const w = await this.waitThreads(h, (c) => c >= 1);
@@ -237,7 +225,7 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `NtSuspendProcess(pid ${h.pid}) returned but not every thread was seen suspended within ${this.env.confirmTimeoutMs} ms (counts ${w.counts.join(',')})` };
   }
 
-  private async resume(h: Held): Promise<Outcomes> {
+  protected async resume(h: Held): Promise<Outcomes> {
     const s = this.env.api.resume(h.handle);
     if (!s.ok) return { outcome: 'failed', reason: `NtResumeProcess(pid ${h.pid}) failed: NTSTATUS 0x${s.error.toString(16)}`, details: { ntstatus: s.error } };
     const w = await this.waitThreads(h, (c) => c === 0);
@@ -248,87 +236,47 @@ export class WindowsProcessActions implements ProcessActionBackend {
     return { outcome: 'failed', reason: `NtResumeProcess(pid ${h.pid}) returned but threads are still suspended after ${this.env.confirmTimeoutMs} ms (counts ${w.counts.join(',')}: suspended more than once)` };
   }
 
-  /**
-   * Suspend the root, then each generation of children (by parent pid from a toolhelp
-   * snapshot taken once the parent is suspended, so none can be added behind the walk),
-   * each through its own handle checked like the root; then kill bottom-up. A process whose
-   * parent pid matches but that was created BEFORE the parent is the child of an earlier
-   * holder of that pid, not of this tree, and is left alone.
-   */
-  private async killTree(root: Held): Promise<Outcomes> {
-    const { api } = this.env;
-    const held: Held[] = [root];
-    const opened: Held[] = [];
-    const skipped: Array<{ pid: number; reason: string }> = [];
-    try {
-      const first = await this.suspend(root);
-      if (first.outcome !== 'done') return first;
-      for (let i = 0; i < held.length; i++) {
-        const parent = held[i]!;
-        const list = api.processes();
-        if (!list.ok) {
-          const resumed = await this.resumeAll(held);
-          return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: process snapshot ${winError(list)}; nothing killed, ${resumed} resumed` };
-        }
-        for (const c of list.value.filter((p) => p.ppid === parent.pid && p.pid !== parent.pid)) {
-          if (held.length >= this.env.maxTreeProcesses) {
-            const resumed = await this.resumeAll(held);
-            return { outcome: 'failed', reason: `process tree of pid ${root.pid} is larger than max_tree_processes (${this.env.maxTreeProcesses}); nothing killed, ${resumed} resumed` };
-          }
-          const early = this.protectedReason(c.pid, c.exe);
-          if (early) {
-            skipped.push({ pid: c.pid, reason: early });
-            continue;
-          }
-          const o = api.open(c.pid, PROCESS_ACTION_ACCESS);
-          if (!o.ok) {
-            skipped.push({ pid: c.pid, reason: o.error === ERROR_INVALID_PARAMETER ? 'exited' : `OpenProcess: ${winError(o)}` });
-            continue;
-          }
-          const t = api.creationTime(o.value);
-          const img = api.imagePath(o.value);
-          if (!t.ok || !img.ok || api.processId(o.value) !== c.pid) {
-            api.close(o.value);
-            skipped.push({ pid: c.pid, reason: 'exited or unreadable while the tree was walked' });
-            continue;
-          }
-          const h: Held = { pid: c.pid, handle: o.value, created: t.value, image: img.value };
-          opened.push(h);
-          if (t.value < parent.created) {
-            skipped.push({ pid: c.pid, reason: `created before pid ${parent.pid}: the child of an earlier process with that pid` });
-            continue;
-          }
-          const guarded = this.protectedReason(c.pid, img.value);
-          if (guarded) {
-            skipped.push({ pid: c.pid, reason: guarded });
-            continue;
-          }
-          const s = await this.suspend(h);
-          if (s.outcome !== 'done') {
-            skipped.push({ pid: c.pid, reason: s.reason });
-            continue;
-          }
-          held.push(h);
-        }
-      }
-      const killed: Array<{ pid: number; start_time: number }> = [];
-      const failed: Array<{ pid: number; reason: string }> = [];
-      for (const h of [...held].reverse()) {
-        const k = await this.kill(h);
-        if (k.outcome === 'done') killed.push({ pid: h.pid, start_time: this.startMs(h) });
-        else failed.push({ pid: h.pid, reason: k.reason });
-      }
-      const details = { killed, failed, skipped };
-      if (failed.length > 0) return { outcome: 'failed', reason: `kill_tree of pid ${root.pid}: ${failed.length} of ${held.length} not confirmed killed`, details };
-      return { outcome: 'done', reason: `killed the tree of pid ${root.pid} (${killed.length} processes, bottom-up); exits confirmed`, details };
-    } finally {
-      for (const h of opened) api.close(h.handle);
-    }
+  protected startOf(h: Held): number {
+    return this.startMs(h);
   }
 
-  private async resumeAll(held: readonly Held[]): Promise<number> {
-    let n = 0;
-    for (const h of held) if ((await this.resume(h)).outcome === 'done') n++;
-    return n;
+  protected treeLimit(): number {
+    return this.env.maxTreeProcesses;
+  }
+
+  /** By parent pid from a toolhelp snapshot taken once the parent is suspended. */
+  protected async childrenOf(parent: Held): Promise<readonly ProcessEntry[] | { failed: string }> {
+    const list = this.env.api.processes();
+    if (!list.ok) return { failed: `process snapshot ${winError(list)}` };
+    return list.value.filter((p) => p.ppid === parent.pid && p.pid !== parent.pid);
+  }
+
+  /**
+   * Each child through its own handle, checked like the root. A process whose parent pid
+   * matches but that was created BEFORE the parent is the child of an earlier holder of that
+   * pid, not of this tree, and is left alone.
+   */
+  protected async holdChild(c: ProcessEntry, parent: Held, opened: Held[]): Promise<Held | string> {
+    const { api } = this.env;
+    const early = this.protectedReason(c.pid, c.exe);
+    if (early) return early;
+    const o = api.open(c.pid, PROCESS_ACTION_ACCESS);
+    if (!o.ok) return o.error === ERROR_INVALID_PARAMETER ? 'exited' : `OpenProcess: ${winError(o)}`;
+    const t = api.creationTime(o.value);
+    const img = api.imagePath(o.value);
+    if (!t.ok || !img.ok || api.processId(o.value) !== c.pid) {
+      api.close(o.value);
+      return 'exited or unreadable while the tree was walked';
+    }
+    const h: Held = { pid: c.pid, handle: o.value, created: t.value, image: img.value };
+    opened.push(h);
+    if (t.value < parent.created) return `created before pid ${parent.pid}: the child of an earlier process with that pid`;
+    const guarded = this.protectedReason(c.pid, img.value);
+    if (guarded) return guarded;
+    return h;
+  }
+
+  protected release(h: Held): void {
+    this.env.api.close(h.handle);
   }
 }

@@ -1,4 +1,4 @@
-import { VigilError, defineErrorCodes } from '../../../core/index.js';
+import { VigilError, defineErrorCodes, type VigilErrorCode } from '../../../core/index.js';
 
 /** Stable codes for scanner failures a user can act on (listed in docs/error-codes.md). */
 export const SCANNER_ERRORS = defineErrorCodes({
@@ -10,14 +10,22 @@ export const SCANNER_ERRORS = defineErrorCodes({
 
 export type ScannerErrorCode = keyof typeof SCANNER_ERRORS;
 
-/** A scanner error with a code and a message that says what to do; the cause is chained. */
-export class ScannerError extends VigilError {
-  declare readonly code: ScannerErrorCode;
+/**
+ * The base of each of this plugin's error classes (the scanner's, the Linux memory scanner's,
+ * the PE-sieve runner's): a VigilError whose code is one of `C` and whose name is `name`.
+ */
+export function scannerErrorClass<C extends VigilErrorCode>(name: string) {
+  return class extends VigilError {
+    declare readonly code: C;
 
-  constructor(code: ScannerErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'ScannerError';
-  }
+    constructor(code: C, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
 }
+
+/** A scanner error with a code and a message that says what to do; the cause is chained. */
+export class ScannerError extends scannerErrorClass<ScannerErrorCode>('ScannerError') {}
 
 export { errorKind } from '../../../core/index.js';

@@ -4,20 +4,11 @@
  * events. Identities follow lib/procfs (`pid@start_time`, the start time from /proc's clock
  * ticks), so the procfs sensor and this one name a process alike.
  */
-import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bpfPreconditions, KERNEL_BTF, SHIPPED_BPF_OBJECT, type BpfUnavailable } from '../../../driver/ffi/linux/bpf-probe.js';
 import type { EventDraft, FileInfo, ImageInfo, NetInfo, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
-import {
-  DEFAULT_CLOCK_TICKS,
-  parseBootTime,
-  processGuid,
-  readClockTicks,
-  ticksToEpochMs,
-  UserNames,
-  walkProcesses,
-} from '../../../lib/procfs/index.js';
+import { DEFAULT_CLOCK_TICKS, exitStatusRaw, loadUserNames, processGuid, readProcessClock, ticksToEpochMs, UserNames, walkProcesses } from '../../../lib/procfs/index.js';
 import type { EbpfConfig } from './config.js';
 import { MIN_RING_BUFFER_BYTES } from './config.js';
 import { AF_INET6, FLAG_ARGS_TRUNC, MAX_FILE_PREFIX_BYTES, type KernelRecord, type KernelStats, type RecordKind, type StatName } from './decode.js';
@@ -131,19 +122,11 @@ export class EbpfSensor implements SensorInstance {
     await this.preflight(objectPath);
 
     const procRoot = ctx.resolvePath(this.config.proc_root);
-    const bootTime = parseBootTime(await readFile(join(procRoot, 'stat'), 'utf8'));
-    if (bootTime === undefined) throw new Error(`ebpf: ${join(procRoot, 'stat')} has no "btime" line; cannot date process starts`);
-    this.bootMs = bootTime * 1000;
-    const ticks = await readClockTicks(ctx.signal);
-    this.clockTicks = ticks ?? DEFAULT_CLOCK_TICKS;
+    const clock = await readProcessClock(procRoot, ctx.signal, 'ebpf');
+    this.bootMs = clock.bootSec * 1000;
+    this.clockTicks = clock.clockTicks;
     this.nsPerTick = 1_000_000_000n / BigInt(this.clockTicks);
-    try {
-      await this.users.load();
-      this.usersLoaded = true;
-    } catch (err) {
-      ctx.counters.error('start', `passwd:${(err as { code?: string }).code ?? 'unknown'}`);
-      ctx.logger.warn({ err }, 'ebpf: cannot read the passwd file; user names stay unresolved');
-    }
+    this.usersLoaded = await loadUserNames(this.users, ctx, 'ebpf');
 
     // The poll thread starts first so that nothing exec'd during the walk is missed; records
     // wait in the ring buffer (and the message queue) until the table is seeded.
@@ -340,11 +323,7 @@ export class EbpfSensor implements SensorInstance {
         const proc: ProcessInfo = { pid: r.pid, ppid: r.ppid, guid, start_time: startTime, name: r.comm };
         if (known?.guid === guid && known.image !== undefined) proc.image = known.image;
         if (known?.guid === guid) this.table.delete(r.pid);
-        const status = r.exitStatus;
-        const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
-        if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
-        if ((status & 0x80) !== 0) raw['core_dumped'] = true;
-        this.emit({ type: 'process.stop', time, proc, raw });
+        this.emit({ type: 'process.stop', time, proc, raw: exitStatusRaw(r.exitStatus) });
         continue;
       }
       this.emitActivity(r, guid, startTime, time);

@@ -16,22 +16,12 @@
  * reports the processes the table has not seen (`raw.found_by: 'rescan'`) and forgets the
  * ones that are gone (`process.stop` with `raw.found_by: 'rescan'`, no exit code).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EventDraft, ProcessInfo, SensorContext, SensorInstance } from '../../../core/index.js';
 import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../driver/ffi/linux/bpf-probe.js';
 import type { ProcEvent } from '../../../driver/ffi/linux/cn-proc.js';
 import { probeProcConnector, type ProcConnectorUnavailable } from '../../../driver/ffi/linux/proc-connector-probe.js';
-import {
-  DEFAULT_CLOCK_TICKS,
-  parseBootTime,
-  processGuid,
-  readClockTicks,
-  ticksToEpochMs,
-  UserNames,
-  walkProcesses,
-} from '../../../lib/procfs/index.js';
+import { DEFAULT_CLOCK_TICKS, exitStatusRaw, loadUserNames, processGuid, readProcessClock, ticksToEpochMs, UserNames, walkProcesses } from '../../../lib/procfs/index.js';
 import type { ProcConnConfig } from './config.js';
 import { ProcConnError, type ProcConnErrorCode } from './errors.js';
 import type { ExecDetails, ReceivedEvent, RecvMessage, RecvWorkerData } from './recv-worker.js';
@@ -134,18 +124,11 @@ export class ProcConnectorSensor implements SensorInstance {
     if (unavailable !== undefined) throw new ProcConnError(UNAVAILABLE_CODES[unavailable.kind], `proc-connector: ${unavailable.reason}`);
 
     const procRoot = ctx.resolvePath(this.config.proc_root);
-    const bootTime = parseBootTime(await readFile(join(procRoot, 'stat'), 'utf8'));
-    if (bootTime === undefined) throw new Error(`proc-connector: ${join(procRoot, 'stat')} has no "btime" line; cannot date process starts`);
-    this.bootSec = bootTime;
-    this.clockTicks = (await readClockTicks(ctx.signal)) ?? DEFAULT_CLOCK_TICKS;
+    const clock = await readProcessClock(procRoot, ctx.signal, 'proc-connector');
+    this.bootSec = clock.bootSec;
+    this.clockTicks = clock.clockTicks;
     this.monoToEpochMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-    try {
-      await this.users.load();
-      this.usersLoaded = true;
-    } catch (err) {
-      ctx.counters.error('start', `passwd:${(err as { code?: string }).code ?? 'unknown'}`);
-      ctx.logger.warn({ err }, 'proc-connector: cannot read the passwd file; user names stay unresolved');
-    }
+    this.usersLoaded = await loadUserNames(this.users, ctx, 'proc-connector');
     if (this.stopped) return;
 
     // The receive thread subscribes first so that nothing exec'd during the walk is missed;
@@ -459,11 +442,7 @@ export class ProcConnectorSensor implements SensorInstance {
         const known = this.table.get(ev.tgid);
         const proc = known === undefined ? { pid: ev.tgid, ppid: ev.parentTgid } : this.describe(known);
         this.table.delete(ev.tgid);
-        const status = ev.exitCode;
-        const raw: Record<string, unknown> = { exit_code: (status >> 8) & 0xff, exit_status: status };
-        if ((status & 0x7f) !== 0) raw['signal'] = status & 0x7f;
-        if ((status & 0x80) !== 0) raw['core_dumped'] = true;
-        this.emit({ type: 'process.stop', time, proc, raw });
+        this.emit({ type: 'process.stop', time, proc, raw: exitStatusRaw(ev.exitCode) });
         return;
       }
       case 'uid':

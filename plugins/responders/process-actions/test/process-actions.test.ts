@@ -4,11 +4,11 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import type { ActionRequest, ActionResult, ProcessInfo } from '../../../../core/index.js';
-import { instantiate, recordingContext, sampleDetection } from '../../../../testing/index.js';
+import type { ActionRequest, ProcessInfo } from '../../../../core/index.js';
+import { instantiate, recordingContext } from '../../../../testing/index.js';
 import { bindPidfd } from '../../../../driver/ffi/linux/pidfd.js';
 import { plugin, processActionsPlugin } from '../index.js';
+import { actionRequest, startResponder } from './harness.js';
 
 const unavailable = await (process.platform !== 'linux'
   ? Promise.resolve('process actions are Linux only')
@@ -50,23 +50,8 @@ async function sleeper(): Promise<ChildProcess & { pid: number }> {
 }
 const exited = (c: ChildProcess) => new Promise<string | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.signalCode) : c.once('exit', (_code, sig) => r(sig))));
 
-function request(action: string, target: ProcessInfo | undefined, dryRun = false): ActionRequest {
-  const detection = sampleDetection({ pid: target?.pid ?? 0, image: target?.image ?? '/usr/bin/sleep', time: Date.now() });
-  return { id: randomUUID(), action, params: {}, detection, ...(target ? { target } : {}), dry_run: dryRun };
-}
-
-async function responder(config: object = {}) {
-  const rec = recordingContext(plugin, { config });
-  const inst = instantiate(plugin, rec);
-  await inst.start();
-  const run = async (req: ActionRequest): Promise<ActionResult> => {
-    const n = rec.results.length;
-    await inst.onActions!([req]);
-    assert.equal(rec.results.length, n + 1, 'one result per request');
-    return rec.results[n]!;
-  };
-  return { rec, inst, run, close: async () => (await inst.stop(), await rec.dispose()) };
-}
+const request = (action: string, target: ProcessInfo | undefined, dryRun = false): ActionRequest => actionRequest(action, target, dryRun, '/usr/bin/sleep');
+const responder = (config: object = {}) => startResponder(plugin, config);
 
 const skip = unavailable || false;
 

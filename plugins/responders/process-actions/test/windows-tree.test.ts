@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { ActionRequest, ActionResult } from '../../../../core/index.js';
-import { instantiate, recordingContext, sampleDetection } from '../../../../testing/index.js';
+import type { ActionRequest } from '../../../../core/index.js';
+import { sampleDetection } from '../../../../testing/index.js';
 import { epochMsToFiletime, filetimeToEpochMs, type Handle, type WinProcessApi, type WinResult } from '../../../../driver/ffi/windows/process.js';
 import { processActionsPlugin } from '../index.js';
+import { startResponder } from './harness.js';
 
 interface Proc {
   pid: number;
@@ -85,16 +86,7 @@ function request(action: string, p: Proc): ActionRequest {
 }
 
 async function responder(table: Table) {
-  const plugin = processActionsPlugin({ platform: 'win32', windows: table.api() });
-  const rec = recordingContext(plugin, { config: {} });
-  const inst = instantiate(plugin, rec);
-  await inst.start();
-  const run = async (req: ActionRequest): Promise<ActionResult> => {
-    const n = rec.results.length;
-    await inst.onActions!([req]);
-    return rec.results[n]!;
-  };
-  return { run, close: async () => (await inst.stop(), await rec.dispose()) };
+  return startResponder(processActionsPlugin({ platform: 'win32', windows: table.api() }));
 }
 
 test('kill_tree leaves alone a process whose parent pid matches but that is older than the parent (a reused pid)', async () => {

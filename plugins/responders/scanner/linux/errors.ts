@@ -1,4 +1,5 @@
-import { VigilError, defineErrorCodes } from '../../../../core/index.js';
+import { defineErrorCodes } from '../../../../core/index.js';
+import { scannerErrorClass } from '../errors.js';
 
 /**
  * Why the Linux memory-region scanner could not do its work (listed in docs/error-codes.md).
@@ -19,11 +20,4 @@ export const MEMSCAN_ERRORS = defineErrorCodes({
 export type MemscanErrorCode = keyof typeof MEMSCAN_ERRORS;
 
 /** A memory-scanner error with a code and a message that says what to do; the cause is chained. */
-export class MemscanError extends VigilError {
-  declare readonly code: MemscanErrorCode;
-
-  constructor(code: MemscanErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'MemscanError';
-  }
-}
+export class MemscanError extends scannerErrorClass<MemscanErrorCode>('MemscanError') {}

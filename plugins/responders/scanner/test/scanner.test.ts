@@ -12,10 +12,11 @@ import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { ActionRequest, ActionResult, EventDraft, ProcessInfo, ScanInfo } from '../../../../core/index.js';
+import type { ActionRequest, ProcessInfo, ScanInfo } from '../../../../core/index.js';
 import { checkConformance, instantiate, projectRoot, recordingContext, sampleDetection } from '../../../../testing/index.js';
 import { buildFixture, fixturesUnavailable } from '../linux/test/fixtures.js';
 import { ScanCache, plugin, scannerPlugin } from '../index.js';
+import { startScanner } from './harness.js';
 
 const MARKER = `VIGIL-SCANNER-TEST-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-scanner-test-'));
@@ -59,22 +60,8 @@ function request(action: string, target: ProcessInfo | undefined, params: Record
   return { id: randomUUID(), action, params, detection, ...(target ? { target } : {}), dry_run: false };
 }
 
-async function responder(config: Record<string, unknown> = {}) {
-  const rec = recordingContext(plugin, {
-    config: { yara: { rule_paths: [rulesFile] }, ...config },
-    logLevel: 'warn',
-  });
-  const inst = instantiate(plugin, rec);
-  await inst.start();
-  const ask = async (req: ActionRequest): Promise<{ result: ActionResult; scan: ScanInfo; event: EventDraft }> => {
-    await inst.onActions!([req]);
-    const result = rec.results.find((r) => r.request_id === req.id);
-    const event = rec.emitted.find((e) => e.scan?.request_id === req.id);
-    assert.ok(result, 'answered with an ActionResult');
-    assert.ok(event?.scan, 'a scan.result was emitted');
-    return { result, scan: event.scan, event };
-  };
-  return { rec, inst, ask };
+function responder(config: Record<string, unknown> = {}) {
+  return startScanner({ config: { yara: { rule_paths: [rulesFile] }, ...config }, logLevel: 'warn' });
 }
 
 const noFixtures = fixturesUnavailable() ?? false;

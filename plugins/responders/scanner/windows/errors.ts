@@ -1,4 +1,5 @@
-import { VigilError, defineErrorCodes } from '../../../../core/index.js';
+import { defineErrorCodes } from '../../../../core/index.js';
+import { scannerErrorClass } from '../errors.js';
 
 /** Stable codes for the PE-sieve / HollowsHunter runner (listed in docs/error-codes.md). */
 export const PESIEVE_ERRORS = defineErrorCodes({
@@ -11,11 +12,4 @@ export const PESIEVE_ERRORS = defineErrorCodes({
 export type PeSieveErrorCode = keyof typeof PESIEVE_ERRORS;
 
 /** A PE-sieve runner error with a code and a message that says what to do; the cause is chained. */
-export class PeSieveError extends VigilError {
-  declare readonly code: PeSieveErrorCode;
-
-  constructor(code: PeSieveErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(code, message, options);
-    this.name = 'PeSieveError';
-  }
-}
+export class PeSieveError extends scannerErrorClass<PeSieveErrorCode>('PeSieveError') {}

@@ -1,35 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { EventDraft } from '../../../../core/index.js';
 import { plugin, BTF_PATH } from '../index.js';
 import { recordingContext } from '../../../../testing/index.js';
-import { parseBootTime, parseStat, processGuid, readClockTicks, ticksToEpochMs } from '../../../../lib/procfs/index.js';
+import { ebpfSkipReason, procfsGuid, python, which } from '../../../../test/support/linux-live.js';
 
-/** Why the live tests cannot run here, or undefined. */
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'the eBPF sensor needs Linux';
-  if (process.getuid?.() !== 0) return 'the eBPF sensor needs root (CAP_BPF); run the tests as root to exercise it';
-  if (!existsSync(BTF_PATH)) return `the kernel has no BTF (${BTF_PATH})`;
-  const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
-  if (!libDirs.some((d) => existsSync(join(d, 'libbpf.so.1')))) return 'libbpf.so.1 is not installed (apt-get install libbpf1)';
-  return undefined;
-}
-const skip = skipReason();
-const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
-
-function which(name: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const p = join(dir, name);
-    if (dir && existsSync(p)) return realpathSync(p);
-  }
-  throw new Error(`${name} is not on PATH`);
-}
-
+const skip = ebpfSkipReason(BTF_PATH);
 function run(cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: 'ignore' });
@@ -61,10 +42,7 @@ test('live eBPF: a 2 s process and a shell that execs at once are seen with thei
     const sleepExit = new Promise((r) => sleeper.once('exit', r));
     const a = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === sleepPid);
     // The identity procfs gives the same process, from /proc/<pid>/stat and btime.
-    const stat = parseStat(readFileSync(`/proc/${sleepPid}/stat`, 'utf8'));
-    const btime = parseBootTime(readFileSync('/proc/stat', 'utf8')) as number;
-    const clk = (await readClockTicks(AbortSignal.timeout(5000))) ?? 100;
-    assert.equal(a.proc?.guid, processGuid(sleepPid, ticksToEpochMs(stat.startTicks, btime, clk)), 'ebpf and procfs name the process alike');
+    assert.equal(a.proc?.guid, await procfsGuid(sleepPid), 'ebpf and procfs name the process alike');
     await sleepExit;
     assert.equal(a.proc?.cmdline, 'sleep 2');
     assert.equal(a.proc?.image, which('sleep'));

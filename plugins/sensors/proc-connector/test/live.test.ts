@@ -7,11 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import type { EventDraft } from '../../../../core/index.js';
 import { recordingContext } from '../../../../testing/index.js';
-import { parseBootTime, parseStat, processGuid, readClockTicks, ticksToEpochMs } from '../../../../lib/procfs/index.js';
+import { procfsGuid, python, which } from '../../../../test/support/linux-live.js';
 import { probeBpf, SHIPPED_BPF_OBJECT } from '../../../../driver/ffi/linux/bpf-probe.js';
 import { bindNetlink } from '../../../../driver/ffi/linux/netlink.js';
 import { listenForCanary } from '../../../../driver/ffi/linux/proc-connector-probe.js';
@@ -24,16 +23,6 @@ function skipReason(): string | undefined {
   return undefined;
 }
 const skip = skipReason();
-const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
-
-function which(name: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const p = join(dir, name);
-    if (dir && existsSync(p)) return realpathSync(p);
-  }
-  throw new Error(`${name} is not on PATH`);
-}
-
 function run(cmd: string, args: string[]): Promise<{ pid: number; code: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: 'ignore' });
@@ -73,10 +62,7 @@ test('live proc connector: a 50 ms process with program and command line, exit c
     const sleeper = spawn('sleep', ['1'], { stdio: 'ignore' });
     const sleepPid = sleeper.pid as number;
     const s = await f.waitFor((d: EventDraft) => d.type === 'process.start' && d.proc?.pid === sleepPid);
-    const stat = parseStat(readFileSync(`/proc/${sleepPid}/stat`, 'utf8'));
-    const btime = parseBootTime(readFileSync('/proc/stat', 'utf8')) as number;
-    const clk = (await readClockTicks(AbortSignal.timeout(5000))) ?? 100;
-    assert.equal(s.proc?.guid, processGuid(sleepPid, ticksToEpochMs(stat.startTicks, btime, clk)));
+    assert.equal(s.proc?.guid, await procfsGuid(sleepPid));
     sleeper.kill('SIGTERM');
     const killed = await f.waitFor((d: EventDraft) => d.type === 'process.stop' && d.proc?.pid === sleepPid);
     assert.equal(killed.raw?.['signal'], 15);

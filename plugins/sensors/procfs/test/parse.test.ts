@@ -2,13 +2,20 @@ import type { VigilPlugin } from '../../../../core/index.js';
 import { validateWithSchema } from '../../../../testing/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBootTime, parseCmdline, parsePasswd, parseStat, parseStatusUids, PF_KTHREAD, ticksToEpochMs } from '../../../../lib/procfs/index.js';
+import { exitStatusRaw, parseBootTime, parseCmdline, parsePasswd, parseStat, parseStatusUids, PF_KTHREAD, ticksToEpochMs } from '../../../../lib/procfs/index.js';
 import { manifest, plugin, PROCFS_DEFAULTS, procfsConfigSchema } from '../index.js';
 
 /** A real stat line with its comm replaced. */
 function statLine(pid: number, comm: string, state: string, ppid: number, start: number, flags = 4194304): string {
   return `${pid} (${comm}) ${state} ${ppid} ${pid} 12087 0 -1 ${flags} 127 0 1 0 0 0 0 0 20 0 1 0 ${start} 2990080 424 18446744073709551615 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
 }
+
+test('exitStatusRaw splits a wait status into exit code, signal and core dump', () => {
+  assert.deepEqual(exitStatusRaw(0), { exit_code: 0, exit_status: 0 });
+  assert.deepEqual(exitStatusRaw(3 << 8), { exit_code: 3, exit_status: 768 });
+  assert.deepEqual(exitStatusRaw(15), { exit_code: 0, exit_status: 15, signal: 15 });
+  assert.deepEqual(exitStatusRaw(0x80 | 11), { exit_code: 0, exit_status: 139, signal: 11, core_dumped: true });
+});
 
 test('parseStat reads ppid, state, flags and start ticks after the last ")"', () => {
   const s = parseStat(statLine(4242, 'evil) (S 1 2 3', 'R', 77, 123456));
