@@ -21,8 +21,6 @@ NTKERNELAPI BOOLEAN SeTokenIsAdmin(PACCESS_TOKEN Token);
 NTKERNELAPI NTSTATUS PsLookupProcessByProcessId(HANDLE ProcessId, PEPROCESS *Process);
 NTKERNELAPI NTSTATUS PsGetProcessExitStatus(PEPROCESS Process);
 NTKERNELAPI PEPROCESS IoThreadToProcess(PETHREAD Thread);
-NTKERNELAPI PACCESS_TOKEN PsReferencePrimaryToken(PEPROCESS Process);
-NTKERNELAPI VOID PsDereferencePrimaryToken(PACCESS_TOKEN Token);
 NTKERNELAPI NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCESS_STATE PassedAccessState, ACCESS_MASK DesiredAccess,
                                            POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode, PHANDLE Handle);
 #ifndef PROCESS_QUERY_LIMITED_INFORMATION
@@ -103,7 +101,7 @@ static ULONG fill_locked(PIRP irp) {
         RtlZeroMemory(&loss, sizeof loss);
         loss.header.size = sizeof loss;
         loss.header.type = VIGIL_REC_LOSS;
-        loss.header.seq = ++g_seq;
+        loss.header.seq = 0; /* outside the numbered stream: it reports a gap, it is not in it */
         loss.header.time = now_filetime();
         loss.dropped_total = g_stats.dropped;
         loss.dropped_since = g_dropped_since;
@@ -419,16 +417,20 @@ static void flush_pending(PFILE_OBJECT file) {
 
 static NTSTATUS dispatch_create(PDEVICE_OBJECT dev, PIRP irp) {
     PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
-    PACCESS_TOKEN token;
-    BOOLEAN admin;
+    PIO_SECURITY_CONTEXT sec = sp->Parameters.Create.SecurityContext;
+    PACCESS_TOKEN token = NULL;
     KIRQL irql;
     NTSTATUS status = STATUS_SUCCESS;
     UNREFERENCED_PARAMETER(dev);
-    /* Only an elevated client: the caller's primary token has the Administrators group enabled. */
-    token = PsReferencePrimaryToken(PsGetCurrentProcess());
-    admin = token ? SeTokenIsAdmin(token) : FALSE;
-    if (token) PsDereferencePrimaryToken(token);
-    if (!admin && irp->RequestorMode == UserMode) return complete(irp, STATUS_ACCESS_DENIED, 0);
+    /* Only an elevated client: the opener's token (impersonation, else primary, as captured
+     * in the create's access state) has the Administrators group enabled. */
+    if (sec && sec->AccessState) {
+        PSECURITY_SUBJECT_CONTEXT subject = &sec->AccessState->SubjectSecurityContext;
+        token = subject->ClientToken ? subject->ClientToken : subject->PrimaryToken;
+    }
+    /* Windows always passes the access state with IRP_MJ_CREATE; Wine's driver host passes
+     * none (and runs every process with full rights), so there is nothing to check there. */
+    if (irp->RequestorMode == UserMode && sec != NULL && (token == NULL || !SeTokenIsAdmin(token))) return complete(irp, STATUS_ACCESS_DENIED, 0);
     KeAcquireSpinLock(&g_lock, &irql);
     if (g_client != NULL) status = STATUS_SHARING_VIOLATION;
     else {
@@ -444,6 +446,8 @@ static NTSTATUS dispatch_cleanup(PDEVICE_OBJECT dev, PIRP irp) {
     PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(irp);
     KIRQL irql;
     UNREFERENCED_PARAMETER(dev);
+    /* The client's last handle is closing: its reads end, the slot is free. Another open's
+     * close (a refused one) changes nothing. */
     flush_pending(sp->FileObject);
     KeAcquireSpinLock(&g_lock, &irql);
     if (g_client == sp->FileObject) {
@@ -455,9 +459,9 @@ static NTSTATUS dispatch_cleanup(PDEVICE_OBJECT dev, PIRP irp) {
     return complete(irp, STATUS_SUCCESS, 0);
 }
 
+/* IRP_MJ_CLOSE repeats the cleanup: Wine's driver host sends only IRP_MJ_CLOSE. Idempotent. */
 static NTSTATUS dispatch_close(PDEVICE_OBJECT dev, PIRP irp) {
-    UNREFERENCED_PARAMETER(dev);
-    return complete(irp, STATUS_SUCCESS, 0);
+    return dispatch_cleanup(dev, irp);
 }
 
 static NTSTATUS arm_canary(const VIGIL_CANARY_ARM *arm) {
@@ -484,7 +488,9 @@ static NTSTATUS dispatch_ioctl(PDEVICE_OBJECT dev, PIRP irp) {
     KIRQL irql;
     UNREFERENCED_PARAMETER(dev);
 
-    if (sp->FileObject != g_client) return complete(irp, STATUS_ACCESS_DENIED, 0);
+    /* Requests on any other open (Wine hands out a handle even when IRP_MJ_CREATE failed)
+     * are refused. */
+    if (sp->FileObject == NULL || sp->FileObject != g_client) return complete(irp, STATUS_ACCESS_DENIED, 0);
     if (code == VIGIL_IOCTL_HELLO) {
         VIGIL_HELLO_IN in;
         VIGIL_HELLO_OUT out;
