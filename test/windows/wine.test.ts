@@ -54,7 +54,7 @@ test('a tarball that does not match its pinned integrity is refused and nothing 
 });
 
 // An entry with a driver build runs with that build of the Vigil driver loaded (harness --driver).
-for (const [entry, driver] of [['ffi-process'], ['process-actions'], ['driver', 'test'], ['driver-release', 'release']] as const) {
+for (const [entry, driver] of [['ffi-process'], ['process-actions'], ['driver', 'test'], ['driver-sensor', 'test'], ['driver-release', 'release']] as const) {
   test(`under Wine: ${entry}.wine.js passes`, { skip, timeout: 600_000 }, async () => {
     const r = await run(['run', ...(driver ? ['--driver', driver] : []), fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))]);
     assert.equal(r.status, 0, `node.exe exited ${r.status}:\n${r.output}`);

@@ -25,6 +25,11 @@ export class CanaryMonitor {
     this.armed.set(nonce, now);
   }
 
+  /** Nonces armed and not yet seen nor missed. */
+  pending(): bigint[] {
+    return [...this.armed.keys()];
+  }
+
   /** A canary record came back; false for a nonce never armed (or already missed). */
   see(nonce: bigint): boolean {
     if (!this.armed.delete(nonce)) return false;

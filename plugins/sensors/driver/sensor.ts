@@ -134,6 +134,11 @@ export class DriverSensor implements SensorInstance {
     }
   }
 
+  /** The open device (tests: the test build's injection goes through the sensor's own handle, the only one the driver allows). */
+  get connection(): DriverDevice | undefined {
+    return this.device;
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
