@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import * as P from '../../driver/protocol/protocol.js';
 import { canaryRecord, handleAccessRecord, processStartRecord, threadCreateRecord } from '../../driver/protocol/records.js';
 import { plugin, type DriverSensor } from '../../plugins/sensors/driver/index.js';
-import { instantiate, recordingContext } from '../../testing/index.js';
+import { instantiate, recordingContext, sampleDetection } from '../../testing/index.js';
+import { plugin as enforcePlugin } from '../../plugins/responders/driver-enforce/index.js';
+import type { ActionRequest } from '../../core/index.js';
 import { until } from './support.js';
 
 const LSASS = 'C:\\Windows\\System32\\lsass.exe';
@@ -92,5 +94,30 @@ test('a canary that comes back raises nothing; one held back raises the tamper f
     assert.equal(b.sensor.canary.missed, 1);
   } finally {
     await b.sensor.stop();
+  }
+});
+
+test('driver-enforce: a process a rule flagged joins the driver policy on the sensor\'s connection; monitor only says so', async () => {
+  const { sensor, dev } = await started({ canary_interval_ms: 0 });
+  try {
+    const rec = recordingContext(enforcePlugin, { config: {} });
+    const responder = instantiate(enforcePlugin, rec);
+    await responder.start();
+    const startTime = 1_765_000_000_123;
+    const req = (dry: boolean): ActionRequest => ({ id: `r-${String(dry)}`, action: 'protect', params: {}, detection: sampleDetection({ pid: 4242, time: Date.now() }), target: { pid: 4242, start_time: startTime }, dry_run: dry });
+    await responder.onActions?.([req(true)]);
+    assert.equal(rec.results[0]?.outcome, 'would_have');
+    const before = dev.getPolicy();
+    assert.ok(before.ok);
+    assert.equal(before.value.protected_count, 1, 'monitor touched nothing');
+    await responder.onActions?.([req(false)]);
+    assert.equal(rec.results[1]?.status, 'done', JSON.stringify(rec.results[1]));
+    const after = dev.getPolicy();
+    assert.ok(after.ok);
+    assert.deepEqual(after.value.protected.slice(0, after.value.protected_count).map((e) => [e.name, e.pid, e.mode]), [['lsass.exe', 0, 0], ['', 4242, P.C.MODE_ENFORCE]]);
+    assert.equal(after.value.protected[1]?.create_time, BigInt(startTime) * 10_000n + 116444736000000000n);
+    await responder.stop();
+  } finally {
+    await sensor.stop();
   }
 });

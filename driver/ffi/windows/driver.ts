@@ -75,6 +75,16 @@ interface Kernel32 {
 }
 
 let bound: Promise<Kernel32> | undefined;
+/**
+ * The driver allows one client per machine, so the process holds at most one connection: the
+ * sensor opens it, and other parts of the agent (the enforcement responder) use the same one.
+ */
+let connected: DriverDevice | undefined;
+
+/** The agent's open connection to the driver, if any. */
+export function connectedDriver(): DriverDevice | undefined {
+  return connected;
+}
 
 async function bindKernel32(): Promise<Kernel32> {
   const koffi = await windowsKoffi();
@@ -128,6 +138,7 @@ export async function openDriver(path: string = P.DEVICE_WIN32, version: { major
       message: `the driver speaks protocol ${hello.value.major}.${hello.value.minor}, this agent ${version.major}.${version.minor}: install the driver of this agent's release`,
     };
   }
+  connected = device;
   return { ok: true, device, hello: hello.value };
 }
 
@@ -178,7 +189,7 @@ function makeDevice(k: Kernel32, handle: bigint): DriverDevice {
   };
   const unit = (r: DriverCall<unknown>): DriverCall<void> => (r.ok ? { ok: true, value: undefined } : r);
 
-  return {
+  const self: DriverDevice = {
     handle,
     hello(major, minor) {
       const r = ioctl(P.IOCTL.HELLO, encoded(P.LAYOUT.HELLO_IN.size, P.encodeHELLO_IN, { major, minor }), P.LAYOUT.HELLO_OUT.size);
@@ -247,9 +258,11 @@ function makeDevice(k: Kernel32, handle: bigint): DriverDevice {
     close() {
       if (closed) return;
       closed = true;
+      if (connected === self) connected = undefined;
       k.CloseHandle(handle);
       k.CloseHandle(event);
       koffi.free(ov);
     },
   };
+  return self;
 }
