@@ -4,6 +4,8 @@
  * sensor's own handle (the driver allows one client).
  */
 import { test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import * as P from '../../driver/protocol/protocol.js';
 import { canaryRecord, handleAccessRecord, processStartRecord, threadCreateRecord } from '../../driver/protocol/records.js';
@@ -66,6 +68,9 @@ for (const mode of ['monitor', 'enforce'] as const) {
       // sequence is run over these same normalized events on Linux (test/driver/driver-events).
       assert.equal(access.access.granted, mode === 'enforce' ? 0x1fffff & ~P.C.PROCESS_STRIP_MASK : 0x1fffff);
       assert.equal((rec.emitted[3] as unknown as { proc: { guid: string } }).proc.guid, (access.proc as { guid: string }).guid, 'same actor');
+      // The Linux side replays these events through the agent (wine.test.ts).
+      const out = process.env.VIGIL_DRIVER_EVENTS_DIR;
+      if (out) writeFileSync(join(out, `${mode}.jsonl`), rec.emitted.map((e) => JSON.stringify(e)).join('\n') + '\n');
     } finally {
       await sensor.stop();
     }

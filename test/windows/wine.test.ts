@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +56,29 @@ test('a tarball that does not match its pinned integrity is refused and nothing 
 // An entry with a driver build runs with that build of the Vigil driver loaded (harness --driver).
 for (const [entry, driver] of [['ffi-process'], ['process-actions'], ['driver', 'test'], ['driver-sensor', 'test'], ['driver-release', 'release']] as const) {
   test(`under Wine: ${entry}.wine.js passes`, { skip, timeout: 600_000 }, async () => {
-    const r = await run(['run', ...(driver ? ['--driver', driver] : []), fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))]);
+    // The driver sensor's events (written by the entry) are replayed through the agent below.
+    const eventsDir = entry === 'driver-sensor' ? mkdtempSync(join(tmpdir(), 'vigil-driver-events-')) : undefined;
+    const env = eventsDir ? { ...process.env, VIGIL_DRIVER_EVENTS_DIR: `Z:${eventsDir.replaceAll('/', '\\')}` } : process.env;
+    const r = await run(['run', ...(driver ? ['--driver', driver] : []), fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))], env);
+    if (eventsDir) {
+      try {
+        assert.equal(r.status, 0, r.output);
+        // Through the running agent (vigil replay: rule engine and correlation, on Linux —
+        // the correlation engine's re2 is a Linux native module, so the agent does not run
+        // under Wine): the lsass sequence fires on the monitor-mode events, not on the
+        // enforce-mode ones, whose handle lost the rights the sequence's first step needs.
+        for (const [mode, fires] of [['monitor', true], ['enforce', false]] as const) {
+          const out = join(eventsDir, `${mode}.detections.jsonl`);
+          const rep: { status: number | null; stderr: string } = spawnSync(process.execPath, [`${root}bin/vigil.js`, 'replay', '--no-progress', '-o', out, join(eventsDir, `${mode}.jsonl`)], { cwd: root, encoding: 'utf8' });
+          assert.equal(rep.status, 0, rep.stderr);
+          const ids = readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { rule: { id: string } }).rule.id);
+          assert.equal(ids.includes('win.cred.lsass_access_then_remote_thread'), fires, `${mode}: ${ids.join(', ')}`);
+          assert.ok(ids.includes('win.credential_access.remote_thread_into_lsass'), `${mode}: the remote thread itself is detected either way`);
+        }
+      } finally {
+        rmSync(eventsDir, { recursive: true, force: true });
+      }
+    }
     assert.equal(r.status, 0, `node.exe exited ${r.status}:\n${r.output}`);
     assert.match(r.output, /# fail 0/, r.output);
     assert.doesNotMatch(r.output, /# pass 0\b/, r.output);
