@@ -41,7 +41,7 @@ export class DriverEnforceResponder implements ResponderInstance {
     const merged = protectProcess(cur.value, { pid: t.pid, mode, create_time: msToFiletime(t.start_time), name: '' });
     if (merged.already) return { ...withTarget, status: 'done', outcome: 'already', reason: `pid ${t.pid} already protected` };
     if (merged.evicted) {
-      this.ctx.counters.discard('protect_evicted');
+      this.ctx.counters.discard('protect_evicted', 1, true);
       this.ctx.logger.warn({ pid: merged.evicted.pid }, 'driver-enforce: the protected set is full; the oldest flagged process is no longer protected');
     }
     const set = dev.setPolicy(merged.policy);
