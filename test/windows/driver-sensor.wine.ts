@@ -78,7 +78,7 @@ for (const mode of ['monitor', 'enforce'] as const) {
 }
 
 test('a canary that comes back raises nothing; one held back raises the tamper finding (sensor.error)', async () => {
-  const a = await started({ canary_interval_ms: 600_000, canary_deadline_ms: 1500 });
+  const a = await started({ canary_interval_ms: 600_000, canary_deadline_ms: 1500, canary_process: false });
   try {
     const nonces = a.sensor.canary.pending();
     assert.equal(nonces.length, 1, 'armed at start');
@@ -89,7 +89,7 @@ test('a canary that comes back raises nothing; one held back raises the tamper f
   } finally {
     await a.sensor.stop();
   }
-  const b = await started({ canary_interval_ms: 600_000, canary_deadline_ms: 1500 });
+  const b = await started({ canary_interval_ms: 600_000, canary_deadline_ms: 1500, canary_process: false });
   try {
     // Held back: under Wine the driver's own callback never reports it, and nothing is injected.
     await until(() => b.rec.emitted.some((e) => e.type === 'sensor.error'), 'the tamper finding', 20_000);
@@ -124,5 +124,33 @@ test('driver-enforce: a process a rule flagged joins the driver policy on the se
     await responder.stop();
   } finally {
     await sensor.stop();
+  }
+});
+
+test('the process canary: the agent\'s short-lived child must be reported as started; held back, it is a tamper finding', async () => {
+  const { rec, sensor, dev } = await started({ canary_interval_ms: 600_000, canary_deadline_ms: 3000 });
+  try {
+    // Under Wine the process callback never fires: report the handle canary and the child's start by injection.
+    await until(() => sensor.canary.pending().length === 2, 'both canaries armed');
+    const [handle, child] = [...sensor.canary.pending()].sort((a, b) => (a < b ? -1 : 1));
+    assert.ok(handle !== undefined && child !== undefined && child >= 1n << 63n);
+    assert.ok(dev.inject(canaryRecord(P.C.CANARY_HANDLE, handle)).ok);
+    const pid = Number(child & 0xffffffffn);
+    assert.ok(dev.inject(processStartRecord({ pid, ppid: process.pid, creator_pid: process.pid, creator_tid: 1, create_time: T0, parent_create_time: 1n, creator_create_time: 1n }, 'C:\\windows\\system32\\cmd.exe', 'cmd /d /c exit 0', T0)).ok);
+    await until(() => sensor.canary.seen === 2, 'both canaries seen');
+    assert.deepEqual(rec.emitted.filter((e) => e.type === 'sensor.error'), []);
+  } finally {
+    await sensor.stop();
+  }
+  const b = await started({ canary_interval_ms: 600_000, canary_deadline_ms: 1500 });
+  try {
+    await until(() => b.sensor.canary.pending().length === 2, 'both canaries armed');
+    const handle = b.sensor.canary.pending().find((n) => n < 1n << 63n) ?? 0n;
+    assert.ok(b.dev.inject(canaryRecord(P.C.CANARY_HANDLE, handle)).ok);
+    await until(() => b.rec.emitted.some((e) => e.type === 'sensor.error'), 'the process canary missed', 20_000);
+    const err = b.rec.emitted.find((e) => e.type === 'sensor.error') as unknown as { raw: Record<string, unknown> };
+    assert.equal(err.raw.kind, 'process');
+  } finally {
+    await b.sensor.stop();
   }
 });

@@ -3,6 +3,7 @@
  * policy (lsass.exe always, the configured images, monitor or enforce), keeps reads pending on
  * a worker thread, turns records into events and runs the callback canary.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { SensorContext, SensorInstance } from '../../../core/index.js';
 import * as P from '../../../driver/protocol/protocol.js';
@@ -27,6 +28,9 @@ export function driverPolicy(cfg: Pick<DriverConfig, 'mode' | 'protect_images' |
     allow: allow.map((name) => ({ pid: 0, mode: P.C.MODE_NONE, create_time: 0n, name })),
   };
 }
+
+/** Process canaries are armed under this bit plus the child's pid (handle canaries use random 63-bit nonces). */
+export const PROCESS_CANARY = 1n << 63n;
 
 /** pid + creation time → image, bounded (insertion order: the oldest goes first). */
 class ProcessImages implements ImageLookup {
@@ -93,23 +97,37 @@ export class DriverSensor implements SensorInstance {
   private lastArm = 0;
 
   private armCanary(): void {
-    const nonce = randomBytes(8).readBigUInt64LE();
+    const nonce = randomBytes(8).readBigUInt64LE() & ~PROCESS_CANARY;
     this.lastArm = Date.now();
     this.canary.arm(nonce, this.lastArm);
-    const r = this.device?.armCanary(nonce, process.pid);
+    const r = this.device?.armCanary(nonce & ~PROCESS_CANARY, process.pid);
     if (r && !r.ok) this.ctx.counters.error('process', `canary_arm:${r.error}`);
+    if (this.cfg.canary_process) this.spawnCanary();
+  }
+
+  /** The process canary: a short-lived child whose start the process callback must report. */
+  private spawnCanary(): void {
+    const child = spawn(process.env.ComSpec ?? 'cmd.exe', ['/d', '/c', 'exit 0'], { stdio: 'ignore', windowsHide: true });
+    child.once('spawn', () => {
+      if (child.pid !== undefined) this.canary.arm(PROCESS_CANARY | BigInt(child.pid), Date.now());
+    });
+    child.once('error', (err) => {
+      this.ctx.counters.error('process', 'canary_spawn');
+      this.ctx.logger.warn({ err }, 'driver: the canary process could not be started');
+    });
   }
 
   private tick(): void {
     const now = Date.now();
     for (const miss of this.canary.check(now)) {
       this.ctx.counters.add('canary_missed');
-      this.ctx.logger.warn({ nonce: miss.nonce.toString(16) }, 'driver: the callback canary was not seen: the driver callbacks may have been removed');
+      const kind = miss.nonce & PROCESS_CANARY ? 'process' : 'handle';
+      this.ctx.logger.warn({ nonce: miss.nonce.toString(16), kind }, `driver: the ${kind} callback canary was not seen: the driver callbacks may have been removed`);
       this.ctx.emit({
         type: 'sensor.error',
         time: now,
-        message: `driver callbacks silent: canary ${miss.nonce.toString(16)} armed at ${new Date(miss.armedAt).toISOString()} was not seen within ${this.cfg.canary_deadline_ms} ms`,
-        raw: { reason: 'driver_canary_missed', sensor: 'driver', nonce: miss.nonce.toString(16) },
+        message: `driver callbacks silent: ${kind} canary ${miss.nonce.toString(16)} armed at ${new Date(miss.armedAt).toISOString()} was not seen within ${this.cfg.canary_deadline_ms} ms`,
+        raw: { reason: 'driver_canary_missed', sensor: 'driver', kind, nonce: miss.nonce.toString(16) },
       });
     }
     if (now - this.lastArm >= this.cfg.canary_interval_ms) this.armCanary();
@@ -127,7 +145,11 @@ export class DriverSensor implements SensorInstance {
         this.ctx.logger.warn({ dropped: Number(r.rec.dropped_since), total: Number(r.rec.dropped_total) }, 'driver: its queue was full; records were dropped');
         continue;
       }
-      if (r.kind === 'process_start') this.images.set(r.rec.pid, r.rec.create_time, r.image);
+      if (r.kind === 'process_start') {
+        this.images.set(r.rec.pid, r.rec.create_time, r.image);
+        // Our own canary child (the agent is its creator) proves the process callback fires.
+        if (r.rec.creator_pid === process.pid) this.canary.see(PROCESS_CANARY | BigInt(r.rec.pid));
+      }
       const ev = normalizeDriverRecord(r, this.images);
       if (r.kind === 'process_stop') this.images.delete(r.rec.pid, r.rec.create_time);
       if (ev) this.ctx.emit(ev);
