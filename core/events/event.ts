@@ -49,6 +49,18 @@ export interface AccessInfo {
   call_trace?: string;
   /** Source thread id of the access. */
   source_thread_id?: number;
+  /** Vigil driver: the rights asked for. */
+  desired?: number;
+  /** Vigil driver: the rights removed from the handle (enforce), 0 when none were. */
+  stripped?: number;
+  /** Vigil driver: the rights enforce removes (reported in monitor mode too). */
+  would_strip?: number;
+  /** Vigil driver: the protection mode of the target. */
+  mode?: 'monitor' | 'enforce';
+  /** Vigil driver: a process or a thread handle. */
+  object?: 'process' | 'thread';
+  /** Vigil driver: the handle was opened or duplicated. */
+  operation?: 'create' | 'duplicate';
 }
 
 export interface FileInfo {

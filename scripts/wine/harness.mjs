@@ -6,6 +6,10 @@
 //                                                     make the Wine prefix, build the helpers
 //   node scripts/wine/harness.mjs run ENTRY [ARGS]   prepare, then run ENTRY (a .js file) under
 //                                                     Wine's node.exe; exits with its status
+//   node scripts/wine/harness.mjs run --driver test|release ENTRY [ARGS]
+//                                                     the same with the Vigil driver (that build,
+//                                                     from driver/windows/build.mjs) loaded as the
+//                                                     kernel service VigilDrv for the run
 //
 // Exit status 77: Wine is not installed and cannot be (the caller skips and prints why).
 // Everything fetched lives outside the repository, in $VIGIL_WINE_CACHE or
@@ -223,8 +227,62 @@ async function prepare() {
   return { nodeExe: join(nodeDir, 'bin', 'node.exe'), koffi, helpers };
 }
 
-async function run(entry, args) {
+/** The driver builds (driver/windows/build.mjs), cached by the hash of their sources. */
+function buildDriver() {
+  const files = ['driver/windows/vigil.c', 'driver/windows/policy.c', 'driver/windows/policy.h', 'driver/windows/build.mjs', 'driver/protocol/vigil_protocol.h'];
+  const h = createHash('sha256');
+  for (const f of files) h.update(readFileSync(join(root, f)));
+  const dir = join(cache, 'bin', `driver-${h.digest('hex').slice(0, 16)}`);
+  const done = join(dir, 'built.json');
+  if (!existsSync(done)) {
+    const r = spawnSync(process.execPath, [join(root, 'driver/windows/build.mjs'), dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`driver build failed:\n${r.stderr}`);
+    writeFileSync(done, r.stdout);
+  }
+  return JSON.parse(readFileSync(done, 'utf8'));
+}
+
+const DRIVER_SERVICE = 'VigilDrv';
+
+function sc(env, ...args) {
+  const out = join(cache, `sc-${process.pid}.log`);
+  const fd = openSync(out, 'w');
+  const r = spawnSync(WINE64, ['sc', ...args], { env, stdio: ['ignore', fd, fd], timeout: 60_000 });
+  closeSync(fd);
+  const text = readFileSync(out, 'utf8');
+  rmSync(out, { force: true });
+  return { status: r.status, text };
+}
+
+/**
+ * Loads a driver build as a demand-start kernel service in the prefix (Wine hosts it in
+ * winedevice.exe). A fresh prefix sometimes refuses the first start: retried a few times.
+ */
+function loadDriver(env, sys) {
+  const target = join(prefix, 'drive_c', 'windows', 'system32', 'drivers', 'vigil.sys');
+  unloadDriver(env);
+  cpSync(sys, target);
+  spawnSync(WINESERVER, ['-p'], { env, stdio: 'ignore' });
+  sc(env, 'create', DRIVER_SERVICE, 'type=', 'kernel', 'start=', 'demand', 'binPath=', 'C:\\windows\\system32\\drivers\\vigil.sys');
+  let last = '';
+  for (let i = 0; i < 5; i++) {
+    sc(env, 'start', DRIVER_SERVICE);
+    last = sc(env, 'query', DRIVER_SERVICE).text;
+    if (/STATE\s*:\s*4\s+RUNNING/.test(last)) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+  throw new Error(`the driver service did not start:\n${last}`);
+}
+
+function unloadDriver(env) {
+  sc(env, 'stop', DRIVER_SERVICE);
+  sc(env, 'delete', DRIVER_SERVICE);
+}
+
+async function run(entry, args, driver) {
   const { nodeExe, koffi, helpers } = await prepare();
+  const drivers = driver ? buildDriver() : undefined;
+  if (driver) loadDriver(wineEnv(), drivers[driver === 'test' ? 'vigil-test' : 'vigil']);
   const t0 = Date.now();
   const outFile = join(cache, `run-${process.pid}.log`);
   // node.exe under Wine fails with EBADF writing to a Linux pipe: its output goes to a file.
@@ -234,6 +292,7 @@ async function run(entry, args) {
     VIGIL_WINE_KOFFI: winPath(koffi),
     ...helpers,
     VIGIL_PROJECT_ROOT: winPath(root.replace(/\/$/, '')),
+    ...(driver ? { VIGIL_WINE_DRIVER_BUILD: driver } : {}),
   };
   const hook = new URL('koffi-hook.mjs', import.meta.url);
   const child = spawn(WINE64, [nodeExe, '--import', `file:///${winPath(fileURLToPath(hook)).replaceAll('\\', '/')}`, winPath(entry), ...args], {
@@ -249,6 +308,7 @@ async function run(entry, args) {
   }, RUN_TIMEOUT_MS);
   const status = await new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
   clearTimeout(timer);
+  if (driver) unloadDriver(env);
   process.stdout.write(readFileSync(outFile, 'utf8'));
   rmSync(outFile, { force: true });
   log(`node.exe ran ${entry} in ${Date.now() - t0} ms, status ${status}`);
@@ -258,6 +318,8 @@ async function run(entry, args) {
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'prepare') {
   await prepare();
+} else if (cmd === 'run' && rest[0] === '--driver' && (rest[1] === 'test' || rest[1] === 'release') && rest[2]) {
+  process.exitCode = await run(rest[2], rest.slice(3), rest[1]);
 } else if (cmd === 'run' && rest[0]) {
   process.exitCode = await run(rest[0], rest.slice(1));
 } else {

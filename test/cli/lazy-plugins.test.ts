@@ -15,7 +15,7 @@ import { builtinPluginFilesLoaded, vigilTraced } from './run-vigil.js';
 import { builtinsOff } from '../support/cli.js';
 
 const root = projectRoot();
-const BUILTINS = ['alert-store', 'console', 'correlation', 'ebpf', 'etw', 'jsonl', 'proc-connector', 'process-actions', 'procfs', 'replay', 'rule-engine', 'scanner', 'sysmon'];
+const BUILTINS = ['alert-store', 'console', 'correlation', 'driver-enforce', 'driver', 'ebpf', 'etw', 'jsonl', 'proc-connector', 'process-actions', 'procfs', 'replay', 'rule-engine', 'scanner', 'sysmon'];
 
 /** A plugin folder whose module leaves a marker file behind and throws when it is imported. */
 function throwingPlugin(dir: string): { folder: string; marker: string } {
@@ -120,7 +120,7 @@ test('vigil config check reads the manifests of the enabled built-ins only, vali
   const cfg = config(dir, 'vigil.yaml', { 'long-cmdline': { path: join(root, 'test', 'example-plugin'), config: { max_cmdline_chars: 100 } } });
   const ok = vigilTraced(['config', 'check', cfg], { cwd: dir });
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /vigil\.yaml: ok \(3 plugins enabled, 11 skipped\)$/m);
+  assert.match(ok.stdout, /vigil\.yaml: ok \(3 plugins enabled, 13 skipped\)$/m);
   const files = builtinPluginFilesLoaded(ok);
   assert.deepEqual(manifests(files), ['alert-store', 'jsonl'], 'the disabled built-ins are not read');
   assert.deepEqual(indexes(files), []);
@@ -130,7 +130,7 @@ test('vigil config check reads the manifests of the enabled built-ins only, vali
   assert.equal(list.code, 0, list.stderr);
   const rows = JSON.parse(list.stdout) as Array<{ id: string; enabled: boolean }>;
   assert.equal(rows.filter((r) => r.enabled).length, 3);
-  assert.equal(rows.filter((r) => !r.enabled).length, 11);
+  assert.equal(rows.filter((r) => !r.enabled).length, 13);
 
   // A wrong block of an enabled plugin, built-in or third-party, is refused with its path.
   const bad = config(dir, 'bad.yaml', {

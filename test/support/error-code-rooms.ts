@@ -9,10 +9,12 @@ import { ERROR_CODES } from '../../core/errors/codes.js';
 import { EVTX_ERRORS } from '../../lib/evtx/errors.js';
 import { YARA_ERRORS } from '../../lib/yara/errors.js';
 import { ALERT_STORE_ERRORS } from '../../plugins/responders/alert-store/errors.js';
+import { DRIVER_ENFORCE_ERRORS } from '../../plugins/responders/driver-enforce/errors.js';
 import { PROCESS_ACTIONS_ERRORS } from '../../plugins/responders/process-actions/errors.js';
 import { SCANNER_ERRORS } from '../../plugins/responders/scanner/errors.js';
 import { MEMSCAN_ERRORS } from '../../plugins/responders/scanner/linux/errors.js';
 import { PESIEVE_ERRORS } from '../../plugins/responders/scanner/windows/errors.js';
+import { DRIVER_ERRORS } from '../../plugins/sensors/driver/errors.js';
 import { EBPF_ERRORS } from '../../plugins/sensors/ebpf/errors.js';
 import { PROCCONN_ERRORS } from '../../plugins/sensors/proc-connector/errors.js';
 import { ETW_ERRORS } from '../../plugins/sensors/etw/errors.js';
@@ -43,6 +45,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     codes: ALERT_STORE_ERRORS,
   },
   {
+    room: 'plugins/responders/driver-enforce',
+    title: 'Plugin driver-enforce',
+    about: "the Windows responder that adds flagged processes to the Vigil driver's protected set",
+    file: 'plugins/responders/driver-enforce/errors.ts',
+    codes: DRIVER_ENFORCE_ERRORS,
+  },
+  {
     room: 'plugins/responders/process-actions',
     title: 'Plugin process-actions',
     about: 'kill, kill_tree, suspend and resume through pidfds (Linux) or a checked process handle (Windows)',
@@ -69,6 +78,13 @@ export const ERROR_CODE_ROOMS: readonly ErrorCodeRoom[] = [
     about: 'running PE-sieve or HollowsHunter against a process on Windows',
     file: 'plugins/responders/scanner/windows/errors.ts',
     codes: PESIEVE_ERRORS,
+  },
+  {
+    room: 'plugins/sensors/driver',
+    title: 'Plugin driver',
+    about: 'the Windows kernel driver sensor: why the device could not be opened, negotiated, configured or read',
+    file: 'plugins/sensors/driver/errors.ts',
+    codes: DRIVER_ERRORS,
   },
   {
     room: 'plugins/sensors/ebpf',

@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,21 +73,47 @@ const entryEnv: Record<string, () => Promise<NodeJS.ProcessEnv | string>> = {
   },
 };
 
-for (const entry of ['ffi-process', 'process-actions', 'etw', 'sysmon']) {
+/**
+ * The driver sensor's events (written by its entry) go through the running agent on Linux
+ * (vigil replay: rule engine and correlation — the correlation engine's re2 is a Linux native
+ * module, so the agent does not run under Wine): the lsass sequence fires on the monitor-mode
+ * events, not on the enforce-mode ones, whose handle lost the rights its first step needs.
+ */
+function checkDriverEvents(eventsDir: string): void {
+  for (const [mode, fires] of [['monitor', true], ['enforce', false]] as const) {
+    const out = join(eventsDir, `${mode}.detections.jsonl`);
+    const rep: { status: number | null; stderr: string } = spawnSync(process.execPath, [`${root}bin/vigil.js`, 'replay', '--no-progress', '-o', out, join(eventsDir, `${mode}.jsonl`)], { cwd: root, encoding: 'utf8' });
+    assert.equal(rep.status, 0, rep.stderr);
+    const ids = readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { rule: { id: string } }).rule.id);
+    assert.equal(ids.includes('win.cred.lsass_access_then_remote_thread'), fires, `${mode}: ${ids.join(', ')}`);
+    assert.ok(ids.includes('win.credential_access.remote_thread_into_lsass'), `${mode}: the remote thread itself is detected either way`);
+  }
+}
+
+// An entry with a driver build runs with that build of the Vigil driver loaded (harness --driver).
+const ENTRIES: ReadonlyArray<readonly [string, ('test' | 'release')?]> = [['ffi-process'], ['process-actions'], ['etw'], ['sysmon'], ['driver', 'test'], ['driver-sensor', 'test'], ['driver-release', 'release']];
+for (const [entry, driver] of ENTRIES) {
   test(`under Wine: ${entry}.wine.js passes`, { skip, timeout: 600_000 }, async (t) => {
     const extra = (await entryEnv[entry]?.()) ?? {};
     if (typeof extra === 'string') return t.skip(extra);
-    const args = ['run', fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))];
-    let r = await run(args, { ...process.env, ...extra });
-    // A TAP stream without its plan line means node.exe vanished mid-run (seen once under
-    // a loaded machine: status 0, output cut after the first test). That is Wine's process,
-    // not the code under test: run the entry once more, and say so.
-    if (r.status === 0 && !/^1\.\.\d+$/m.test(r.output)) {
-      t.diagnostic(`node.exe ended ${entry} without a TAP plan; ran it again. First output:\n${r.output}`);
-      r = await run(args, { ...process.env, ...extra });
+    const eventsDir = entry === 'driver-sensor' ? mkdtempSync(join(tmpdir(), 'vigil-driver-events-')) : undefined;
+    try {
+      const env = { ...process.env, ...extra, ...(eventsDir ? { VIGIL_DRIVER_EVENTS_DIR: winPath(eventsDir) } : {}) };
+      const args = ['run', ...(driver ? ['--driver', driver] : []), fileURLToPath(new URL(`./${entry}.wine.js`, import.meta.url))];
+      let r = await run(args, env);
+      // A TAP stream without its plan line means node.exe vanished mid-run (seen once under
+      // a loaded machine: status 0, output cut after the first test). That is Wine's process,
+      // not the code under test: run the entry once more, and say so.
+      if (r.status === 0 && !/^1\.\.\d+$/m.test(r.output)) {
+        t.diagnostic(`node.exe ended ${entry} without a TAP plan; ran it again. First output:\n${r.output}`);
+        r = await run(args, env);
+      }
+      assert.equal(r.status, 0, `node.exe exited ${r.status}:\n${r.output}`);
+      assert.match(r.output, /# fail 0/, r.output);
+      assert.doesNotMatch(r.output, /# pass 0\b/, r.output);
+      if (eventsDir) checkDriverEvents(eventsDir);
+    } finally {
+      if (eventsDir) rmSync(eventsDir, { recursive: true, force: true });
     }
-    assert.equal(r.status, 0, `node.exe exited ${r.status}:\n${r.output}`);
-    assert.match(r.output, /# fail 0/, r.output);
-    assert.doesNotMatch(r.output, /# pass 0\b/, r.output);
   });
 }
